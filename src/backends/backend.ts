@@ -1,0 +1,345 @@
+/**
+ * The one contract every backend implements: the local engine (SQLite + blob directory) and the
+ * remote client (HTTP to a modelreg server) alike. Entity shapes here are also the wire shapes
+ * and the `--json` shapes, so their fields are snake_case and every field is always present.
+ *
+ * Every method is async, takes plain data and returns plain data, so that an HTTP
+ * implementation is a mechanical translation. Validation lives in validation.ts and is applied
+ * by the implementation that owns the data (the local engine, also behind the server).
+ */
+import type {Readable} from 'node:stream'
+
+export type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
+export type JsonObject = {[key: string]: Json}
+
+// ---------------------------------------------------------------------------------------------
+// Paging
+
+export interface PageQuery {
+  limit?: number
+  offset?: number
+}
+
+export interface Page<T> {
+  items: T[]
+  /** Number of items matching the query, ignoring limit and offset. */
+  total: number
+  limit: number
+  offset: number
+}
+
+export const DEFAULT_PAGE_LIMIT = 100
+export const MAX_PAGE_LIMIT = 10_000
+
+// ---------------------------------------------------------------------------------------------
+// Entities
+
+export interface Project {
+  name: string
+  description: string
+  created_at: string
+  model_count: number
+}
+
+export interface Model {
+  project: string
+  name: string
+  description: string
+  owner: string | null
+  task: string | null
+  metadata: JsonObject
+  labels: Record<string, string>
+  created_at: string
+  updated_at: string
+  /** Live versions. */
+  version_count: number
+  /** Highest live version number, or null when the model has none. */
+  latest_version: number | null
+}
+
+export interface FileEntry {
+  /** Relative POSIX path inside the version (see validation.validateFilePath). */
+  path: string
+  size: number
+  /** Lower-case hex sha256 of the content. */
+  sha256: string
+  /** Permission bits: 0o644 or 0o755. */
+  mode: number
+}
+
+export interface GitSource {
+  commit: string
+  branch: string | null
+  dirty: boolean
+  remote: string | null
+}
+
+export interface CiSource {
+  provider: string
+  job: string | null
+  run_id: string | null
+  url: string | null
+}
+
+export interface SourceInfo {
+  host: string | null
+  git: GitSource | null
+  ci: CiSource | null
+}
+
+export interface VersionSummary {
+  project: string
+  model: string
+  version: number
+  tags: string[]
+  comment: string
+  author: string
+  created_at: string
+  metadata: JsonObject
+  metrics: Record<string, number>
+  framework: string | null
+  format: string | null
+  /** Total bytes of the model files (attachments excluded). */
+  size: number
+  file_count: number
+  attachment_count: number
+  source: SourceInfo
+}
+
+export interface Version extends VersionSummary {
+  files: FileEntry[]
+  attachments: FileEntry[]
+}
+
+export interface Tag {
+  tag: string
+  version: number
+  updated_at: string
+}
+
+export interface TagMove {
+  project: string
+  model: string
+  tag: string
+  version: number
+  /** The version the tag pointed at before, or null when it is new. */
+  previous: number | null
+}
+
+export interface TagOptions {
+  expect_previous?: number | null
+}
+
+export interface TagRemoval {
+  project: string
+  model: string
+  tag: string
+  version: number
+}
+
+export type EventType =
+  | 'project.created'
+  | 'model.created'
+  | 'model.updated'
+  | 'model.deleted'
+  | 'version.created'
+  | 'version.deleted'
+  | 'tag.set'
+  | 'tag.removed'
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'project.created',
+  'model.created',
+  'model.updated',
+  'model.deleted',
+  'version.created',
+  'version.deleted',
+  'tag.set',
+  'tag.removed',
+]
+
+export interface RegistryEvent {
+  id: number
+  time: string
+  type: EventType
+  project: string
+  model: string | null
+  version: number | null
+  tag: string | null
+  actor: string
+  data: JsonObject
+}
+
+/** One line of `models:log`: a push, a tag move or removal, or a deletion. */
+export interface LogEntry {
+  id: number
+  time: string
+  type: EventType
+  project: string
+  model: string
+  version: number | null
+  tag: string | null
+  /** For tag moves: the version the tag left. */
+  previous: number | null
+  /** Tags the version carries now (empty when the version is gone). */
+  tags: string[]
+  author: string
+  comment: string
+}
+
+export interface DeleteResult {
+  project: string
+  model: string
+  /** Version numbers removed. */
+  versions: number[]
+  /** Whether the whole model (not only a version) was removed. */
+  model_deleted: boolean
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+export const MODEL_SORT_FIELDS = ['name', 'description', 'creation_time', 'last_updated_time'] as const
+export type ModelSortField = (typeof MODEL_SORT_FIELDS)[number]
+export type SortOrder = 'asc' | 'desc'
+
+export interface ModelQuery extends PageQuery {
+  sort_by?: ModelSortField
+  order_by?: SortOrder
+  /** Case-insensitive substring of the name. */
+  name?: string
+  /** Case-insensitive substring of the description. */
+  description?: string
+  /** Every label given must match exactly. */
+  labels?: Record<string, string>
+}
+
+export interface ModelCreate {
+  description?: string
+  owner?: string | null
+  task?: string | null
+  metadata?: JsonObject
+  labels?: Record<string, string>
+}
+
+export interface ModelPatch {
+  description?: string
+  owner?: string | null
+  task?: string | null
+  /** Merged into the existing metadata at the top level (Determined's add_metadata). */
+  metadata?: JsonObject
+  /** Top-level metadata keys to remove (Determined's remove_metadata). */
+  unset?: string[]
+  /** Labels to add or change. */
+  labels?: Record<string, string>
+  /** Label keys to remove. */
+  unlabel?: string[]
+}
+
+export interface VersionCreate {
+  files: FileEntry[]
+  attachments?: FileEntry[]
+  comment?: string
+  author: string
+  metadata?: JsonObject
+  metrics?: Record<string, number>
+  framework?: string | null
+  format?: string | null
+  /** Tags set on the new version in the same transaction. */
+  tags?: string[]
+  source?: SourceInfo
+}
+
+export interface VersionCreated {
+  version: Version
+  /** True when this push created the model. */
+  model_created: boolean
+}
+
+export interface VersionQuery extends PageQuery {}
+
+export interface EventQuery extends PageQuery {
+  project?: string
+  model?: string
+  types?: EventType[]
+  /** ISO 8601 time: only events at or after it. */
+  since?: string
+  /** Only events with an id greater than this (for following). */
+  after_id?: number
+  order?: SortOrder
+}
+
+export interface LogQuery extends PageQuery {
+  model?: string
+}
+
+export interface BlobInfo {
+  digest: string
+  size: number
+}
+
+export interface BlobStream {
+  stream: Readable
+  /** Size of the whole blob, whatever the offset. */
+  size: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interface
+
+export interface Backend {
+  readonly kind: 'local' | 'remote'
+  /** Where the data is: a directory or a URL (for messages). */
+  readonly location: string
+
+  close(): Promise<void>
+
+  // projects
+  listProjects(query?: PageQuery): Promise<Page<Project>>
+  createProject(name: string, input?: {description?: string}): Promise<Project>
+  getProject(name: string): Promise<Project>
+
+  // models
+  listModels(project: string, query?: ModelQuery): Promise<Page<Model>>
+  createModel(project: string, name: string, input?: ModelCreate): Promise<Model>
+  getModel(project: string, name: string): Promise<Model>
+  updateModel(project: string, name: string, patch: ModelPatch): Promise<Model>
+  deleteModel(project: string, name: string): Promise<DeleteResult>
+  modelLog(project: string, query?: LogQuery): Promise<Page<LogEntry>>
+
+  // versions
+  /** Newest first. */
+  listVersions(project: string, model: string, query?: VersionQuery): Promise<Page<VersionSummary>>
+  /** selector: 'latest', a version number, or a tag. */
+  getVersion(project: string, model: string, selector: string): Promise<Version>
+  /**
+   * Commit a version whose blobs are already stored (see missingBlobs/putBlob). The model is
+   * created if it does not exist. The version is numbered and made visible atomically.
+   */
+  createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated>
+  deleteVersion(project: string, model: string, version: number): Promise<DeleteResult>
+
+  // tags
+  listTags(project: string, model: string): Promise<Tag[]>
+  /**
+   * Create or move a tag onto a version (selector as in getVersion, so `prod` can be moved to
+   * where `staging` points). With expect_previous, fail with `conflict` unless the tag currently
+   * points at that version (null: unless the tag does not exist): a compare-and-swap for CI.
+   */
+  setTag(project: string, model: string, tag: string, selector: string, options?: TagOptions): Promise<TagMove>
+  removeTag(project: string, model: string, tag: string): Promise<TagRemoval>
+
+  // events
+  listEvents(query?: EventQuery): Promise<Page<RegistryEvent>>
+
+  // blobs (content-addressed by sha256)
+  /** The digests, of those given, that the store does not hold. */
+  missingBlobs(digests: string[]): Promise<string[]>
+  /**
+   * Store a blob. The content is hashed while it is received; a digest or size mismatch stores
+   * nothing and fails with `integrity`. `open` may be called more than once (retries).
+   */
+  putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
+  /** Read a blob from an offset. The caller verifies the digest of what it reads. */
+  openBlob(digest: string, options?: {offset?: number}): Promise<BlobStream>
+}

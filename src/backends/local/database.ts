@@ -1,0 +1,109 @@
+/**
+ * The SQLite side of the local engine: WAL, a busy timeout, IMMEDIATE write transactions with a
+ * retry on top of the busy handler, and numbered migrations recorded in the database.
+ */
+import Database from 'better-sqlite3'
+import {RegistryError} from '../errors.js'
+import {LATEST_SCHEMA_VERSION, MIGRATIONS} from './migrations.js'
+
+export type Db = Database.Database
+
+/** How long one statement waits on another process's lock before SQLite gives up (busy handler). */
+const BUSY_TIMEOUT_MS = 15_000
+/** How long a write keeps retrying after SQLite gave up, before the user sees an error. */
+const WRITE_RETRY_MS = 120_000
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4))
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms)
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as {code?: string})?.code
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+}
+
+/** Run fn, retrying with jittered backoff while SQLite reports the database busy or locked. */
+export function withBusyRetry<T>(fn: () => T, what: string): T {
+  const deadline = Date.now() + WRITE_RETRY_MS
+  let delay = 5
+  for (;;) {
+    try {
+      return fn()
+    } catch (error) {
+      if (!isBusy(error)) throw error
+      if (Date.now() > deadline) {
+        throw new RegistryError('unavailable', `${what}: the registry database stayed locked by another process for ${WRITE_RETRY_MS / 1000}s; retry`)
+      }
+      sleepSync(delay + Math.random() * delay)
+      delay = Math.min(delay * 2, 250)
+    }
+  }
+}
+
+export function openDatabase(file: string, options: {readonly?: boolean} = {}): Db {
+  const db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), 'opening the registry')
+  try {
+    withBusyRetry(() => {
+      if (!options.readonly) db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.pragma('foreign_keys = ON')
+      db.pragma('temp_store = MEMORY')
+    }, 'opening the registry')
+    if (!options.readonly) migrate(db)
+    else checkSchemaVersion(db)
+    return db
+  } catch (error) {
+    db.close()
+    throw error
+  }
+}
+
+function checkSchemaVersion(db: Db): number {
+  const current = db.pragma('user_version', {simple: true}) as number
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new RegistryError(
+      'internal',
+      `the registry database is at schema version ${current}, newer than this modelreg understands (${LATEST_SCHEMA_VERSION}); upgrade modelreg`,
+    )
+  }
+  return current
+}
+
+function migrate(db: Db): void {
+  if (checkSchemaVersion(db) === LATEST_SCHEMA_VERSION) return
+  withBusyRetry(
+    () =>
+      db
+        .transaction(() => {
+          db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+          )`)
+          // Re-read inside the write lock: another process may have migrated meanwhile.
+          const applied = new Set(
+            (db.prepare('SELECT version FROM schema_migrations').all() as {version: number}[]).map((row) => row.version),
+          )
+          const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          for (const migration of MIGRATIONS) {
+            if (applied.has(migration.version)) continue
+            db.exec(migration.sql)
+            record.run(migration.version, migration.name, new Date().toISOString())
+          }
+          db.pragma(`user_version = ${LATEST_SCHEMA_VERSION}`)
+        })
+        .immediate(),
+    'migrating the registry database',
+  )
+}
+
+/** A write transaction: BEGIN IMMEDIATE, so the write lock is taken up front and waits politely. */
+export function writeTransaction<T>(db: Db, what: string, fn: () => T): T {
+  return withBusyRetry(() => db.transaction(fn).immediate(), what)
+}
+
+/** A read transaction, so that several statements see one snapshot. */
+export function readTransaction<T>(db: Db, fn: () => T): T {
+  return withBusyRetry(() => db.transaction(fn).deferred(), 'reading the registry')
+}

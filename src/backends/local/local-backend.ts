@@ -1,0 +1,878 @@
+/**
+ * The local engine: SQLite for metadata, a content-addressed directory for bytes. Also the
+ * engine behind the server, so every rule is enforced here (through validation.ts).
+ */
+import type {Statement} from 'better-sqlite3'
+import {mkdirSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import type {Readable} from 'node:stream'
+import type {
+  Backend,
+  BlobInfo,
+  BlobStream,
+  DeleteResult,
+  EventQuery,
+  EventType,
+  FileEntry,
+  JsonObject,
+  LogEntry,
+  LogQuery,
+  Model,
+  ModelCreate,
+  ModelPatch,
+  ModelQuery,
+  Page,
+  PageQuery,
+  Project,
+  RegistryEvent,
+  SourceInfo,
+  Tag,
+  TagMove,
+  TagOptions,
+  TagRemoval,
+  Version,
+  VersionCreate,
+  VersionCreated,
+  VersionQuery,
+  VersionSummary,
+} from '../backend.js'
+import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
+import {alreadyExists, conflict, fromFsError, invalid, notFound, RegistryError} from '../errors.js'
+import {
+  LATEST,
+  LIMITS,
+  nameKey,
+  parseSelector,
+  quote,
+  validateDigest,
+  validateFileEntries,
+  validateLabelKey,
+  validateLabels,
+  validateMetadata,
+  validateMetadataKeys,
+  validateMetrics,
+  validateName,
+  validateOptionalShortText,
+  validatePage,
+  validateShortText,
+  validateTag,
+  validateText,
+} from '../validation.js'
+import {BlobStore} from './blob-store.js'
+import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
+
+export interface LocalBackendOptions {
+  /** The store's directory ($MODELREG_HOME). */
+  home: string
+  /** Who is acting, recorded on events. */
+  actor: string
+}
+
+interface ProjectRow {
+  id: number
+  name: string
+  name_key: string
+  description: string
+  created_at: string
+}
+
+interface ModelRow {
+  id: number
+  project_id: number
+  project_name: string
+  name: string
+  name_key: string
+  description: string
+  owner: string | null
+  task: string | null
+  metadata: string
+  labels: string
+  created_at: string
+  updated_at: string
+  last_number: number
+  version_count: number
+  latest_version: number | null
+}
+
+interface VersionRow {
+  id: number
+  model_id: number
+  number: number
+  comment: string
+  author: string
+  created_at: string
+  metadata: string
+  metrics: string
+  framework: string | null
+  format: string | null
+  source: string
+  size: number
+  file_count: number
+  attachment_count: number
+}
+
+interface EventRow {
+  id: number
+  time: string
+  type: EventType
+  project: string
+  model: string | null
+  model_id: number | null
+  version: number | null
+  tag: string | null
+  actor: string
+  data: string
+}
+
+const MODEL_SELECT = `
+  SELECT m.*, p.name AS project_name,
+    (SELECT COUNT(*) FROM versions v WHERE v.model_id = m.id) AS version_count,
+    (SELECT MAX(number) FROM versions v WHERE v.model_id = m.id) AS latest_version
+  FROM models m JOIN projects p ON p.id = m.project_id`
+
+const SORT_COLUMNS: Record<(typeof MODEL_SORT_FIELDS)[number], string> = {
+  name: 'm.name_key',
+  description: 'm.description COLLATE NOCASE',
+  creation_time: 'm.created_at',
+  last_updated_time: 'm.updated_at',
+}
+
+const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
+
+const now = () => new Date().toISOString()
+const parseJson = <T>(text: string): T => JSON.parse(text) as T
+
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+function emptySource(): SourceInfo {
+  return {host: null, git: null, ci: null}
+}
+
+export class LocalBackend implements Backend {
+  readonly kind = 'local' as const
+  readonly location: string
+  readonly blobs: BlobStore
+  private readonly db: Db
+  private readonly actor: string
+  private readonly statements = new Map<string, Statement<unknown[], unknown>>()
+
+  constructor(options: LocalBackendOptions) {
+    this.location = options.home
+    this.actor = options.actor
+    try {
+      mkdirSync(options.home, {recursive: true, mode: 0o700})
+    } catch (error) {
+      throw fromFsError(error, `creating the store directory ${options.home}`)
+    }
+    this.db = openDatabase(join(options.home, 'registry.db'))
+    this.blobs = new BlobStore(options.home)
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close()
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // helpers
+
+  private stmt(sql: string): Statement<unknown[], unknown> {
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      statement = this.db.prepare(sql)
+      this.statements.set(sql, statement)
+    }
+    return statement
+  }
+
+  private write<T>(what: string, fn: () => T): T {
+    return writeTransaction(this.db, what, fn)
+  }
+
+  private read<T>(fn: () => T): T {
+    return readTransaction(this.db, fn)
+  }
+
+  private findProject(name: string): ProjectRow | undefined {
+    return this.stmt('SELECT * FROM projects WHERE name_key = ?').get(nameKey(name)) as ProjectRow | undefined
+  }
+
+  private ensureProject(name: string): ProjectRow {
+    const existing = this.findProject(name)
+    if (existing) return existing
+    const time = now()
+    const info = this.stmt('INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?)').run(name, nameKey(name), time)
+    this.event('project.created', {project: name})
+    return {id: Number(info.lastInsertRowid), name, name_key: nameKey(name), description: '', created_at: time}
+  }
+
+  private findModel(project: string, name: string): ModelRow | undefined {
+    return this.stmt(`${MODEL_SELECT} WHERE p.name_key = ? AND m.name_key = ?`).get(nameKey(project), nameKey(name)) as ModelRow | undefined
+  }
+
+  private requireModel(project: string, name: string): ModelRow {
+    const row = this.findModel(project, name)
+    if (!row) throw notFound(`model ${quote(name)} not found in project ${quote(project)}`, {project, model: name})
+    return row
+  }
+
+  private event(
+    type: EventType,
+    fields: {project: string; model?: string | null; modelId?: number | null; version?: number | null; tag?: string | null; data?: JsonObject},
+  ): void {
+    this.stmt(
+      `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      now(),
+      type,
+      fields.project,
+      nameKey(fields.project),
+      fields.model ?? null,
+      fields.model ? nameKey(fields.model) : null,
+      fields.modelId ?? null,
+      fields.version ?? null,
+      fields.tag ?? null,
+      this.actor,
+      JSON.stringify(fields.data ?? {}),
+    )
+  }
+
+  private touchModel(modelId: number): void {
+    this.stmt('UPDATE models SET updated_at = ? WHERE id = ?').run(now(), modelId)
+  }
+
+  private toModel(row: ModelRow): Model {
+    return {
+      project: row.project_name,
+      name: row.name,
+      description: row.description,
+      owner: row.owner,
+      task: row.task,
+      metadata: parseJson(row.metadata),
+      labels: parseJson(row.labels),
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      version_count: row.version_count,
+      latest_version: row.latest_version,
+    }
+  }
+
+  private tagsOf(model: ModelRow, versionId: number, number: number): string[] {
+    const tags = (this.stmt('SELECT name FROM tags WHERE version_id = ? ORDER BY name_key').all(versionId) as {name: string}[]).map((r) => r.name)
+    return model.latest_version === number ? [LATEST, ...tags] : tags
+  }
+
+  private toSummary(model: ModelRow, row: VersionRow): VersionSummary {
+    return {
+      project: model.project_name,
+      model: model.name,
+      version: row.number,
+      tags: this.tagsOf(model, row.id, row.number),
+      comment: row.comment,
+      author: row.author,
+      created_at: row.created_at,
+      metadata: parseJson(row.metadata),
+      metrics: parseJson(row.metrics),
+      framework: row.framework,
+      format: row.format,
+      size: row.size,
+      file_count: row.file_count,
+      attachment_count: row.attachment_count,
+      source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
+    }
+  }
+
+  private toVersion(model: ModelRow, row: VersionRow): Version {
+    const entries = this.stmt('SELECT kind, path, size, sha256, mode FROM version_files WHERE version_id = ? ORDER BY path').all(row.id) as (FileEntry & {
+      kind: string
+    })[]
+    const files: FileEntry[] = []
+    const attachments: FileEntry[] = []
+    for (const {kind, ...entry} of entries) (kind === 'file' ? files : attachments).push(entry)
+    return {...this.toSummary(model, row), files, attachments}
+  }
+
+  private resolveVersion(model: ModelRow, selector: string): VersionRow {
+    const parsed = parseSelector(selector)
+    const label = `${model.name}:${selector}`
+    let row: VersionRow | undefined
+    switch (parsed.kind) {
+      case 'latest':
+        row = this.stmt('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT 1').get(model.id) as VersionRow | undefined
+        if (!row) throw notFound(`model ${quote(model.name)} has no versions yet; push one with 'modelreg models push ${model.name} PATH'`)
+        return row
+      case 'version':
+        row = this.stmt('SELECT * FROM versions WHERE model_id = ? AND number = ?').get(model.id, parsed.version) as VersionRow | undefined
+        if (!row) {
+          const why = parsed.version <= model.last_number ? 'was deleted' : 'does not exist'
+          throw notFound(`version ${parsed.version} of model ${quote(model.name)} ${why}`, {ref: label})
+        }
+        return row
+      case 'tag':
+        row = this.stmt('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
+          model.id,
+          nameKey(parsed.tag),
+        ) as VersionRow | undefined
+        if (!row) throw notFound(`model ${quote(model.name)} has no tag ${quote(parsed.tag)}`, {ref: label})
+        return row
+    }
+  }
+
+  private page<T>(items: T[], total: number, page: {limit: number; offset: number}): Page<T> {
+    return {items, total, limit: page.limit, offset: page.offset}
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // projects
+
+  async listProjects(query?: PageQuery): Promise<Page<Project>> {
+    const page = validatePage(query)
+    return this.read(() => {
+      const total = (this.stmt('SELECT COUNT(*) AS n FROM projects').get() as {n: number}).n
+      const rows = this.stmt(
+        `SELECT p.*, (SELECT COUNT(*) FROM models m WHERE m.project_id = p.id) AS model_count
+         FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?`,
+      ).all(page.limit, page.offset) as (ProjectRow & {model_count: number})[]
+      return this.page(
+        rows.map((r) => ({name: r.name, description: r.description, created_at: r.created_at, model_count: r.model_count})),
+        total,
+        page,
+      )
+    })
+  }
+
+  async createProject(name: string, input: {description?: string} = {}): Promise<Project> {
+    validateName('project', name)
+    const description = input.description === undefined ? '' : validateText(input.description, 'description')
+    return this.write('creating a project', () => {
+      const existing = this.findProject(name)
+      if (existing) throw alreadyExists(`project ${quote(existing.name)} already exists`)
+      const row = this.ensureProject(name)
+      if (description) this.stmt('UPDATE projects SET description = ? WHERE id = ?').run(description, row.id)
+      return {name: row.name, description, created_at: row.created_at, model_count: 0}
+    })
+  }
+
+  async getProject(name: string): Promise<Project> {
+    validateName('project', name)
+    const row = this.findProject(name)
+    if (!row) throw notFound(`project ${quote(name)} not found`)
+    const count = (this.stmt('SELECT COUNT(*) AS n FROM models WHERE project_id = ?').get(row.id) as {n: number}).n
+    return {name: row.name, description: row.description, created_at: row.created_at, model_count: count}
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // models
+
+  async listModels(project: string, query: ModelQuery = {}): Promise<Page<Model>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    const sortBy = query.sort_by ?? 'name'
+    if (!MODEL_SORT_FIELDS.includes(sortBy)) throw invalid(`cannot sort models by ${quote(sortBy)}: use one of ${MODEL_SORT_FIELDS.join(', ')}`)
+    const order = query.order_by ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const where = ['p.name_key = ?']
+    const params: unknown[] = [nameKey(project)]
+    if (query.name) {
+      where.push(`m.name_key LIKE ? ESCAPE '\\'`)
+      params.push(likePattern(query.name.toLowerCase()))
+    }
+    if (query.description) {
+      where.push(`m.description LIKE ? ESCAPE '\\'`)
+      params.push(likePattern(query.description))
+    }
+    for (const [key, value] of Object.entries(validateLabels(query.labels))) {
+      where.push('json_extract(m.labels, ?) = ?')
+      params.push(`$."${key}"`, value)
+    }
+    const clause = where.join(' AND ')
+    return this.read(() => {
+      const total = (this.stmt(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`).get(...params) as {n: number}).n
+      const rows = this.stmt(`${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy]} ${order}, m.id ${order} LIMIT ? OFFSET ?`).all(
+        ...params,
+        page.limit,
+        page.offset,
+      ) as ModelRow[]
+      return this.page(
+        rows.map((r) => this.toModel(r)),
+        total,
+        page,
+      )
+    })
+  }
+
+  async createModel(project: string, name: string, input: ModelCreate = {}): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    const fields = {
+      description: input.description === undefined ? '' : validateText(input.description, 'description'),
+      owner: validateOptionalShortText(input.owner, 'owner'),
+      task: validateOptionalShortText(input.task, 'task'),
+      metadata: validateMetadata(input.metadata),
+      labels: validateLabels(input.labels),
+    }
+    return this.write('creating a model', () => {
+      const existing = this.findModel(project, name)
+      if (existing) throw alreadyExists(`model ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
+      const row = this.insertModel(project, name, fields)
+      return this.toModel(row)
+    })
+  }
+
+  private insertModel(
+    project: string,
+    name: string,
+    fields: {description: string; owner: string | null; task: string | null; metadata: JsonObject; labels: Record<string, string>},
+  ): ModelRow {
+    const projectRow = this.ensureProject(project)
+    const time = now()
+    const info = this.stmt(
+      `INSERT INTO models (project_id, name, name_key, description, owner, task, metadata, labels, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      projectRow.id,
+      name,
+      nameKey(name),
+      fields.description,
+      fields.owner,
+      fields.task,
+      JSON.stringify(fields.metadata),
+      JSON.stringify(fields.labels),
+      time,
+      time,
+    )
+    this.event('model.created', {project: projectRow.name, model: name, modelId: Number(info.lastInsertRowid)})
+    return this.requireModel(projectRow.name, name)
+  }
+
+  async getModel(project: string, name: string): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    return this.toModel(this.requireModel(project, name))
+  }
+
+  async updateModel(project: string, name: string, patch: ModelPatch): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    const description = patch.description === undefined ? undefined : validateText(patch.description, 'description')
+    const owner = patch.owner === undefined ? undefined : validateOptionalShortText(patch.owner, 'owner')
+    const task = patch.task === undefined ? undefined : validateOptionalShortText(patch.task, 'task')
+    const merge = patch.metadata === undefined ? {} : validateMetadata(patch.metadata)
+    const unset = validateMetadataKeys(patch.unset)
+    const labels = validateLabels(patch.labels)
+    const unlabel = (patch.unlabel ?? []).map((key) => validateLabelKey(key))
+    return this.write('updating a model', () => {
+      const row = this.requireModel(project, name)
+      const metadata: JsonObject = {...parseJson<JsonObject>(row.metadata), ...merge}
+      for (const key of unset) delete metadata[key]
+      validateMetadata(metadata)
+      const nextLabels: Record<string, string> = {...parseJson<Record<string, string>>(row.labels), ...labels}
+      for (const key of unlabel) delete nextLabels[key]
+      validateLabels(nextLabels)
+      const changes: JsonObject = {}
+      if (description !== undefined && description !== row.description) changes.description = description
+      if (owner !== undefined && owner !== row.owner) changes.owner = owner
+      if (task !== undefined && task !== row.task) changes.task = task
+      if (JSON.stringify(metadata) !== row.metadata) changes.metadata = metadata
+      if (JSON.stringify(nextLabels) !== row.labels) changes.labels = nextLabels
+      if (Object.keys(changes).length === 0) return this.toModel(row)
+      this.stmt(
+        `UPDATE models SET description = ?, owner = ?, task = ?, metadata = ?, labels = ?, updated_at = ? WHERE id = ?`,
+      ).run(
+        description ?? row.description,
+        owner === undefined ? row.owner : owner,
+        task === undefined ? row.task : task,
+        JSON.stringify(metadata),
+        JSON.stringify(nextLabels),
+        now(),
+        row.id,
+      )
+      this.event('model.updated', {project: row.project_name, model: row.name, modelId: row.id, data: {changed: Object.keys(changes)}})
+      return this.toModel(this.requireModel(project, name))
+    })
+  }
+
+  async deleteModel(project: string, name: string): Promise<DeleteResult> {
+    validateName('project', project)
+    validateName('model', name)
+    return this.write('deleting a model', () => {
+      const row = this.requireModel(project, name)
+      const versions = (this.stmt('SELECT number FROM versions WHERE model_id = ? ORDER BY number').all(row.id) as {number: number}[]).map(
+        (r) => r.number,
+      )
+      this.stmt('DELETE FROM tags WHERE model_id = ?').run(row.id)
+      this.stmt('DELETE FROM versions WHERE model_id = ?').run(row.id)
+      this.stmt('DELETE FROM models WHERE id = ?').run(row.id)
+      this.event('model.deleted', {project: row.project_name, model: row.name, modelId: row.id, data: {versions}})
+      return {project: row.project_name, model: row.name, versions, model_deleted: true}
+    })
+  }
+
+  async modelLog(project: string, query: LogQuery = {}): Promise<Page<LogEntry>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    return this.read(() => {
+      const types = LOG_EVENT_TYPES.map(() => '?').join(', ')
+      let where: string
+      let params: unknown[]
+      if (query.model !== undefined) {
+        const model = this.requireModel(project, validateName('model', query.model))
+        where = `model_id = ? AND type IN (${types})`
+        params = [model.id, ...LOG_EVENT_TYPES]
+      } else {
+        where = `project_key = ? AND type IN (${types})`
+        params = [nameKey(project), ...LOG_EVENT_TYPES]
+      }
+      const total = (this.stmt(`SELECT COUNT(*) AS n FROM events WHERE ${where}`).get(...params) as {n: number}).n
+      const rows = this.stmt(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`).all(
+        ...params,
+        page.limit,
+        page.offset,
+      ) as EventRow[]
+      const models = new Map<number, ModelRow | undefined>()
+      const entries = rows.map((row): LogEntry => {
+        const data = parseJson<JsonObject>(row.data)
+        let tags: string[] = []
+        if (row.model_id !== null && row.version !== null) {
+          if (!models.has(row.model_id)) {
+            models.set(row.model_id, this.stmt(`${MODEL_SELECT} WHERE m.id = ?`).get(row.model_id) as ModelRow | undefined)
+          }
+          const model = models.get(row.model_id)
+          const version = model
+            ? (this.stmt('SELECT id FROM versions WHERE model_id = ? AND number = ?').get(model.id, row.version) as {id: number} | undefined)
+            : undefined
+          if (model && version) tags = this.tagsOf(model, version.id, row.version)
+        }
+        return {
+          id: row.id,
+          time: row.time,
+          type: row.type,
+          project: row.project,
+          model: row.model ?? '',
+          version: row.version,
+          tag: row.tag,
+          previous: typeof data.previous === 'number' ? data.previous : null,
+          tags,
+          author: typeof data.author === 'string' ? data.author : row.actor,
+          comment: typeof data.comment === 'string' ? data.comment : '',
+        }
+      })
+      return this.page(entries, total, page)
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // versions
+
+  async listVersions(project: string, model: string, query: VersionQuery = {}): Promise<Page<VersionSummary>> {
+    validateName('project', project)
+    validateName('model', model)
+    const page = validatePage(query)
+    return this.read(() => {
+      const row = this.requireModel(project, model)
+      const rows = this.stmt('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT ? OFFSET ?').all(
+        row.id,
+        page.limit,
+        page.offset,
+      ) as VersionRow[]
+      return this.page(
+        rows.map((v) => this.toSummary(row, v)),
+        row.version_count,
+        page,
+      )
+    })
+  }
+
+  async getVersion(project: string, model: string, selector: string): Promise<Version> {
+    validateName('project', project)
+    validateName('model', model)
+    return this.read(() => {
+      const row = this.requireModel(project, model)
+      return this.toVersion(row, this.resolveVersion(row, selector))
+    })
+  }
+
+  async createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated> {
+    validateName('project', project)
+    validateName('model', model)
+    const files = validateFileEntries(input.files, 'files')
+    const attachments = validateFileEntries(input.attachments, 'attachments')
+    if (files.length === 0) throw invalid('a version needs at least one file')
+    const comment = input.comment === undefined ? '' : validateText(input.comment, 'comment')
+    const author = validateShortText(input.author, 'author')
+    const metadata = validateMetadata(input.metadata)
+    const metrics = validateMetrics(input.metrics)
+    const framework = validateOptionalShortText(input.framework, 'framework')
+    const format = validateOptionalShortText(input.format, 'format')
+    const tags = (input.tags ?? []).map((tag) => validateTag(tag))
+    if (tags.length > LIMITS.tagsPerPush) throw invalid(`too many tags (${tags.length}, at most ${LIMITS.tagsPerPush})`)
+    const source = {...emptySource(), ...(input.source ?? {})}
+    validateMetadata(source, 'source')
+    const size = files.reduce((sum, f) => sum + f.size, 0)
+    const blobs = new Map<string, number>()
+    for (const entry of [...files, ...attachments]) blobs.set(entry.sha256, entry.size)
+
+    return this.write('pushing a version', () => {
+      // Inside the write lock: every blob the version names must be in place, whole.
+      const time = now()
+      for (const [digest, blobSize] of blobs) this.claimBlob(digest, blobSize, time)
+      let modelRow = this.findModel(project, model)
+      const modelCreated = !modelRow
+      if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
+      const {last_number: number} = this.stmt('UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number').get(
+        time,
+        modelRow.id,
+      ) as {last_number: number}
+      const info = this.stmt(
+        `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        modelRow.id,
+        number,
+        comment,
+        author,
+        time,
+        JSON.stringify(metadata),
+        JSON.stringify(metrics),
+        framework,
+        format,
+        JSON.stringify(source),
+        size,
+        files.length,
+        attachments.length,
+      )
+      const versionId = Number(info.lastInsertRowid)
+      const insertFile = this.stmt('INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)')
+      for (const f of files) insertFile.run(versionId, 'file', f.path, f.size, f.sha256, f.mode)
+      for (const f of attachments) insertFile.run(versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
+      this.event('version.created', {
+        project: modelRow.project_name,
+        model: modelRow.name,
+        modelId: modelRow.id,
+        version: number,
+        data: {author, comment, size, file_count: files.length, attachment_count: attachments.length},
+      })
+      for (const tag of tags) this.moveTag(modelRow, tag, versionId, number, time)
+      const fresh = this.requireModel(project, model)
+      return {version: this.toVersion(fresh, this.resolveVersion(fresh, String(number))), model_created: modelCreated}
+    })
+  }
+
+  /**
+   * Make sure a blob a version is about to reference is stored whole, and mark it used now so
+   * that gc leaves it alone. Runs inside the write transaction that commits the version.
+   */
+  private claimBlob(digest: string, size: number, time: string): void {
+    let actual: number | null = null
+    try {
+      const info = statSync(this.blobs.pathOf(digest))
+      if (info.isFile()) actual = info.size
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `checking blob ${digest}`)
+    }
+    if (actual === null) throw invalid(`blob ${digest} is not in the store; upload it before creating the version`, {digest})
+    if (actual !== size) throw new RegistryError('integrity', `blob ${digest} is ${actual} bytes in the store, but the version says ${size}`, {digest})
+    this.touchBlob(digest, size, time)
+  }
+
+  /** Record a blob as stored and used now (gc spares recently used blobs). */
+  private touchBlob(digest: string, size: number, time: string): void {
+    this.stmt(
+      `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,
+    ).run(digest, size, time, time)
+  }
+
+  async deleteVersion(project: string, model: string, version: number): Promise<DeleteResult> {
+    validateName('project', project)
+    validateName('model', model)
+    if (!Number.isSafeInteger(version) || version < 1) throw invalid(`invalid version ${quote(version)}`)
+    return this.write('deleting a version', () => {
+      const row = this.requireModel(project, model)
+      const versionRow = this.resolveVersion(row, String(version))
+      const tags = this.stmt('SELECT name FROM tags WHERE version_id = ?').all(versionRow.id) as {name: string}[]
+      for (const tag of tags) {
+        this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version, tag: tag.name, data: {reason: 'version deleted'}})
+      }
+      this.stmt('DELETE FROM tags WHERE version_id = ?').run(versionRow.id)
+      this.stmt('DELETE FROM versions WHERE id = ?').run(versionRow.id)
+      this.touchModel(row.id)
+      this.event('version.deleted', {project: row.project_name, model: row.name, modelId: row.id, version})
+      return {project: row.project_name, model: row.name, versions: [version], model_deleted: false}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // tags
+
+  async listTags(project: string, model: string): Promise<Tag[]> {
+    validateName('project', project)
+    validateName('model', model)
+    return this.read(() => {
+      const row = this.requireModel(project, model)
+      const tags = this.stmt(
+        'SELECT t.name AS tag, v.number AS version, t.updated_at FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? ORDER BY t.name_key',
+      ).all(row.id) as Tag[]
+      if (row.latest_version === null) return tags
+      const latest = this.stmt('SELECT created_at FROM versions WHERE model_id = ? AND number = ?').get(row.id, row.latest_version) as {
+        created_at: string
+      }
+      return [{tag: LATEST, version: row.latest_version, updated_at: latest.created_at}, ...tags]
+    })
+  }
+
+  async setTag(project: string, model: string, tag: string, selector: string, options: TagOptions = {}): Promise<TagMove> {
+    validateName('project', project)
+    validateName('model', model)
+    validateTag(tag)
+    return this.write('tagging a version', () => {
+      const row = this.requireModel(project, model)
+      const target = this.resolveVersion(row, selector)
+      const current = this.stmt('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
+        row.id,
+        nameKey(tag),
+      ) as {number: number} | undefined
+      const previous = current?.number ?? null
+      if (options.expect_previous !== undefined && options.expect_previous !== previous) {
+        const state = previous === null ? 'is not set' : `points at version ${previous}`
+        const expected = options.expect_previous === null ? 'not to be set' : `to point at version ${options.expect_previous}`
+        throw conflict(`tag ${quote(tag)} of model ${quote(row.name)} ${state}, expected it ${expected}; someone moved it meanwhile`)
+      }
+      if (previous !== target.number) this.moveTag(row, tag, target.id, target.number, now())
+      return {project: row.project_name, model: row.name, tag, version: target.number, previous}
+    })
+  }
+
+  private moveTag(model: ModelRow, tag: string, versionId: number, number: number, time: string): void {
+    const current = this.stmt('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
+      model.id,
+      nameKey(tag),
+    ) as {number: number} | undefined
+    if (current?.number === number) return
+    this.stmt(
+      `INSERT INTO tags (model_id, name_key, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (model_id, name_key) DO UPDATE SET name = excluded.name, version_id = excluded.version_id, updated_at = excluded.updated_at`,
+    ).run(model.id, nameKey(tag), tag, versionId, time)
+    this.touchModel(model.id)
+    this.event('tag.set', {
+      project: model.project_name,
+      model: model.name,
+      modelId: model.id,
+      version: number,
+      tag,
+      data: {previous: current?.number ?? null},
+    })
+  }
+
+  async removeTag(project: string, model: string, tag: string): Promise<TagRemoval> {
+    validateName('project', project)
+    validateName('model', model)
+    validateTag(tag)
+    return this.write('removing a tag', () => {
+      const row = this.requireModel(project, model)
+      const current = this.stmt(
+        'SELECT t.name, v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?',
+      ).get(row.id, nameKey(tag)) as {name: string; number: number} | undefined
+      if (!current) throw notFound(`model ${quote(row.name)} has no tag ${quote(tag)}`)
+      this.stmt('DELETE FROM tags WHERE model_id = ? AND name_key = ?').run(row.id, nameKey(tag))
+      this.touchModel(row.id)
+      this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version: current.number, tag: current.name})
+      return {project: row.project_name, model: row.name, tag: current.name, version: current.number}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // events
+
+  async listEvents(query: EventQuery = {}): Promise<Page<RegistryEvent>> {
+    const page = validatePage(query)
+    const where: string[] = []
+    const params: unknown[] = []
+    if (query.project !== undefined) {
+      where.push('project_key = ?')
+      params.push(nameKey(validateName('project', query.project)))
+    }
+    if (query.model !== undefined) {
+      where.push('model_key = ?')
+      params.push(nameKey(validateName('model', query.model)))
+    }
+    if (query.types?.length) {
+      for (const type of query.types) {
+        if (!EVENT_TYPES.includes(type)) throw invalid(`unknown event type ${quote(type)}: use one of ${EVENT_TYPES.join(', ')}`)
+      }
+      where.push(`type IN (${query.types.map(() => '?').join(', ')})`)
+      params.push(...query.types)
+    }
+    if (query.since !== undefined) {
+      const since = new Date(query.since)
+      if (Number.isNaN(since.getTime())) throw invalid(`invalid time ${quote(query.since)}: expected ISO 8601`)
+      where.push('time >= ?')
+      params.push(since.toISOString())
+    }
+    if (query.after_id !== undefined) {
+      if (!Number.isSafeInteger(query.after_id) || query.after_id < 0) throw invalid('after_id must be a whole number')
+      where.push('id > ?')
+      params.push(query.after_id)
+    }
+    const order = query.order ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+    return this.read(() => {
+      const total = (this.stmt(`SELECT COUNT(*) AS n FROM events ${clause}`).get(...params) as {n: number}).n
+      const rows = this.stmt(`SELECT * FROM events ${clause} ORDER BY id ${order} LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as EventRow[]
+      return this.page(
+        rows.map((row) => ({
+          id: row.id,
+          time: row.time,
+          type: row.type,
+          project: row.project,
+          model: row.model,
+          version: row.version,
+          tag: row.tag,
+          actor: row.actor,
+          data: parseJson<JsonObject>(row.data),
+        })),
+        total,
+        page,
+      )
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // blobs
+
+  async missingBlobs(digests: string[]): Promise<string[]> {
+    if (!Array.isArray(digests)) throw invalid('digests must be a list')
+    const unique = [...new Set(digests.map((d) => validateDigest(d)))]
+    const present: {digest: string; size: number}[] = []
+    const missing: string[] = []
+    for (const digest of unique) {
+      const size = await this.blobs.size(digest)
+      if (size === null) missing.push(digest)
+      else present.push({digest, size})
+    }
+    if (present.length > 0) {
+      // A writer is about to rely on these: record that, so gc spares them.
+      this.write('recording blob use', () => {
+        const time = now()
+        for (const blob of present) this.touchBlob(blob.digest, blob.size, time)
+      })
+    }
+    return missing
+  }
+
+  async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+    validateDigest(digest)
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    const stored = await this.blobs.put(digest, size, open())
+    this.write('recording a blob', () => this.touchBlob(digest, size, now()))
+    return {digest, size, stored}
+  }
+
+  async openBlob(digest: string, options: {offset?: number} = {}): Promise<BlobStream> {
+    validateDigest(digest)
+    return this.blobs.open(digest, options.offset ?? 0)
+  }
+}

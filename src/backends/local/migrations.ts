@@ -1,0 +1,116 @@
+/**
+ * Numbered schema migrations. Each runs once, in order, inside one IMMEDIATE transaction, and is
+ * recorded in `schema_migrations`; `PRAGMA user_version` mirrors the highest applied number so
+ * that opening an up-to-date store costs one pragma read. Never edit a migration that has
+ * shipped: add a new one.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry core: projects, models, versions, files, tags, events, blobs',
+    sql: `
+      CREATE TABLE projects (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL
+      );
+
+      CREATE TABLE models (
+        id           INTEGER PRIMARY KEY,
+        project_id   INTEGER NOT NULL REFERENCES projects(id),
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        description  TEXT NOT NULL DEFAULT '',
+        owner        TEXT,
+        task         TEXT,
+        metadata     TEXT NOT NULL DEFAULT '{}',
+        labels       TEXT NOT NULL DEFAULT '{}',
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        -- the highest version number ever given out: numbers are never reused, even after a delete
+        last_number  INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (project_id, name_key)
+      );
+      CREATE INDEX models_by_created ON models(project_id, created_at);
+      CREATE INDEX models_by_updated ON models(project_id, updated_at);
+      CREATE INDEX models_by_description ON models(project_id, description COLLATE NOCASE);
+
+      CREATE TABLE versions (
+        id               INTEGER PRIMARY KEY,
+        model_id         INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        number           INTEGER NOT NULL,
+        comment          TEXT NOT NULL DEFAULT '',
+        author           TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        metadata         TEXT NOT NULL DEFAULT '{}',
+        metrics          TEXT NOT NULL DEFAULT '{}',
+        framework        TEXT,
+        format           TEXT,
+        source           TEXT NOT NULL DEFAULT '{}',
+        size             INTEGER NOT NULL,
+        file_count       INTEGER NOT NULL,
+        attachment_count INTEGER NOT NULL,
+        UNIQUE (model_id, number)
+      );
+
+      CREATE TABLE version_files (
+        version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL CHECK (kind IN ('file', 'attachment')),
+        path       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        mode       INTEGER NOT NULL,
+        PRIMARY KEY (version_id, kind, path)
+      ) WITHOUT ROWID;
+      CREATE INDEX version_files_by_blob ON version_files(sha256);
+
+      CREATE TABLE tags (
+        model_id   INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        name_key   TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (model_id, name_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX tags_by_version ON tags(version_id);
+
+      CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        time       TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        project    TEXT NOT NULL,
+        project_key TEXT NOT NULL,
+        model      TEXT,
+        model_key  TEXT,
+        model_id   INTEGER,
+        version    INTEGER,
+        tag        TEXT,
+        actor      TEXT NOT NULL,
+        data       TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX events_by_model_id ON events(model_id, id);
+      CREATE INDEX events_by_model_key ON events(project_key, model_key, id);
+      CREATE INDEX events_by_type ON events(type, id);
+      CREATE INDEX events_by_time ON events(time);
+
+      -- every stored blob; a file under blobs/ without a row here is unreferenced by definition
+      CREATE TABLE blobs (
+        digest     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        -- last time a writer relied on this blob (stored or found present): gc spares recent ones
+        touched_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+]
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

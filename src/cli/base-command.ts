@@ -1,0 +1,125 @@
+/**
+ * The base of every command: global flags, lazy configuration and backend (so `--help` never
+ * opens a database), `--json` as a contract (the returned value is the JSON), and one place
+ * where errors become one line and an exit code.
+ */
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import type {Backend} from '../backends/backend.js'
+import {ERROR_CODES, RegistryError} from '../backends/errors.js'
+import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'
+import {openBackend} from './open-backend.js'
+import {type Column, renderTable} from './output.js'
+
+export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type ArgsOf<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/** Turn anything thrown into a RegistryError with a one-line message. */
+export function toRegistryError(error: unknown): RegistryError {
+  if (error instanceof RegistryError) return error
+  const err = error as Error & {oclif?: {exit?: number}; code?: string}
+  const firstLines = (err?.message ?? String(error))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith('See more help'))
+  if (err?.oclif?.exit === 2 || err?.constructor?.name?.endsWith('ValidationError') || err?.constructor?.name === 'NonExistentFlagsError') {
+    return new RegistryError('invalid_argument', `${firstLines.join(' ').replace(/\s+/g, ' ')} (see --help)`)
+  }
+  if (typeof err?.code === 'string' && err.code.startsWith('SQLITE_')) {
+    return new RegistryError('internal', `registry database error (${err.code}): ${firstLines[0] ?? ''}`)
+  }
+  return new RegistryError('internal', firstLines.join(' ') || 'unexpected error')
+}
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    project: Flags.string({
+      char: 'p',
+      description: 'Project to work in (default: MODELREG_PROJECT, config, else "default").',
+      helpGroup: 'GLOBAL',
+    }),
+    profile: Flags.string({
+      description: 'Configuration profile to use (see config:show).',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected flags!: FlagsOf<T>
+  protected args!: ArgsOf<T>
+  /** Every positional argument, in order (for commands with `strict = false`). */
+  protected positionals: string[] = []
+  private resolved?: ResolvedConfig
+  private openedBackend?: Backend
+
+  /** Flags that map onto configuration keys (url, home, ...), for commands that offer them. */
+  protected configFlags(): ConfigValues {
+    return {}
+  }
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const {args, argv, flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as FlagsOf<T>
+    this.args = args as ArgsOf<T>
+    this.positionals = argv as string[]
+  }
+
+  protected settings(): ResolvedConfig {
+    const flags = this.flags as {project?: string; profile?: string}
+    this.resolved ??= resolveConfig({flags: {...this.configFlags(), project: flags.project, profile: flags.profile}})
+    return this.resolved
+  }
+
+  protected get project(): string {
+    return this.settings().project
+  }
+
+  protected async backend(): Promise<Backend> {
+    this.openedBackend ??= await openBackend(this.settings())
+    return this.openedBackend
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    await this.openedBackend?.close().catch(() => {})
+    await super.finally(error)
+  }
+
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+  }
+
+  protected override toErrorJson(error: unknown): unknown {
+    return {error: toRegistryError(error).toJSON()}
+  }
+
+  /** Human-only output: suppressed with --json. */
+  protected say(message = ''): void {
+    if (!this.jsonEnabled()) process.stdout.write(`${message}\n`)
+  }
+
+  /** A table for people (TSV when piped); nothing at all when there are no rows. */
+  protected table(columns: (Column | string)[], rows: unknown[][]): void {
+    if (rows.length > 0) this.say(renderTable(columns, rows))
+  }
+
+  /** Notes for people (stderr), suppressed with --json. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<never> {
+    if (error instanceof Errors.ExitError) throw error
+    const registryError = toRegistryError(error)
+    if (process.env.MODELREG_DEBUG && !(error instanceof RegistryError)) process.stderr.write(`${error?.stack ?? error}\n`)
+    if (this.jsonEnabled()) this.logJson(this.toErrorJson(registryError))
+    else process.stderr.write(`Error: ${registryError.message}\n`)
+    this.exit(ERROR_CODES[registryError.code].exit)
+  }
+}

@@ -1,0 +1,61 @@
+/** Parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
+import type {Json, JsonObject} from '../backends/backend.js'
+import {invalid} from '../backends/errors.js'
+import {parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
+
+function splitPair(text: string, flag: string): [string, string] {
+  const eq = text.indexOf('=')
+  if (eq <= 0) throw invalid(`${flag} expects KEY=VALUE, got ${quote(text)}`)
+  return [text.slice(0, eq), text.slice(eq + 1)]
+}
+
+/** --meta k=v / --set k=v: a value that parses as JSON is stored as JSON, else as a string. */
+export function parseMetaPairs(pairs: string[] | undefined, flag: string): JsonObject {
+  const out: JsonObject = {}
+  for (const pair of pairs ?? []) {
+    const [key, value] = splitPair(pair, flag)
+    out[key] = parseLooseValue(value)
+  }
+  return validateMetadata(out, flag)
+}
+
+/** --metric k=v: numbers only. */
+export function parseMetricPairs(pairs: string[] | undefined, flag = '--metric'): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const pair of pairs ?? []) {
+    const [key, value] = splitPair(pair, flag)
+    const number = value.trim() === '' ? Number.NaN : Number(value)
+    if (!Number.isFinite(number)) throw invalid(`${flag} ${quote(key)} must be a number, got ${quote(value)}`)
+    out[key] = number
+  }
+  return validateMetrics(out)
+}
+
+/** --label k=v: strings. */
+export function parseLabelPairs(pairs: string[] | undefined, flag = '--label'): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of pairs ?? []) {
+    const [key, value] = splitPair(pair, flag)
+    out[key] = value
+  }
+  return validateLabels(out)
+}
+
+/** --metadata '{"k": ...}': a JSON object. */
+export function parseJsonObject(text: string | undefined, flag: string): JsonObject {
+  if (text === undefined) return {}
+  let value: Json
+  try {
+    value = JSON.parse(text) as Json
+  } catch (error) {
+    throw invalid(`${flag} is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${flag} must be a JSON object`)
+  return validateMetadata(value, flag)
+}
+
+/** A reference with the project filled in from configuration when it names none. */
+export function resolveRef(text: string, project: string): ModelRef & {project: string} {
+  const ref = parseRef(text)
+  return {...ref, project: ref.project ?? project}
+}

@@ -1,0 +1,24 @@
+import {BaseCommand} from '../../cli/base-command.js'
+import {CONFIG_KEYS, type ConfigSource, effectiveValues} from '../../config/config.js'
+
+export interface ConfigReport {
+  values: Record<string, {value: string | null; source: ConfigSource}>
+  files: {user: string; project: string | null}
+}
+
+export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
+  static override summary = 'Show the effective configuration and where each value comes from (tokens masked).'
+  static override examples = ['<%= config.bin %> config show', '<%= config.bin %> config show --profile team --json']
+
+  async run(): Promise<ConfigReport> {
+    const c = this.settings()
+    const values: ConfigReport['values'] = {}
+    const raw = effectiveValues(c)
+    for (const key of [...CONFIG_KEYS, 'profile'] as const) values[key] = {value: raw[key], source: c.sources[key]}
+    this.table(['KEY', 'VALUE', 'SOURCE'], Object.entries(values).map(([k, v]) => [k, v.value ?? '', v.source]))
+    this.say()
+    this.say(`User config:    ${c.files.user}`)
+    this.say(`Project config: ${c.files.project ?? '(none)'}`)
+    return {values, files: c.files}
+  }
+}

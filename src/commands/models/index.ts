@@ -1,0 +1,50 @@
+import {Flags} from '@oclif/core'
+import type {Model, Page} from '../../backends/backend.js'
+import {MODEL_SORT_FIELDS} from '../../backends/backend.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {parseLabelPairs} from '../../cli/flags.js'
+import {formatTime} from '../../cli/output.js'
+import {labelsText} from '../../cli/render.js'
+
+export default class Models extends BaseCommand<typeof Models> {
+  static override summary = 'List the models in a project.'
+  static override aliases = ['models:list', 'model:list']
+  static override examples = [
+    '<%= config.bin %> models',
+    '<%= config.bin %> models --sort-by last_updated_time --order-by desc --limit 10',
+    '<%= config.bin %> model list --name mnist --label env=prod',
+    "<%= config.bin %> models --json | jq -r '.items[].name'",
+  ]
+
+  static override flags = {
+    'sort-by': Flags.string({options: [...MODEL_SORT_FIELDS], default: 'name', description: 'Field to sort by.'}),
+    'order-by': Flags.string({options: ['asc', 'desc'], default: 'asc', description: 'Sort order.'}),
+    name: Flags.string({description: 'Only models whose name contains this text (case-insensitive).'}),
+    description: Flags.string({description: 'Only models whose description contains this text (case-insensitive).'}),
+    label: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Only models with this label (KEY=VALUE); repeatable.'}),
+    limit: Flags.integer({default: 100, min: 1, description: 'At most this many models.'}),
+    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many models first.'}),
+  }
+
+  async run(): Promise<Page<Model>> {
+    const backend = await this.backend()
+    const page = await backend.listModels(this.project, {
+      sort_by: this.flags['sort-by'] as (typeof MODEL_SORT_FIELDS)[number],
+      order_by: this.flags['order-by'] as 'asc' | 'desc',
+      name: this.flags.name,
+      description: this.flags.description,
+      labels: parseLabelPairs(this.flags.label),
+      limit: this.flags.limit,
+      offset: this.flags.offset,
+    })
+    if (page.items.length === 0 && page.total === 0) {
+      this.note(`No models in project ${this.project} yet. Create one with: modelreg models create NAME`)
+    }
+    this.table(
+      ['NAME', 'VERSIONS', 'LATEST', {header: 'DESCRIPTION', max: 50}, 'LABELS', 'UPDATED'],
+      page.items.map((m) => [m.name, m.version_count, m.latest_version ?? '', m.description, labelsText(m.labels), formatTime(m.updated_at)]),
+    )
+    if (page.total > page.offset + page.items.length) this.note(`Showing ${page.items.length} of ${page.total}; use --offset to see more.`)
+    return page
+  }
+}

@@ -1,0 +1,36 @@
+import {Args, Flags} from '@oclif/core'
+import type {Page, VersionSummary} from '../../backends/backend.js'
+import {parseRef} from '../../backends/validation.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {formatBytes, formatTime} from '../../cli/output.js'
+
+export default class ModelsListVersions extends BaseCommand<typeof ModelsListVersions> {
+  static override summary = 'List the versions of a model, newest first.'
+  static override aliases = ['model:list-versions', 'models:versions']
+  static override examples = [
+    '<%= config.bin %> model list-versions credit-risk',
+    '<%= config.bin %> models list-versions credit-risk --limit 5',
+    "<%= config.bin %> models list-versions credit-risk --json | jq '.items[] | {version, metrics}'",
+  ]
+
+  static override args = {
+    name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
+  }
+
+  static override flags = {
+    limit: Flags.integer({default: 100, min: 1, description: 'At most this many versions.'}),
+    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many versions first.'}),
+  }
+
+  async run(): Promise<Page<VersionSummary>> {
+    const ref = parseRef(this.args.name)
+    const backend = await this.backend()
+    const page = await backend.listVersions(ref.project ?? this.project, ref.name, {limit: this.flags.limit, offset: this.flags.offset})
+    if (page.total === 0) this.note(`Model ${ref.name} has no versions yet.`)
+    this.table(
+      ['VERSION', 'TAGS', 'AUTHOR', 'CREATED', 'SIZE', 'FILES', {header: 'COMMENT', max: 60}],
+      page.items.map((v) => [v.version, v.tags.join(','), v.author, formatTime(v.created_at), formatBytes(v.size), v.file_count, v.comment]),
+    )
+    return page
+  }
+}

@@ -1,0 +1,47 @@
+import {Args, Flags} from '@oclif/core'
+import type {LogEntry, Page} from '../../backends/backend.js'
+import {parseRef} from '../../backends/validation.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {formatTime} from '../../cli/output.js'
+
+export function describeLogEntry(e: LogEntry): string {
+  switch (e.type) {
+    case 'version.created':
+      return 'push'
+    case 'version.deleted':
+      return 'delete'
+    case 'tag.set':
+      return e.previous === null ? `tag ${e.tag}` : `tag ${e.tag} (from ${e.previous})`
+    case 'tag.removed':
+      return `untag ${e.tag}`
+    default:
+      return e.type
+  }
+}
+
+export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
+  static override summary = 'Show the history of saves and tag moves, newest first.'
+  static override aliases = ['model:log']
+  static override examples = ['<%= config.bin %> models log', '<%= config.bin %> models log credit-risk', '<%= config.bin %> models:log credit-risk --limit 5 --json']
+
+  static override args = {
+    name: Args.string({required: false, description: 'Only this model (default: every model in the project).'}),
+  }
+
+  static override flags = {
+    limit: Flags.integer({default: 50, min: 1, description: 'At most this many entries.'}),
+    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many entries first.'}),
+  }
+
+  async run(): Promise<Page<LogEntry>> {
+    const ref = this.args.name ? parseRef(this.args.name) : null
+    const backend = await this.backend()
+    const page = await backend.modelLog(ref?.project ?? this.project, {model: ref?.name, limit: this.flags.limit, offset: this.flags.offset})
+    if (page.total === 0) this.note('Nothing logged yet.')
+    this.table(
+      ['DATE', 'VERSION', 'EVENT', 'TAGS', 'AUTHOR', {header: 'COMMENT', max: 60}],
+      page.items.map((e) => [formatTime(e.time), e.version === null ? e.model : `${e.model}:${e.version}`, describeLogEntry(e), e.tags.join(','), e.author, e.comment]),
+    )
+    return page
+  }
+}

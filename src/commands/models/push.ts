@@ -1,0 +1,101 @@
+import {readFile} from 'node:fs/promises'
+import {Args, Flags} from '@oclif/core'
+import {parse as parseYaml} from 'yaml'
+import type {JsonObject} from '../../backends/backend.js'
+import {fromFsError, invalid} from '../../backends/errors.js'
+import {formatRef, isJsonObject, parseRef, validateMetadata} from '../../backends/validation.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {parseMetaPairs, parseMetricPairs} from '../../cli/flags.js'
+import {formatBytes} from '../../cli/output.js'
+import {startProgress} from '../../cli/progress.js'
+import {collectSource, resolveAuthor} from '../../registry/provenance.js'
+import {type PushResult, pushVersion} from '../../registry/push.js'
+
+async function readMetadataFile(path: string): Promise<JsonObject> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw fromFsError(error, `--metadata-file ${path}`)
+  }
+  let value: unknown
+  try {
+    value = parseYaml(text) // YAML is a superset of JSON
+  } catch (error) {
+    throw invalid(`--metadata-file ${path} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (!isJsonObject(value)) throw invalid(`--metadata-file ${path} must hold a mapping (a JSON object)`)
+  return validateMetadata(JSON.parse(JSON.stringify(value)), `--metadata-file ${path}`)
+}
+
+export default class ModelsPush extends BaseCommand<typeof ModelsPush> {
+  static override summary = 'Push files or directories as a new version of a model.'
+  static override description = `Creates the model if it does not exist. Files are stored by content (sha256): a file that did not change since an earlier version is not stored again. A directory keeps its relative paths; a file is stored under its base name.
+
+Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the OS user), time, host, the git commit/branch/dirty state when run in a work tree, and the CI job when run in CI.`
+
+  static override aliases = ['models:save', 'model:push']
+  static override strict = false
+  static override examples = [
+    '<%= config.bin %> models push credit-risk model.pkl -m "Built new model using the data till June 2017"',
+    '<%= config.bin %> models push credit-risk ./out --meta Input-Data-Source=s3://credit-risk-dataset-201706 --metric accuracy=0.89 --attach log.txt',
+    '<%= config.bin %> models push mnist_cnn ./checkpoint --framework pytorch-2.3 --format pt --tag staging --metadata-file meta.yaml',
+  ]
+
+  static override args = {
+    name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
+    path: Args.string({required: true, description: 'Files or directories to store (one or more).'}),
+  }
+
+  static override flags = {
+    comment: Flags.string({char: 'm', description: 'What changed in this version.'}),
+    meta: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Metadata KEY=VALUE (JSON values are parsed); repeatable.'}),
+    'metadata-file': Flags.string({description: 'Metadata from a YAML or JSON file (--meta wins on the same key).'}),
+    metric: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Metric NAME=NUMBER; repeatable.'}),
+    attach: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Attach a file (logs, reports), kept apart from the model files; repeatable.'}),
+    tag: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Tag the new version (e.g. staging); repeatable.'}),
+    framework: Flags.string({description: 'Framework and version, e.g. pytorch-2.3, sklearn-1.5.'}),
+    format: Flags.string({description: 'Serialization format, e.g. pickle, onnx, safetensors.'}),
+  }
+
+  async run(): Promise<PushResult> {
+    const [nameArg, ...paths] = this.positionals
+    const ref = parseRef(nameArg)
+    if (ref.explicit) throw invalid(`push to a model name, not a version or tag (${nameArg}); use --tag to tag the new version`)
+    const project = ref.project ?? this.project
+    const fileMetadata = this.flags['metadata-file'] ? await readMetadataFile(this.flags['metadata-file']) : {}
+    const metadata = validateMetadata({...fileMetadata, ...parseMetaPairs(this.flags.meta, '--meta')})
+    const metrics = parseMetricPairs(this.flags.metric)
+    const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    const backend = await this.backend()
+    const progress = await startProgress()
+    let result: PushResult
+    try {
+      result = await pushVersion(backend, {
+        project,
+        model: ref.name,
+        paths,
+        attachments: this.flags.attach,
+        comment: this.flags.comment,
+        author,
+        metadata,
+        metrics,
+        framework: this.flags.framework,
+        format: this.flags.format,
+        tags: this.flags.tag,
+        source,
+        onProgress: (p) => progress.update(p),
+      })
+    } finally {
+      progress.stop()
+    }
+    const v = result.version
+    if (result.model_created) this.say(`Created model ${v.model} in project ${v.project}.`)
+    const count = `${v.file_count} file${v.file_count === 1 ? '' : 's'}`
+    this.say(`Pushed ${formatRef(v.model, v.version)} (${formatBytes(v.size)} in ${count}${v.tags.length ? `; tags: ${v.tags.join(', ')}` : ''})`)
+    this.say(
+      `Stored ${result.uploaded.files} new blob${result.uploaded.files === 1 ? '' : 's'} (${formatBytes(result.uploaded.bytes)}); ${result.reused.files} file${result.reused.files === 1 ? '' : 's'} already in the store.`,
+    )
+    return result
+  }
+}

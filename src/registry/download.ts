@@ -1,0 +1,235 @@
+/**
+ * Materializing a version: every byte is hashed while it is written and checked against the
+ * manifest before the file takes its final name. Nothing is ever written outside the target
+ * directory, whatever the paths say: paths are validated, and no existing symbolic link inside
+ * the target is followed.
+ */
+import {createReadStream, createWriteStream} from 'node:fs'
+import {chmod, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
+import {basename, dirname, join, resolve} from 'node:path'
+import {pipeline as pipelineCallback, type Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import {Header, Pax} from 'tar'
+import type {Backend, FileEntry, Version} from '../backends/backend.js'
+import {CHUNK_SIZE, DigestStream} from '../backends/digest.js'
+import {conflict, fromFsError, invalid, RegistryError} from '../backends/errors.js'
+import {formatRef, quote, validateFileEntries, validateFilePath} from '../backends/validation.js'
+import type {TransferProgress} from './push.js'
+
+export const ATTACHMENTS_DIR = 'attachments'
+
+export interface DownloadOptions {
+  attachments?: boolean
+  force?: boolean
+  onProgress?: (progress: TransferProgress) => void
+}
+
+export interface DownloadResult {
+  ref: string
+  directory: string
+  files: {path: string; size: number; sha256: string}[]
+  bytes: number
+  /** Files whose bytes were already present from an interrupted earlier download. */
+  resumed_bytes: number
+}
+
+/** The entries a download writes: model files, and with --attachments the attachments under attachments/. */
+export function downloadEntries(version: Version, attachments: boolean): FileEntry[] {
+  const entries = [...version.files]
+  if (attachments) for (const a of version.attachments) entries.push({...a, path: `${ATTACHMENTS_DIR}/${a.path}`})
+  // Re-check what came from the backend: a hostile server must not be able to steer writes.
+  return validateFileEntries(entries, 'files')
+}
+
+/**
+ * The path a manifest entry lands on under root, creating directories on the way. Refuses to
+ * pass through anything inside root that is a symbolic link or not a directory.
+ */
+async function prepareTarget(root: string, path: string): Promise<string> {
+  validateFilePath(path)
+  const segments = path.split('/')
+  let current = root
+  for (const segment of segments.slice(0, -1)) {
+    current = join(current, segment)
+    let info
+    try {
+      info = await lstat(current)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, current)
+      try {
+        await mkdir(current)
+      } catch (mkdirError) {
+        if ((mkdirError as NodeJS.ErrnoException).code !== 'EEXIST') throw fromFsError(mkdirError, `creating ${current}`)
+      }
+      info = await lstat(current)
+    }
+    if (info.isSymbolicLink()) throw invalid(`refusing to write ${quote(path)}: ${current} is a symbolic link, which could lead outside ${root}`)
+    if (!info.isDirectory()) throw conflict(`cannot write ${quote(path)}: ${current} exists and is not a directory`)
+  }
+  const target = join(root, ...segments)
+  if (!resolve(target).startsWith(resolve(root) + '/')) throw invalid(`refusing to write ${quote(path)} outside ${root}`)
+  return target
+}
+
+async function existing(path: string): Promise<'none' | 'file' | 'other'> {
+  try {
+    const info = await lstat(path)
+    return info.isFile() || info.isSymbolicLink() ? 'file' : 'other'
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none'
+    throw fromFsError(error, path)
+  }
+}
+
+function partName(target: string, entry: FileEntry): string {
+  return join(dirname(target), `.${basename(target)}.${entry.sha256.slice(0, 16)}.modelreg-part`)
+}
+
+/**
+ * Write one blob to `target`: into a part file next to it (resuming one left by an interrupted
+ * download), verified, then renamed into place.
+ */
+async function fetchFile(backend: Backend, entry: FileEntry, target: string, onBytes: (n: number) => void): Promise<number> {
+  const part = partName(target, entry)
+  const meter = new DigestStream(entry.size)
+  let offset = 0
+  try {
+    const info = await stat(part)
+    if (info.isFile() && info.size <= entry.size) {
+      for await (const chunk of createReadStream(part, {highWaterMark: CHUNK_SIZE})) meter.seed(chunk as Buffer)
+      offset = meter.bytes
+      onBytes(offset)
+    } else {
+      await unlink(part)
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, part)
+  }
+  const resumed = offset
+  const handle = await open(part, offset > 0 ? 'a' : 'w', 0o600).catch((error) => {
+    throw fromFsError(error, `writing ${part}`)
+  })
+  try {
+    if (offset < entry.size || entry.size === 0) {
+      const {stream} = await backend.openBlob(entry.sha256, {offset})
+      await pipeline(
+        stream,
+        meter,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            onBytes(chunk.length)
+            yield chunk
+          }
+        },
+        createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}),
+      )
+    }
+    meter.verify(entry.sha256, entry.size, `file ${quote(entry.path)}`)
+    await handle.sync()
+  } catch (error) {
+    await handle.close().catch(() => {})
+    // Keep a clean prefix for a resume, but never bytes that failed verification.
+    if (error instanceof RegistryError && error.code === 'integrity') await unlink(part).catch(() => {})
+    throw error
+  }
+  await handle.close()
+  await chmod(part, entry.mode)
+  await rename(part, target)
+  return resumed
+}
+
+export async function downloadVersion(backend: Backend, version: Version, directory: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const root = resolve(directory)
+  const entries = downloadEntries(version, options.attachments ?? false)
+  try {
+    await mkdir(root, {recursive: true})
+  } catch (error) {
+    throw fromFsError(error, `creating ${root}`)
+  }
+  // Check every target before writing anything, so a refused download leaves no trace.
+  const clashes: string[] = []
+  for (const entry of entries) {
+    const state = await existing(join(root, ...entry.path.split('/')))
+    if (state === 'other') throw conflict(`cannot write ${quote(entry.path)}: a directory or special file is in the way in ${root}`)
+    if (state === 'file' && !options.force) clashes.push(entry.path)
+  }
+  if (clashes.length > 0) {
+    const shown = clashes.slice(0, 3).map((p) => quote(p)).join(', ')
+    throw conflict(
+      `${clashes.length} file${clashes.length === 1 ? '' : 's'} already exist${clashes.length === 1 ? 's' : ''} in ${root} (${shown}${clashes.length > 3 ? ', ...' : ''}); use --force to overwrite or -o to choose another directory`,
+    )
+  }
+  const total = entries.reduce((sum, e) => sum + e.size, 0)
+  let done = 0
+  let resumed = 0
+  const onBytes = (n: number) => {
+    done += n
+    options.onProgress?.({phase: 'downloading', bytesDone: done, bytesTotal: total})
+  }
+  for (const entry of entries) {
+    const target = await prepareTarget(root, entry.path)
+    resumed += await fetchFile(backend, entry, target, onBytes)
+  }
+  return {
+    ref: formatRef(version.model, version.version, version.project),
+    directory: root,
+    files: entries.map((e) => ({path: e.path, size: e.size, sha256: e.sha256})),
+    bytes: total,
+    resumed_bytes: resumed,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tar
+
+const BLOCK = 512
+
+function write(out: Writable, chunk: Buffer): Promise<void> | void {
+  if (out.write(chunk)) return
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      out.off('error', onError)
+      resolve()
+    }
+    const onError = (error: Error) => {
+      out.off('drain', onDrain)
+      reject(error)
+    }
+    out.once('drain', onDrain)
+    out.once('error', onError)
+  })
+}
+
+/**
+ * Stream a version as a tar archive (ustar with pax headers where needed). Each file is verified
+ * as it streams; a mismatch stops the stream with `integrity` before the archive is complete.
+ */
+export async function writeTar(backend: Backend, version: Version, out: Writable, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const entries = downloadEntries(version, options.attachments ?? false)
+  const mtime = new Date(version.created_at)
+  const total = entries.reduce((sum, e) => sum + e.size, 0)
+  let done = 0
+  for (const entry of entries) {
+    const header = new Header({path: entry.path, mode: entry.mode, size: entry.size, mtime, type: 'File', uid: 0, gid: 0, uname: '', gname: ''})
+    if (header.encode()) await write(out, new Pax({path: entry.path, size: entry.size, mtime}).encode())
+    await write(out, header.block as Buffer)
+    const meter = new DigestStream(entry.size)
+    const {stream} = await backend.openBlob(entry.sha256)
+    for await (const chunk of pipelineCallback(stream, meter, () => {}) as AsyncIterable<Buffer>) {
+      await write(out, chunk)
+      done += chunk.length
+      options.onProgress?.({phase: 'downloading', bytesDone: done, bytesTotal: total})
+    }
+    meter.verify(entry.sha256, entry.size, `file ${quote(entry.path)}`)
+    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK
+    if (pad) await write(out, Buffer.alloc(pad))
+  }
+  await write(out, Buffer.alloc(BLOCK * 2))
+  return {
+    ref: formatRef(version.model, version.version, version.project),
+    directory: '',
+    files: entries.map((e) => ({path: e.path, size: e.size, sha256: e.sha256})),
+    bytes: total,
+    resumed_bytes: 0,
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Pushing a version, the same way on every backend (as container registries do it): hash the
+ * files while streaming them, ask the backend which digests it lacks, upload only those (several
+ * at a time), then commit the version in one call. A push killed at any point leaves no version,
+ * at most unreferenced blobs that gc reclaims.
+ */
+import {createReadStream} from 'node:fs'
+import {pipeline, Transform, type TransformCallback} from 'node:stream'
+import type {Backend, FileEntry, JsonObject, SourceInfo, VersionCreated} from '../backends/backend.js'
+import {CHUNK_SIZE, hashFile} from '../backends/digest.js'
+import {invalid, RegistryError} from '../backends/errors.js'
+import {
+  validateMetadata,
+  validateMetrics,
+  validateName,
+  validateOptionalShortText,
+  validateShortText,
+  validateTag,
+  validateText,
+} from '../backends/validation.js'
+import {collectFiles, type LocalFile} from './files.js'
+import {mapLimit} from './pool.js'
+
+export interface TransferProgress {
+  phase: 'scanning' | 'hashing' | 'uploading' | 'committing' | 'downloading'
+  bytesDone: number
+  bytesTotal: number
+}
+
+export interface PushInput {
+  project: string
+  model: string
+  paths: string[]
+  attachments?: string[]
+  comment?: string
+  author: string
+  metadata?: JsonObject
+  metrics?: Record<string, number>
+  framework?: string | null
+  format?: string | null
+  tags?: string[]
+  source?: SourceInfo
+  /** Parallel uploads. */
+  concurrency?: number
+  onProgress?: (progress: TransferProgress) => void
+}
+
+export interface TransferStats {
+  files: number
+  bytes: number
+}
+
+export interface PushResult extends VersionCreated {
+  /** Blobs sent to the store by this push. */
+  uploaded: TransferStats
+  /** Files whose content the store already held (deduplicated). */
+  reused: TransferStats
+}
+
+class CountingStream extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super({highWaterMark: CHUNK_SIZE})
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.onBytes(chunk.length)
+    callback(null, chunk)
+  }
+}
+
+/** Everything a push can check before reading a byte, checked up front so bad input costs nothing. */
+function validatePushInput(input: PushInput): void {
+  validateName('project', input.project)
+  validateName('model', input.model)
+  if (input.paths.length === 0) throw invalid('name at least one file or directory to push')
+  if (input.comment !== undefined) validateText(input.comment, 'comment')
+  validateShortText(input.author, 'author')
+  validateMetadata(input.metadata)
+  validateMetrics(input.metrics)
+  validateOptionalShortText(input.framework, 'framework')
+  validateOptionalShortText(input.format, 'format')
+  for (const tag of input.tags ?? []) validateTag(tag)
+}
+
+async function hashAll(files: LocalFile[], onBytes: (n: number) => void): Promise<FileEntry[]> {
+  return mapLimit(files, 2, async (file) => {
+    const {digest, size} = await hashFile(file.source, onBytes)
+    if (size !== file.size) throw invalid(`file ${file.source} changed while it was being pushed (size ${file.size} -> ${size}); retry`)
+    return {path: file.path, size, sha256: digest, mode: file.mode}
+  })
+}
+
+export async function pushVersion(backend: Backend, input: PushInput): Promise<PushResult> {
+  validatePushInput(input)
+  const progress = input.onProgress ?? (() => {})
+  progress({phase: 'scanning', bytesDone: 0, bytesTotal: 0})
+  const files = await collectFiles(input.paths)
+  const attachments = await collectFiles(input.attachments ?? [], 'attachment')
+  const all = [...files, ...attachments]
+  const totalBytes = all.reduce((sum, f) => sum + f.size, 0)
+
+  let hashed = 0
+  const entries = await hashAll(all, (n) => {
+    hashed += n
+    progress({phase: 'hashing', bytesDone: hashed, bytesTotal: totalBytes})
+  })
+  const fileEntries = entries.slice(0, files.length)
+  const attachmentEntries = entries.slice(files.length)
+
+  const missing = new Set(await backend.missingBlobs([...new Set(entries.map((e) => e.sha256))]))
+  // One upload per missing digest, from the first local file that has it.
+  const uploads = new Map<string, LocalFile>()
+  all.forEach((file, i) => {
+    const digest = entries[i].sha256
+    if (missing.has(digest) && !uploads.has(digest)) uploads.set(digest, file)
+  })
+  const uploadBytes = [...uploads.values()].reduce((sum, f) => sum + f.size, 0)
+  let sent = 0
+  progress({phase: 'uploading', bytesDone: 0, bytesTotal: uploadBytes})
+  await mapLimit([...uploads.entries()], input.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async ([digest, file]) => {
+    try {
+      await backend.putBlob(digest, file.size, () =>
+        pipeline(
+          createReadStream(file.source, {highWaterMark: CHUNK_SIZE}),
+          new CountingStream((n) => {
+            sent += n
+            progress({phase: 'uploading', bytesDone: sent, bytesTotal: uploadBytes})
+          }),
+          () => {},
+        ),
+      )
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === 'integrity') {
+        throw new RegistryError('integrity', `file ${file.source} changed while it was being pushed; nothing was committed, retry`)
+      }
+      throw error
+    }
+  })
+
+  progress({phase: 'committing', bytesDone: uploadBytes, bytesTotal: uploadBytes})
+  const created = await backend.createVersion(input.project, input.model, {
+    files: fileEntries,
+    attachments: attachmentEntries,
+    comment: input.comment,
+    author: input.author,
+    metadata: input.metadata,
+    metrics: input.metrics,
+    framework: input.framework,
+    format: input.format,
+    tags: input.tags,
+    source: input.source,
+  })
+  const uploadedDigests = new Set(uploads.keys())
+  const reused = entries.filter((e) => !uploadedDigests.has(e.sha256))
+  return {
+    ...created,
+    uploaded: {files: uploads.size, bytes: uploadBytes},
+    reused: {files: reused.length, bytes: reused.reduce((sum, e) => sum + e.size, 0)},
+  }
+}

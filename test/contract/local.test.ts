@@ -1,0 +1,10 @@
+import {join} from 'node:path'
+import {LocalBackend} from '../../src/backends/local/local-backend.js'
+import {tempDir} from '../helpers/tmp.js'
+import {backendContract} from './suite.js'
+
+backendContract('local', async () => {
+  const home = join(tempDir('contract-local-'), 'store')
+  const backend = new LocalBackend({home, actor: 'contract@example.com'})
+  return {backend, blobPath: (digest) => backend.blobs.pathOf(digest)}
+})

@@ -1,0 +1,69 @@
+import {spawn} from 'node:child_process'
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {tempDir} from './tmp.js'
+
+export const ROOT = join(import.meta.dirname, '..', '..')
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+  /** stdout parsed as JSON (throws if it is not). */
+  json: <T = any>() => T
+}
+
+export interface CliEnv {
+  home: string
+  cwd: string
+  env: NodeJS.ProcessEnv
+}
+
+/** An isolated user: own HOME, config dir, store, and a fixed author. */
+export function makeCliEnv(extra: NodeJS.ProcessEnv = {}): CliEnv {
+  const base = tempDir('modelreg-cli-')
+  const home = join(base, 'store')
+  const cwd = join(base, 'work')
+  mkdirSync(cwd, {recursive: true})
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: join(base, 'home'),
+    XDG_CONFIG_HOME: join(base, 'xdg'),
+    MODELREG_HOME: home,
+    MODELREG_AUTHOR: 'tester@example.com',
+    GIT_CONFIG_NOSYSTEM: '1',
+    ...extra,
+  }
+  return {home, cwd, env}
+}
+
+export function runCli(
+  ctx: CliEnv,
+  args: string[],
+  options: {input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string} = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? ctx.cwd,
+      env: {...ctx.env, ...options.env},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (c) => out.push(c))
+    child.stderr.on('data', (c) => err.push(c))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8')
+      resolve({
+        code: code ?? -1,
+        stdout,
+        stderr: Buffer.concat(err).toString('utf8'),
+        json: () => JSON.parse(stdout),
+      })
+    })
+    if (options.input !== undefined) child.stdin.end(options.input)
+    else child.stdin.end()
+  })
+}
