@@ -50,8 +50,9 @@ export class RegistryError extends Error {
     return ERROR_CODES[this.code].http
   }
 
-  toJSON(): {code: ErrorCode; message: string; details?: Record<string, unknown>} {
-    return this.details ? {code: this.code, message: this.message, details: this.details} : {code: this.code, message: this.message}
+  /** The stable error shape: the same in --json output and in the HTTP error envelope. */
+  toJSON(): {code: ErrorCode; message: string} {
+    return {code: this.code, message: this.message}
   }
 }
 

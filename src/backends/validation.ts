@@ -131,10 +131,17 @@ export function parseRef(ref: unknown): ModelRef {
   if (selectorPart !== undefined && selectorPart.length === 0) {
     throw invalid(`invalid reference ${quote(ref)}: nothing after ':'; ${REF_HELP}`)
   }
-  const project = projectPart === null ? null : validateName('project', projectPart)
-  const name = validateName('model', namePart)
+  const within = <T>(check: () => T): T => {
+    try {
+      return check()
+    } catch (error) {
+      throw invalid(`invalid reference ${quote(ref)}: ${(error as Error).message}`)
+    }
+  }
+  const project = projectPart === null ? null : within(() => validateName('project', projectPart))
+  const name = within(() => validateName('model', namePart))
   if (selectorPart === undefined) return {project, name, selector: LATEST, explicit: false}
-  parseSelector(selectorPart)
+  within(() => parseSelector(selectorPart))
   return {project, name, selector: selectorPart, explicit: true}
 }
 

@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {mkdirSync} from 'node:fs'
+import {mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {tempDir} from './tmp.js'
 
@@ -65,5 +65,43 @@ export function runCli(
     })
     if (options.input !== undefined) child.stdin.end(options.input)
     else child.stdin.end()
+  })
+}
+
+/** Peak resident memory of a process (VmHWM, in bytes), read from /proc while it runs. */
+export function watchPeakRss(pid: number): {stop(): number} {
+  let peak = 0
+  const read = () => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+      const match = /VmHWM:\s+(\d+) kB/.exec(status)
+      if (match) peak = Math.max(peak, Number(match[1]) * 1024)
+    } catch {
+      // the process has exited
+    }
+  }
+  const timer = setInterval(read, 20)
+  return {
+    stop() {
+      clearInterval(timer)
+      return peak
+    },
+  }
+}
+
+/** Run the CLI and report its peak resident memory as well. */
+export function runCliMeasured(ctx: CliEnv, args: string[]): Promise<CliResult & {peakRss: number}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe']})
+    const watch = watchPeakRss(child.pid as number)
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (c) => out.push(c))
+    child.stderr.on('data', (c) => err.push(c))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8')
+      resolve({code: code ?? -1, stdout, stderr: Buffer.concat(err).toString('utf8'), json: () => JSON.parse(stdout), peakRss: watch.stop()})
+    })
   })
 }

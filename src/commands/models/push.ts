@@ -93,9 +93,9 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     if (result.model_created) this.say(`Created model ${v.model} in project ${v.project}.`)
     const count = `${v.file_count} file${v.file_count === 1 ? '' : 's'}`
     this.say(`Pushed ${formatRef(v.model, v.version)} (${formatBytes(v.size)} in ${count}${v.tags.length ? `; tags: ${v.tags.join(', ')}` : ''})`)
-    this.say(
-      `Stored ${result.uploaded.files} new blob${result.uploaded.files === 1 ? '' : 's'} (${formatBytes(result.uploaded.bytes)}); ${result.reused.files} file${result.reused.files === 1 ? '' : 's'} already in the store.`,
-    )
+    const plural = (n: number) => `${n} file${n === 1 ? '' : 's'}`
+    const reused = result.reused.files > 0 ? `; ${plural(result.reused.files)} unchanged, not stored again` : ''
+    this.say(`Stored ${plural(result.uploaded.files)} (${formatBytes(result.uploaded.bytes)})${reused}.`)
     return result
   }
 }
