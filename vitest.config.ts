@@ -9,5 +9,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     disableConsoleIntercept: true,
     globalSetup: ['test/helpers/global-setup.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 })

@@ -59,16 +59,24 @@ export function ciSource(env: NodeJS.ProcessEnv = process.env): CiSource | null 
   return null
 }
 
+const authors = new Map<string, Promise<string>>()
+
 /** MODELREG_AUTHOR (or the configured author), else git user.email, else the OS user. */
-export async function resolveAuthor(configured: string | null, cwd: string = process.cwd()): Promise<string> {
-  if (configured) return configured
-  const email = await git(['config', '--get', 'user.email'], cwd)
-  if (email) return email
-  try {
-    return userInfo().username
-  } catch {
-    return 'unknown'
+export function resolveAuthor(configured: string | null, cwd: string = process.cwd()): Promise<string> {
+  if (configured) return Promise.resolve(configured)
+  let author = authors.get(cwd)
+  if (!author) {
+    author = git(['config', '--get', 'user.email'], cwd).then((email) => {
+      if (email) return email
+      try {
+        return userInfo().username
+      } catch {
+        return 'unknown'
+      }
+    })
+    authors.set(cwd, author)
   }
+  return author
 }
 
 export async function collectSource(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<SourceInfo> {
