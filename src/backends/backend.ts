@@ -248,6 +248,12 @@ export interface VersionCreate {
   /** Tags set on the new version in the same transaction. */
   tags?: string[]
   source?: SourceInfo
+  /**
+   * A client-chosen id (16-64 characters of [A-Za-z0-9_-]) that makes the call idempotent: a
+   * second call with the same id for the same model returns the version the first one made
+   * instead of making another. Lets a client retry a push whose answer it never received.
+   */
+  request_id?: string
 }
 
 export interface VersionCreated {
@@ -331,6 +337,11 @@ export interface Backend {
 
   // events
   listEvents(query?: EventQuery): Promise<Page<RegistryEvent>>
+  /**
+   * Events after `query.after_id` (default: from now on), oldest first, as they happen, until
+   * `signal` aborts. Paging fields and `order` do not apply.
+   */
+  followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent>
 
   // blobs (content-addressed by sha256)
   /** The digests, of those given, that the store does not hold. */
@@ -340,6 +351,10 @@ export interface Backend {
    * nothing and fails with `integrity`. `open` may be called more than once (retries).
    */
   putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
-  /** Read a blob from an offset. The caller verifies the digest of what it reads. */
-  openBlob(digest: string, options?: {offset?: number}): Promise<BlobStream>
+  /**
+   * Read a blob from an offset. The caller verifies the digest of what it reads. `project`
+   * names the project whose version references the blob, which a server uses to authorize a
+   * token limited to that project.
+   */
+  openBlob(digest: string, options?: {offset?: number; project?: string}): Promise<BlobStream>
 }

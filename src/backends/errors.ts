@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   invalid_argument: {exit: 2, http: 400},
   payload_too_large: {exit: 2, http: 413},
+  method_not_allowed: {exit: 2, http: 405},
   not_found: {exit: 3, http: 404},
   already_exists: {exit: 4, http: 409},
   conflict: {exit: 4, http: 409},

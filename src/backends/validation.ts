@@ -156,6 +156,13 @@ export function validateDigest(digest: unknown): string {
   return digest
 }
 
+const REQUEST_ID_RE = /^[A-Za-z0-9_-]{16,64}$/
+
+export function validateRequestId(id: unknown): string {
+  if (typeof id !== 'string' || !REQUEST_ID_RE.test(id)) throw invalid('request_id must be 16-64 characters of letters, digits, "_" or "-"')
+  return id
+}
+
 export function validateText(value: unknown, what: string, max: number = LIMITS.textLength): string {
   if (typeof value !== 'string') throw invalid(`${what} must be a string`)
   if (value.length > max) throw invalid(`${what} is too long (${value.length} characters, at most ${max})`)

@@ -82,7 +82,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected async backend(): Promise<Backend> {
-    this.openedBackend ??= await openBackend(this.settings())
+    this.openedBackend ??= await openBackend(this.settings(), this.config.userAgent)
     return this.openedBackend
   }
 

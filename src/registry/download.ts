@@ -89,7 +89,7 @@ function partName(target: string, entry: FileEntry): string {
  * Write one blob to `target`: into a part file next to it (resuming one left by an interrupted
  * download), verified, then renamed into place.
  */
-async function fetchFile(backend: Backend, entry: FileEntry, target: string, onBytes: (n: number) => void): Promise<number> {
+async function fetchFile(backend: Backend, project: string, entry: FileEntry, target: string, onBytes: (n: number) => void): Promise<number> {
   const part = partName(target, entry)
   const meter = new DigestStream(entry.size)
   let offset = 0
@@ -111,7 +111,7 @@ async function fetchFile(backend: Backend, entry: FileEntry, target: string, onB
   })
   try {
     if (offset < entry.size || entry.size === 0) {
-      const {stream} = await backend.openBlob(entry.sha256, {offset})
+      const {stream} = await backend.openBlob(entry.sha256, {offset, project})
       await pipeline(
         stream,
         meter,
@@ -168,7 +168,7 @@ export async function downloadVersion(backend: Backend, version: Version, direct
   }
   for (const entry of entries) {
     const target = await prepareTarget(root, entry.path)
-    resumed += await fetchFile(backend, entry, target, onBytes)
+    resumed += await fetchFile(backend, version.project, entry, target, onBytes)
   }
   return {
     ref: formatRef(version.model, version.version, version.project),
@@ -214,7 +214,7 @@ export async function writeTar(backend: Backend, version: Version, out: Writable
     if (header.encode()) await write(out, new Pax({path: entry.path, size: entry.size, mtime}).encode())
     await write(out, header.block as Buffer)
     const meter = new DigestStream(entry.size)
-    const {stream} = await backend.openBlob(entry.sha256)
+    const {stream} = await backend.openBlob(entry.sha256, {project: version.project})
     for await (const chunk of pipelineCallback(stream, meter, () => {}) as AsyncIterable<Buffer>) {
       await write(out, chunk)
       done += chunk.length

@@ -4,6 +4,7 @@
  * at a time), then commit the version in one call. A push killed at any point leaves no version,
  * at most unreferenced blobs that gc reclaims.
  */
+import {randomBytes} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {pipeline, Transform, type TransformCallback} from 'node:stream'
 import type {Backend, FileEntry, JsonObject, SourceInfo, VersionCreated} from '../backends/backend.js'
@@ -149,6 +150,8 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
     format: input.format,
     tags: input.tags,
     source: input.source,
+    // Makes the commit safe to retry: a repeat returns this push's version instead of another.
+    request_id: randomBytes(18).toString('base64url'),
   })
   const uploadedDigests = new Set(uploads.keys())
   const reused = entries.filter((e) => !uploadedDigests.has(e.sha256))

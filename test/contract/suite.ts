@@ -265,6 +265,19 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         await rejects(b.getVersion(P, 'empty', 'latest'), 'not_found')
       })
 
+      it('is idempotent for a repeated request_id: the retry gets the first version, not a new one', async () => {
+        const content = 'retry me'
+        await b.putBlob(sha(content), content.length, () => Readable.from([Buffer.from(content)]))
+        const input = {files: [{path: 'x', size: content.length, sha256: sha(content), mode: 0o644}], author: 'a', request_id: 'push-0123456789abcdef'}
+        const first = await b.createVersion(P, 'm', input)
+        const again = await b.createVersion(P, 'm', input)
+        expect(first.model_created).toBe(true)
+        expect(again).toEqual({version: first.version, model_created: false})
+        expect((await b.createVersion(P, 'm', {...input, request_id: 'push-other-0123456789'})).version.version).toBe(2)
+        await rejects(b.createVersion(P, 'm', {...input, request_id: 'short'}), 'invalid_argument')
+        expect((await b.listVersions(P, 'm')).total).toBe(2)
+      })
+
       it('refuses a version whose blobs are not stored, and leaves no trace', async () => {
         const missing = sha('never uploaded')
         await rejects(
@@ -407,6 +420,39 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         expect((await b.listEvents({project: 'nope'})).total).toBe(0)
         await rejects(b.listEvents({types: ['bogus' as never]}), 'invalid_argument')
         await rejects(b.listEvents({since: 'yesterday-ish'}), 'invalid_argument')
+      })
+    })
+
+    describe('following events', () => {
+      it('yields new events as they happen, filtered, until aborted', async () => {
+        await b.createModel(P, 'before')
+        const abort = new AbortController()
+        const seen: string[] = []
+        const following = (async () => {
+          for await (const event of b.followEvents({types: ['model.created', 'tag.set']}, abort.signal)) {
+            seen.push(`${event.type}:${event.model}`)
+            if (seen.length === 3) abort.abort()
+          }
+        })()
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        await b.createModel(P, 'one')
+        await push('two', [oneFile('x')])
+        await b.setTag(P, 'two', 'prod', '1')
+        await Promise.race([following, new Promise((_, reject) => setTimeout(() => reject(new Error('follow timed out')), 10_000))])
+        expect(seen).toEqual(['model.created:one', 'model.created:two', 'tag.set:two'])
+      })
+
+      it('starts after a given event id', async () => {
+        await b.createModel(P, 'a')
+        const first = (await b.listEvents()).items
+        await b.createModel(P, 'b')
+        const abort = new AbortController()
+        const got: string[] = []
+        for await (const event of b.followEvents({after_id: first[first.length - 1].id}, abort.signal)) {
+          got.push(`${event.type}:${event.model}`)
+          abort.abort()
+        }
+        expect(got).toEqual(['model.created:b'])
       })
     })
 

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
-import {LATEST_SCHEMA_VERSION, MIGRATIONS} from './migrations.js'
+import {MIGRATIONS, type Migration} from './migrations.js'
 
 export type Db = Database.Database
 
@@ -41,17 +41,33 @@ export function withBusyRetry<T>(fn: () => T, what: string): T {
   }
 }
 
-export function openDatabase(file: string, options: {readonly?: boolean} = {}): Db {
-  const db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), 'opening the registry')
+export interface OpenOptions {
+  readonly?: boolean
+  /** The schema this database follows (default: the registry's). */
+  migrations?: readonly Migration[]
+  /** What the database is, for messages. */
+  what?: string
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  const migrations = options.migrations ?? MIGRATIONS
+  const what = options.what ?? 'registry'
+  let db: Db
+  try {
+    db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), `opening the ${what} database`)
+  } catch (error) {
+    if (error instanceof RegistryError) throw error
+    throw new RegistryError('internal', `cannot open the ${what} database ${file}: ${(error as Error).message}`)
+  }
   try {
     withBusyRetry(() => {
       if (!options.readonly) db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
       db.pragma('foreign_keys = ON')
       db.pragma('temp_store = MEMORY')
-    }, 'opening the registry')
-    if (!options.readonly) migrate(db)
-    else checkSchemaVersion(db)
+    }, `opening the ${what} database`)
+    if (!options.readonly) migrate(db, migrations, what)
+    else checkSchemaVersion(db, migrations, what)
     return db
   } catch (error) {
     db.close()
@@ -59,19 +75,23 @@ export function openDatabase(file: string, options: {readonly?: boolean} = {}): 
   }
 }
 
-function checkSchemaVersion(db: Db): number {
+const latestOf = (migrations: readonly Migration[]) => migrations[migrations.length - 1].version
+
+function checkSchemaVersion(db: Db, migrations: readonly Migration[], what: string): number {
   const current = db.pragma('user_version', {simple: true}) as number
-  if (current > LATEST_SCHEMA_VERSION) {
+  const latest = latestOf(migrations)
+  if (current > latest) {
     throw new RegistryError(
       'internal',
-      `the registry database is at schema version ${current}, newer than this modelreg understands (${LATEST_SCHEMA_VERSION}); upgrade modelreg`,
+      `the ${what} database is at schema version ${current}, newer than this modelreg understands (${latest}); upgrade modelreg`,
     )
   }
   return current
 }
 
-function migrate(db: Db): void {
-  if (checkSchemaVersion(db) === LATEST_SCHEMA_VERSION) return
+function migrate(db: Db, migrations: readonly Migration[], what: string): void {
+  const latest = latestOf(migrations)
+  if (checkSchemaVersion(db, migrations, what) === latest) return
   withBusyRetry(
     () =>
       db
@@ -86,15 +106,15 @@ function migrate(db: Db): void {
             (db.prepare('SELECT version FROM schema_migrations').all() as {version: number}[]).map((row) => row.version),
           )
           const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          for (const migration of MIGRATIONS) {
+          for (const migration of migrations) {
             if (applied.has(migration.version)) continue
             db.exec(migration.sql)
             record.run(migration.version, migration.name, new Date().toISOString())
           }
-          db.pragma(`user_version = ${LATEST_SCHEMA_VERSION}`)
+          db.pragma(`user_version = ${latest}`)
         })
         .immediate(),
-    'migrating the registry database',
+    `migrating the ${what} database`,
   )
 }
 

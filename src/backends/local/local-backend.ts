@@ -55,6 +55,7 @@ import {
   validateOptionalShortText,
   validatePage,
   validateShortText,
+  validateRequestId,
   validateTag,
   validateText,
 } from '../validation.js'
@@ -140,6 +141,19 @@ const SORT_COLUMNS: Record<(typeof MODEL_SORT_FIELDS)[number], string> = {
 const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
 
 const now = () => new Date().toISOString()
+const FOLLOW_POLL_MS = 250
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, {once: true})
+  })
+}
 const parseJson = <T>(text: string): T => JSON.parse(text) as T
 
 function likePattern(text: string): string {
@@ -610,6 +624,7 @@ export class LocalBackend implements Backend {
     if (tags.length > LIMITS.tagsPerPush) throw invalid(`too many tags (${tags.length}, at most ${LIMITS.tagsPerPush})`)
     const source = {...emptySource(), ...(input.source ?? {})}
     validateMetadata(source, 'source')
+    const requestId = input.request_id === undefined ? null : validateRequestId(input.request_id)
     const size = files.reduce((sum, f) => sum + f.size, 0)
     const blobs = new Map<string, number>()
     for (const entry of [...files, ...attachments]) blobs.set(entry.sha256, entry.size)
@@ -619,6 +634,11 @@ export class LocalBackend implements Backend {
       const time = now()
       for (const [digest, blobSize] of blobs) this.claimBlob(digest, blobSize, time)
       let modelRow = this.findModel(project, model)
+      if (modelRow && requestId) {
+        // The same push again (a retry whose first answer was lost): answer as the first time.
+        const earlier = this.stmt('SELECT * FROM versions WHERE model_id = ? AND request_id = ?').get(modelRow.id, requestId) as VersionRow | undefined
+        if (earlier) return {version: this.toVersion(modelRow, earlier), model_created: false}
+      }
       const modelCreated = !modelRow
       if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
       const {last_number: number} = this.stmt('UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number').get(
@@ -626,8 +646,8 @@ export class LocalBackend implements Backend {
         modelRow.id,
       ) as {last_number: number}
       const info = this.stmt(
-        `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count, request_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         modelRow.id,
         number,
@@ -642,6 +662,7 @@ export class LocalBackend implements Backend {
         size,
         files.length,
         attachments.length,
+        requestId,
       )
       const versionId = Number(info.lastInsertRowid)
       const insertFile = this.stmt('INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)')
@@ -840,6 +861,46 @@ export class LocalBackend implements Backend {
     })
   }
 
+  async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
+    const filter: EventQuery = {...query, since: undefined, order: 'asc', offset: 0, limit: 1000}
+    let after = query.after_id ?? (this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as {id: number}).id
+    while (!signal.aborted) {
+      const page = await this.listEvents({...filter, after_id: after})
+      for (const event of page.items) yield event
+      if (page.items.length > 0) {
+        after = page.items[page.items.length - 1].id
+        continue
+      }
+      // No match in the window: skip past events that exist but do not match the filter.
+      after = Math.max(after, (this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as {id: number}).id)
+      await sleep(FOLLOW_POLL_MS, signal)
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // beyond the Backend interface: what the server that wraps this engine needs
+
+  /** The same store, recording `actor` on the events it writes (the server: one per token). */
+  withActor(actor: string): LocalBackend {
+    return Object.create(this, {actor: {value: actor}}) as LocalBackend
+  }
+
+  /** Count and bytes of stored blobs (for /metrics). */
+  blobStats(): {count: number; bytes: number} {
+    const row = this.stmt('SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs').get() as {count: number; bytes: number}
+    return row
+  }
+
+  /** Whether a version in `project` references the blob (authorizes project-limited tokens). */
+  blobReferencedIn(digest: string, project: string): boolean {
+    return (
+      this.stmt(
+        `SELECT 1 FROM version_files f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id
+         WHERE f.sha256 = ? AND p.name_key = ? LIMIT 1`,
+      ).get(digest, nameKey(project)) !== undefined
+    )
+  }
+
   // -------------------------------------------------------------------------------------------
   // blobs
 
@@ -871,7 +932,7 @@ export class LocalBackend implements Backend {
     return {digest, size, stored}
   }
 
-  async openBlob(digest: string, options: {offset?: number} = {}): Promise<BlobStream> {
+  async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
     validateDigest(digest)
     return this.blobs.open(digest, options.offset ?? 0)
   }

@@ -111,6 +111,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'idempotent pushes: versions.request_id',
+    sql: `
+      ALTER TABLE versions ADD COLUMN request_id TEXT;
+      CREATE UNIQUE INDEX versions_by_request ON versions(model_id, request_id) WHERE request_id IS NOT NULL;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -23,7 +23,6 @@ function eventRow(e: RegistryEvent): unknown[] {
 }
 
 const HEADERS = ['ID', 'TIME', 'TYPE', 'PROJECT', 'MODEL', 'VERSION', 'TAG', 'ACTOR']
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export default class Events extends BaseCommand<typeof Events> {
   static override summary = 'List change events (model created, version pushed, tag moved ...); --follow streams new ones.'
@@ -82,25 +81,12 @@ export default class Events extends BaseCommand<typeof Events> {
       else process.stdout.write(`${renderTable(HEADERS, events.map(eventRow))}\n`)
     }
     print(initial)
-    let after = initial.length ? initial[initial.length - 1].id : (await this.lastEventId(query))
-    let stopped = false
-    const stop = () => {
-      stopped = true
-    }
+    const backend = await this.backend()
+    const abort = new AbortController()
+    const stop = () => abort.abort()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
-    const backend = await this.backend()
-    while (!stopped) {
-      const page = await backend.listEvents({...query, since: undefined, after_id: after, order: 'asc', limit: 1000})
-      print(page.items)
-      if (page.items.length) after = page.items[page.items.length - 1].id
-      else await sleep(300)
-    }
-  }
-
-  private async lastEventId(query: EventQuery): Promise<number> {
-    const backend = await this.backend()
-    const latest = await backend.listEvents({...query, since: undefined, order: 'desc', limit: 1})
-    return latest.items[0]?.id ?? 0
+    const after = initial.length ? initial[initial.length - 1].id : undefined
+    for await (const event of backend.followEvents({...query, since: undefined, after_id: after}, abort.signal)) print([event])
   }
 }

@@ -1,0 +1,261 @@
+/**
+ * HTTP to a modelreg server through undici: one connection pool per server (connections are
+ * reused), timeouts on connect, headers and body, and retries with backoff for requests that
+ * are safe to repeat. Every failure becomes a RegistryError; an unreachable server is
+ * `unavailable` (exit 7) and names the URL.
+ */
+import {createInterface} from 'node:readline'
+import {PassThrough, type Readable} from 'node:stream'
+import {Pool} from 'undici'
+import {CHUNK_SIZE} from '../digest.js'
+import {errorCodeForHttpStatus, isErrorCode, RegistryError} from '../errors.js'
+import {encodeQuery, fillPath, type RouteSpec, type WireRequest} from '../../protocol/routes.js'
+
+export interface HttpClientOptions {
+  url: string
+  token: string | null
+  /** Sent so that a server without auth can record who acted. */
+  actor?: string
+  userAgent?: string
+  /** Attempts for a retryable request, the first included. */
+  attempts?: number
+  connections?: number
+}
+
+const RETRYABLE_STATUS = new Set([502, 503, 504])
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+])
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function describeNetworkError(error: unknown): string {
+  const err = error as {code?: string; message?: string; cause?: {code?: string}}
+  const code = err?.code ?? err?.cause?.code
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found'
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'connection timed out'
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'no answer in time'
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'the transfer stalled'
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
+      return 'connection lost'
+    default:
+      return err?.message ?? String(error)
+  }
+}
+
+function isNetworkError(error: unknown): boolean {
+  const err = error as {code?: string; cause?: {code?: string}}
+  return NETWORK_CODES.has(err?.code ?? '') || NETWORK_CODES.has(err?.cause?.code ?? '')
+}
+
+export class HttpClient {
+  readonly url: string
+  private readonly pool: Pool
+  private readonly basePath: string
+  private readonly headers: Record<string, string>
+  private readonly attempts: number
+
+  constructor(options: HttpClientOptions) {
+    let parsed: URL
+    try {
+      parsed = new URL(options.url)
+    } catch {
+      throw new RegistryError('invalid_argument', `invalid server URL ${JSON.stringify(options.url)}: expected http(s)://host[:port]`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new RegistryError('invalid_argument', `invalid server URL ${JSON.stringify(options.url)}: expected http:// or https://`)
+    }
+    if (parsed.username || parsed.password) {
+      throw new RegistryError('invalid_argument', 'put the token in MODELREG_TOKEN or a profile, not in the server URL')
+    }
+    this.url = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`
+    this.basePath = parsed.pathname.replace(/\/+$/, '')
+    this.pool = new Pool(parsed.origin, {
+      connections: options.connections ?? 8,
+      connect: {timeout: 10_000},
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+      keepAliveTimeout: 10_000,
+    })
+    this.headers = {'user-agent': options.userAgent ?? 'modelreg'}
+    if (options.token) this.headers.authorization = `Bearer ${options.token}`
+    if (options.actor) this.headers['x-modelreg-actor'] = encodeURIComponent(options.actor)
+    this.attempts = options.attempts ?? 4
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => {})
+  }
+
+  private unreachable(error: unknown): RegistryError {
+    return new RegistryError('unavailable', `cannot reach the modelreg server at ${this.url}: ${describeNetworkError(error)}`)
+  }
+
+  /** Turn an error response into the RegistryError the server meant. */
+  private async failure(statusCode: number, body: Readable & {text(): Promise<string>}): Promise<RegistryError> {
+    let text = ''
+    try {
+      text = (await body.text()).slice(0, 65_536)
+    } catch {
+      // the body is gone; the status says enough
+    }
+    try {
+      const envelope = JSON.parse(text) as {error?: {code?: unknown; message?: unknown}}
+      if (envelope.error && isErrorCode(envelope.error.code) && typeof envelope.error.message === 'string') {
+        return new RegistryError(envelope.error.code, envelope.error.message)
+      }
+    } catch {
+      // not our envelope (a proxy's page, say)
+    }
+    const code = errorCodeForHttpStatus(statusCode)
+    return new RegistryError(code, `the server at ${this.url} answered HTTP ${statusCode}${text && text.length < 200 ? `: ${text.trim()}` : ''}`)
+  }
+
+  /**
+   * Send a request, retrying network failures and 502/503/504 when the route is idempotent.
+   * Returns the response for a 2xx; throws a RegistryError otherwise.
+   */
+  private async send(
+    route: RouteSpec,
+    wire: WireRequest,
+    extra: {headers?: Record<string, string>; body?: () => Readable | string; signal?: AbortSignal; bodyTimeout?: number} = {},
+  ) {
+    const path = `${this.basePath}${fillPath(route.path, wire.params)}${encodeQuery(wire.query)}`
+    const attempts = route.idempotent ? this.attempts : 1
+    for (let attempt = 1; ; attempt++) {
+      let response
+      try {
+        response = await this.pool.request({
+          method: route.method,
+          path,
+          headers: {...this.headers, ...extra.headers},
+          body: extra.body?.(),
+          signal: extra.signal,
+          bodyTimeout: extra.bodyTimeout,
+        })
+      } catch (error) {
+        if (extra.signal?.aborted) throw error
+        if (error instanceof RegistryError) throw error
+        if ((error as {code?: string}).code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+          throw new RegistryError('integrity', `content is not the declared ${extra.headers?.['content-length'] ?? ''} bytes; nothing was stored`)
+        }
+        if (!isNetworkError(error)) throw new RegistryError('internal', `request to ${this.url} failed: ${(error as Error).message}`)
+        if (attempt >= attempts) throw this.unreachable(error)
+        await sleep(backoff(attempt))
+        continue
+      }
+      if (response.statusCode < 300) return response
+      if (RETRYABLE_STATUS.has(response.statusCode) && attempt < attempts) {
+        await response.body.dump().catch(() => {})
+        await sleep(backoff(attempt))
+        continue
+      }
+      throw await this.failure(response.statusCode, response.body)
+    }
+  }
+
+  async json<T>(route: RouteSpec, wire: WireRequest): Promise<T> {
+    const hasBody = wire.body !== undefined
+    const payload = hasBody ? JSON.stringify(wire.body) : undefined
+    const response = await this.send(route, wire, {
+      headers: hasBody ? {'content-type': 'application/json'} : {},
+      body: payload === undefined ? undefined : () => payload,
+    })
+    try {
+      return (await response.body.json()) as T
+    } catch (error) {
+      if (isNetworkError(error)) throw this.unreachable(error)
+      throw new RegistryError('internal', `the server at ${this.url} sent a response that is not JSON`)
+    }
+  }
+
+  async upload<T>(route: RouteSpec, params: Record<string, string>, size: number, open: () => Readable): Promise<T> {
+    const response = await this.send(
+      route,
+      {params, query: {}},
+      {headers: {'content-type': 'application/octet-stream', 'content-length': String(size)}, body: open},
+    )
+    return (await response.body.json()) as T
+  }
+
+  async download(route: RouteSpec, params: Record<string, string>, query: Record<string, string | undefined>, offset: number): Promise<{stream: Readable; size: number}> {
+    const response = await this.send(route, {params, query}, {headers: offset > 0 ? {range: `bytes=${offset}-`} : {}})
+    const header = (name: string) => {
+      const value = response.headers[name]
+      return Array.isArray(value) ? value[0] : value
+    }
+    let size: number
+    if (response.statusCode === 206) {
+      const match = /\/(\d+)$/.exec(header('content-range') ?? '')
+      if (!match) throw new RegistryError('internal', `the server at ${this.url} sent a partial response without Content-Range`)
+      size = Number(match[1])
+    } else {
+      if (offset > 0) {
+        // The server ignored the range: skip what we already have.
+        await response.body.dump()
+        throw new RegistryError('internal', `the server at ${this.url} does not support resuming downloads`)
+      }
+      size = Number(header('content-length') ?? Number.NaN)
+    }
+    // A connection lost mid-transfer surfaces as `unavailable` (exit 7) naming the server.
+    const body = response.body as unknown as Readable
+    const out = new PassThrough({highWaterMark: CHUNK_SIZE})
+    body.on('error', (error) => out.destroy(isNetworkError(error) ? this.unreachable(error) : error))
+    out.on('close', () => body.destroy())
+    body.pipe(out)
+    return {stream: out, size}
+  }
+
+  /** An NDJSON stream: each non-empty line parsed. Ends when the signal aborts. */
+  async *lines<T>(route: RouteSpec, wire: WireRequest, signal: AbortSignal): AsyncIterable<T> {
+    let response
+    try {
+      response = await this.send(route, wire, {signal, bodyTimeout: 0})
+    } catch (error) {
+      if (signal.aborted) return
+      throw error
+    }
+    const reader = createInterface({input: response.body as unknown as Readable, crlfDelay: Number.POSITIVE_INFINITY})
+    try {
+      for await (const line of reader) {
+        if (line.trim() === '') continue
+        yield JSON.parse(line) as T
+      }
+    } catch (error) {
+      if (signal.aborted) return
+      if (isNetworkError(error)) throw this.unreachable(error)
+      throw error
+    } finally {
+      reader.close()
+    }
+    if (!signal.aborted) throw new RegistryError('unavailable', `the modelreg server at ${this.url} closed the event stream`)
+  }
+}
+
+function backoff(attempt: number): number {
+  const base = 200 * 2 ** (attempt - 1)
+  return base + Math.random() * base
+}

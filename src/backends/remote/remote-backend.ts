@@ -1,0 +1,60 @@
+/**
+ * The Backend over HTTP: a mechanical translation through the shared route table. It does no
+ * validation of its own (the server's engine does), so local and remote answer alike.
+ */
+import type {Readable} from 'node:stream'
+import type {Backend, BlobInfo, BlobStream, EventQuery, RegistryEvent} from '../backend.js'
+import {RegistryError} from '../errors.js'
+import {validateDigest} from '../validation.js'
+import {JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
+import {HttpClient, type HttpClientOptions} from './http-client.js'
+
+type JsonCalls = {[K in JsonMethod]: Backend[K]}
+
+function jsonCall<K extends JsonMethod>(method: K) {
+  return function (this: RemoteBackend, ...args: Parameters<Backend[K]>): ReturnType<Backend[K]> {
+    const route = JSON_ROUTES[method]
+    return this.http.json(route, (route.encode as (...a: unknown[]) => ReturnType<typeof route.encode>)(...args)) as ReturnType<Backend[K]>
+  }
+}
+
+// The JSON methods are generated from the route table below; this declares them for the compiler.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface RemoteBackend extends JsonCalls {}
+
+export class RemoteBackend implements Backend {
+  readonly kind = 'remote' as const
+  readonly location: string
+  readonly http: HttpClient
+
+  constructor(options: HttpClientOptions) {
+    this.http = new HttpClient(options)
+    this.location = this.http.url
+  }
+
+  async close(): Promise<void> {
+    await this.http.close()
+  }
+
+  async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
+    const {params, query: wire} = JSON_ROUTES.listEvents.encode({...query, since: undefined, order: undefined, limit: undefined, offset: undefined})
+    yield* this.http.lines<RegistryEvent>(STREAM_ROUTES.followEvents, {params, query: wire}, signal)
+  }
+
+  async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+    validateDigest(digest)
+    return this.http.upload(STREAM_ROUTES.putBlob, {digest}, size, open)
+  }
+
+  async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
+    validateDigest(digest)
+    const offset = options.offset ?? 0
+    const blob = await this.http.download(STREAM_ROUTES.openBlob, {digest}, {project: options.project}, offset)
+    if (!Number.isSafeInteger(blob.size)) throw new RegistryError('internal', `the server sent blob ${digest} without a size`)
+    return blob
+  }
+}
+
+for (const method of Object.keys(JSON_ROUTES) as JsonMethod[]) {
+  Object.defineProperty(RemoteBackend.prototype, method, {value: jsonCall(method), writable: true, configurable: true})
+}

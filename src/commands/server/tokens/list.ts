@@ -1,0 +1,26 @@
+import {BaseCommand} from '../../../cli/base-command.js'
+import {formatTime} from '../../../cli/output.js'
+import {type TokenInfo, TokenStore} from '../../../server/tokens.js'
+import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'
+
+export default class ServerTokensList extends BaseCommand<typeof ServerTokensList> {
+  static override summary = "List the server's tokens (names, scopes, prefixes; never the tokens)."
+  static override examples = ['<%= config.bin %> server tokens list --data-dir /srv/modelreg']
+
+  static override flags = {...serverLocationFlags}
+
+  async run(): Promise<{tokens: TokenInfo[]}> {
+    const store = new TokenStore(serverConfigFrom(this.flags).data_dir)
+    try {
+      const tokens = store.list()
+      if (tokens.length === 0) this.note('No tokens yet.')
+      this.table(
+        ['ID', 'NAME', 'SCOPE', 'PROJECT', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+        tokens.map((t) => [t.id, t.name, t.scope, t.project ?? '*', t.prefix, formatTime(t.created_at), formatTime(t.last_used_at), formatTime(t.revoked_at)]),
+      )
+      return {tokens}
+    } finally {
+      store.close()
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/** The OpenAPI 3.1 document of the HTTP API, generated from the route table. */
+import {ERROR_CODES} from '../backends/errors.js'
+import {ALL_ROUTES, type RouteSpec} from './routes.js'
+
+type Schema = Record<string, unknown>
+
+const str = {type: 'string'}
+const int = {type: 'integer'}
+const nullable = (schema: Schema): Schema => ({anyOf: [schema, {type: 'null'}]})
+const ref = (name: string): Schema => ({$ref: `#/components/schemas/${name}`})
+const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema => ({
+  type: 'object',
+  properties,
+  required,
+})
+const page = (item: string): Schema => obj({items: {type: 'array', items: ref(item)}, total: int, limit: int, offset: int})
+const time = {type: 'string', format: 'date-time'}
+const jsonObject = {type: 'object', additionalProperties: true}
+const stringMap = {type: 'object', additionalProperties: {type: 'string'}}
+const numberMap = {type: 'object', additionalProperties: {type: 'number'}}
+
+const FILE = obj({path: str, size: int, sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'}, mode: {type: 'integer', enum: [0o644, 0o755]}})
+const SOURCE = obj({
+  host: nullable(str),
+  git: nullable(obj({commit: str, branch: nullable(str), dirty: {type: 'boolean'}, remote: nullable(str)})),
+  ci: nullable(obj({provider: str, job: nullable(str), run_id: nullable(str), url: nullable(str)})),
+})
+const VERSION_SUMMARY: Record<string, Schema> = {
+  project: str,
+  model: str,
+  version: int,
+  tags: {type: 'array', items: str},
+  comment: str,
+  author: str,
+  created_at: time,
+  metadata: jsonObject,
+  metrics: numberMap,
+  framework: nullable(str),
+  format: nullable(str),
+  size: int,
+  file_count: int,
+  attachment_count: int,
+  source: ref('Source'),
+}
+
+export const SCHEMAS: Record<string, Schema> = {
+  Error: obj({error: obj({code: {type: 'string', enum: Object.keys(ERROR_CODES)}, message: str})}),
+  Health: obj({status: {type: 'string', const: 'ok'}}),
+  OpenApi: jsonObject,
+  Project: obj({name: str, description: str, created_at: time, model_count: int}),
+  ProjectCreate: obj({name: str, description: str}, ['name']),
+  ProjectPage: page('Project'),
+  Model: obj({
+    project: str,
+    name: str,
+    description: str,
+    owner: nullable(str),
+    task: nullable(str),
+    metadata: jsonObject,
+    labels: stringMap,
+    created_at: time,
+    updated_at: time,
+    version_count: int,
+    latest_version: nullable(int),
+  }),
+  ModelCreate: obj({name: str, description: str, owner: nullable(str), task: nullable(str), metadata: jsonObject, labels: stringMap}, ['name']),
+  ModelPatch: obj(
+    {
+      description: str,
+      owner: nullable(str),
+      task: nullable(str),
+      metadata: jsonObject,
+      unset: {type: 'array', items: str},
+      labels: stringMap,
+      unlabel: {type: 'array', items: str},
+    },
+    [],
+  ),
+  ModelPage: page('Model'),
+  File: FILE,
+  Source: SOURCE,
+  VersionSummary: obj(VERSION_SUMMARY),
+  Version: obj({...VERSION_SUMMARY, files: {type: 'array', items: ref('File')}, attachments: {type: 'array', items: ref('File')}}),
+  VersionPage: page('VersionSummary'),
+  VersionCreate: obj(
+    {
+      files: {type: 'array', items: ref('File')},
+      attachments: {type: 'array', items: ref('File')},
+      comment: str,
+      author: str,
+      metadata: jsonObject,
+      metrics: numberMap,
+      framework: nullable(str),
+      format: nullable(str),
+      tags: {type: 'array', items: str},
+      source: ref('Source'),
+      request_id: {type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$'},
+    },
+    ['files', 'author'],
+  ),
+  VersionCreated: obj({version: ref('Version'), model_created: {type: 'boolean'}}),
+  DeleteResult: obj({project: str, model: str, versions: {type: 'array', items: int}, model_deleted: {type: 'boolean'}}),
+  Tag: obj({tag: str, version: int, updated_at: time}),
+  TagList: {type: 'array', items: ref('Tag')},
+  TagSet: obj({selector: str, expect_previous: nullable(int)}, ['selector']),
+  TagMove: obj({project: str, model: str, tag: str, version: int, previous: nullable(int)}),
+  TagRemoval: obj({project: str, model: str, tag: str, version: int}),
+  LogEntry: obj({
+    id: int,
+    time,
+    type: str,
+    project: str,
+    model: str,
+    version: nullable(int),
+    tag: nullable(str),
+    previous: nullable(int),
+    tags: {type: 'array', items: str},
+    author: str,
+    comment: str,
+  }),
+  LogPage: page('LogEntry'),
+  Event: obj({id: int, time, type: str, project: str, model: nullable(str), version: nullable(int), tag: nullable(str), actor: str, data: jsonObject}),
+  EventPage: page('Event'),
+  DigestList: obj({digests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}}}),
+  BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
+}
+
+const QUERY_SCHEMAS: Record<string, Schema> = {
+  limit: {type: 'integer', minimum: 1},
+  offset: {type: 'integer', minimum: 0},
+  after_id: {type: 'integer', minimum: 0},
+  type: {type: 'array', items: str},
+  label: {type: 'array', items: str},
+  since: time,
+}
+
+function responseContent(route: RouteSpec): Schema {
+  switch (route.responseSchema) {
+    case 'binary':
+      return {'application/octet-stream': {schema: {type: 'string', format: 'binary'}}}
+    case 'ndjson':
+      return {'application/x-ndjson': {schema: ref('Event')}}
+    case 'text':
+      return {'text/plain': {schema: str}}
+    default:
+      return {'application/json': {schema: ref(route.responseSchema ?? 'OpenApi')}}
+  }
+}
+
+function operation(route: RouteSpec): Schema {
+  const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({name: m[1], in: 'path', required: true, schema: str}))
+  const queryParams = (route.query ?? []).map((name) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: QUERY_SCHEMAS[name] ?? str,
+    ...(QUERY_SCHEMAS[name]?.type === 'array' ? {style: 'form', explode: true} : {}),
+  }))
+  const op: Schema = {
+    operationId: route.id,
+    summary: route.summary,
+    'x-modelreg-scope': route.action,
+    parameters: [...pathParams, ...queryParams],
+    responses: {
+      [String(route.status ?? 200)]: {description: 'Success', content: responseContent(route)},
+      default: {description: 'An error, with the code that maps to the status', content: {'application/json': {schema: ref('Error')}}},
+    },
+  }
+  if (route.kind === 'blob-download') {
+    ;(op.parameters as Schema[]).push({name: 'Range', in: 'header', required: false, schema: str})
+    ;(op.responses as Schema)['206'] = {description: 'Partial content', content: responseContent(route)}
+  }
+  if (route.requestSchema) op.requestBody = {required: true, content: {'application/json': {schema: ref(route.requestSchema)}}}
+  if (route.kind === 'blob-upload') op.requestBody = {required: true, content: {'application/octet-stream': {schema: {type: 'string', format: 'binary'}}}}
+  op.security = route.action === 'public' ? [] : [{bearer: []}]
+  return op
+}
+
+export function buildOpenApi(): Schema {
+  const paths: Record<string, Record<string, Schema>> = {}
+  for (const route of ALL_ROUTES) {
+    paths[route.path] ??= {}
+    paths[route.path][route.method.toLowerCase()] = operation(route)
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'modelreg',
+      version: '1',
+      description: 'The modelreg registry API. Every error is {"error": {"code", "message"}}; codes map to HTTP statuses one to one.',
+    },
+    paths,
+    components: {
+      schemas: SCHEMAS,
+      securitySchemes: {bearer: {type: 'http', scheme: 'bearer', description: 'A token from `modelreg server tokens create`.'}},
+    },
+  }
+}

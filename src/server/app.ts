@@ -1,0 +1,420 @@
+/**
+ * The HTTP front of a Backend. It decodes a request through the shared route table, checks the
+ * token, calls the engine, and encodes the answer; it holds no registry logic of its own.
+ */
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import {pipeline} from 'node:stream/promises'
+import type {EventQuery} from '../backends/backend.js'
+import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
+import type {LocalBackend} from '../backends/local/local-backend.js'
+import {validateDigest} from '../backends/validation.js'
+import {buildOpenApi} from '../protocol/openapi.js'
+import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
+import {isLoopback, type ServerConfig} from './config.js'
+import type {Metrics} from './metrics.js'
+import {projectAllows, scopeAllows, type TokenInfo, type TokenStore} from './tokens.js'
+
+const MAX_JSON_DEPTH = 32
+const KEEPALIVE_MS = 15_000
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'cache-control': 'no-store',
+}
+
+const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id])
+
+export interface AppOptions {
+  backend: LocalBackend
+  tokens: TokenStore
+  config: ServerConfig
+  metrics: Metrics
+  log: (line: string) => void
+}
+
+interface Context {
+  req: IncomingMessage
+  res: ServerResponse
+  route: RouteSpec
+  params: Record<string, string>
+  query: QueryValues
+  token: TokenInfo | null
+  backend: LocalBackend
+}
+
+/** Largest nesting depth of a JSON text, found without parsing it (so no recursion to overflow). */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) max = Math.max(max, ++depth)
+    else if (c === 125 || c === 93) depth--
+  }
+  return max
+}
+
+function queryValues(search: URLSearchParams): QueryValues {
+  const out: QueryValues = {}
+  for (const key of new Set(search.keys())) {
+    const all = search.getAll(key)
+    out[key] = all.length === 1 ? all[0] : all
+  }
+  return out
+}
+
+/** Split a request target into its path and query, without normalizing the path. */
+export function splitTarget(target: string): {pathname: string; search: URLSearchParams} {
+  let rest = target
+  const absolute = /^https?:\/\/[^/]*/i.exec(rest)
+  if (absolute) rest = rest.slice(absolute[0].length) || '/'
+  const q = rest.indexOf('?')
+  return {pathname: q >= 0 ? rest.slice(0, q) : rest, search: new URLSearchParams(q >= 0 ? rest.slice(q + 1) : '')}
+}
+
+function hostOf(header: string): string {
+  // "[::1]:8470" -> "::1", "example.com:443" -> "example.com"
+  const match = /^\[([^\]]+)\](?::\d+)?$/.exec(header)
+  if (match) return match[1].toLowerCase()
+  return header.replace(/:\d+$/, '').toLowerCase()
+}
+
+export class App {
+  private readonly match = compileRoutes()
+  private readonly streams = new Set<AbortController>()
+  private readonly allowedHosts: Set<string> | null
+  private active = 0
+  private idleWaiters: (() => void)[] = []
+
+  constructor(private readonly options: AppOptions) {
+    const {config} = options
+    const hosts = config.allowed_hosts.map((h) => hostOf(h))
+    if (isLoopback(config.host)) {
+      this.allowedHosts = new Set(['localhost', '127.0.0.1', '::1', hostOf(config.host), ...hosts])
+    } else if (hosts.length > 0) {
+      this.allowedHosts = new Set([hostOf(config.host), ...hosts])
+    } else {
+      this.allowedHosts = null // a public address without a host list: any Host (auth protects)
+    }
+  }
+
+  /** Stop event streams and wait for in-flight requests to finish. */
+  async drain(): Promise<void> {
+    for (const stream of this.streams) stream.abort()
+    if (this.active === 0) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint()
+    this.active++
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
+    if (this.options.config.tls.cert) res.setHeader('strict-transport-security', 'max-age=31536000')
+    // Filled in by dispatch as soon as known: the route template (never the raw URL) and who.
+    const label = {route: 'unmatched', actor: '-'}
+    res.on('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      this.options.metrics.observe(req.method ?? '-', label.route, res.statusCode, seconds)
+      if (this.options.config.log_requests) {
+        this.options.log(`${new Date().toISOString()} ${req.method} ${label.route} ${res.statusCode} ${(seconds * 1000).toFixed(1)}ms ${label.actor}`)
+      }
+      if (--this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    })
+    void this.dispatch(req, res, label)
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, label: {route: string; actor: string}): Promise<void> {
+    try {
+      this.checkHost(req)
+      this.checkOrigin(req)
+      // The raw path, not a URL object: URL parsing would resolve ".." and "%2e%2e" segments
+      // and so route a request somewhere other than where its path says.
+      const {pathname, search} = splitTarget(req.url ?? '/')
+      const found = this.match(req.method ?? 'GET', pathname)
+      if (!found.route) {
+        if (found.allowed.length > 0) {
+          const allowed = [...new Set(found.allowed)].join(', ')
+          res.setHeader('allow', allowed)
+          throw new RegistryError('method_not_allowed', `${req.method} is not allowed here (allowed: ${allowed})`)
+        }
+        throw new RegistryError('not_found', 'no such API route')
+      }
+      const route = found.route.spec
+      label.route = route.path
+      const token = this.authenticate(req, route)
+      label.actor = token ? token.name : this.anonymousActor(req)
+      const backend = this.options.backend.withActor(label.actor)
+      const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend}
+      this.authorizeProject(ctx)
+      await this.run(ctx)
+    } catch (error) {
+      this.fail(res, error)
+    }
+  }
+
+  private anonymousActor(req: IncomingMessage): string {
+    const header = req.headers['x-modelreg-actor']
+    if (typeof header !== 'string' || header.length === 0 || header.length > 512) return 'anonymous'
+    try {
+      const actor = decodeURIComponent(header)
+      // eslint-disable-next-line no-control-regex
+      return /[\u0000-\u001f\u007f]/.test(actor) ? 'anonymous' : actor.slice(0, 256)
+    } catch {
+      return 'anonymous'
+    }
+  }
+
+  private checkHost(req: IncomingMessage): void {
+    if (!this.allowedHosts) return
+    const host = req.headers.host
+    if (!host || !this.allowedHosts.has(hostOf(host))) {
+      throw new RegistryError('permission_denied', 'this server does not answer to that Host name (add it to allowed_hosts)')
+    }
+  }
+
+  private checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin
+    if (origin === undefined) return
+    if (!this.options.config.allowed_origins.includes(origin)) {
+      throw new RegistryError('permission_denied', 'cross-origin requests are refused (add the origin to allowed_origins)')
+    }
+  }
+
+  private authenticate(req: IncomingMessage, route: RouteSpec): TokenInfo | null {
+    if (route.action === 'public' || !this.options.config.auth.enabled) return null
+    const header = req.headers.authorization
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
+    if (!match) throw new RegistryError('unauthenticated', 'this server requires a token: set MODELREG_TOKEN or a profile token')
+    const token = this.options.tokens.authenticate(match[1])
+    if (!token) throw new RegistryError('unauthenticated', 'the token is not valid (unknown or revoked)')
+    if (!scopeAllows(token.scope, route.action)) {
+      throw new RegistryError('permission_denied', `this needs a token with ${route.action} scope; token "${token.name}" has ${token.scope}`)
+    }
+    return token
+  }
+
+  /** A token limited to one project touches only that project. */
+  private authorizeProject(ctx: Context): void {
+    const {token, route, params} = ctx
+    if (!token || token.project === null) return
+    const denied = () => new RegistryError('permission_denied', `token "${token.name}" is limited to project "${token.project}"`)
+    if (params.project !== undefined) {
+      if (!projectAllows(token, params.project)) throw denied()
+      return
+    }
+    switch (route.id) {
+      case 'listEvents':
+      case 'followEvents': {
+        const asked = ctx.query.project
+        if (asked !== undefined && (Array.isArray(asked) || !projectAllows(token, asked))) throw denied()
+        ctx.query = {...ctx.query, project: token.project}
+        return
+      }
+      case 'openBlob':
+      case 'headBlob': {
+        const project = ctx.query.project
+        if (typeof project !== 'string' || !projectAllows(token, project)) throw denied()
+        if (!ctx.backend.blobReferencedIn(validateDigest(params.digest), project)) throw denied()
+        return
+      }
+      case 'missingBlobs':
+      case 'putBlob':
+      case 'listProjects':
+      case 'createProject':
+        return // checked in the handler (createProject) or harmless (content-addressed uploads)
+      default:
+        throw denied()
+    }
+  }
+
+  private async run(ctx: Context): Promise<void> {
+    const {route} = ctx
+    switch (route.kind) {
+      case 'json':
+        if (route.id === 'healthz') return this.sendJson(ctx.res, 200, {status: 'ok'})
+        if (route.id === 'openapi') return this.sendJson(ctx.res, 200, buildOpenApi())
+        return this.runJson(ctx)
+      case 'text':
+        return this.sendText(ctx.res, this.options.metrics.render(ctx.backend.blobStats()))
+      case 'blob-upload':
+        return this.upload(ctx)
+      case 'blob-download':
+        return this.download(ctx)
+      case 'ndjson':
+        return this.follow(ctx)
+    }
+  }
+
+  private async runJson(ctx: Context): Promise<void> {
+    const route = JSON_ROUTES[ctx.route.id as JsonMethod]
+    const limit = MANIFEST_ROUTES.has(route.id) ? this.options.config.limits.manifest_body_bytes : this.options.config.limits.json_body_bytes
+    const body = ctx.req.method === 'GET' || ctx.req.method === 'DELETE' ? undefined : await this.readJson(ctx.req, limit)
+    const args = route.decode({params: ctx.params, query: ctx.query, body})
+    if (route.id === 'createProject' && ctx.token?.project && !projectAllows(ctx.token, args[0] as string)) {
+      throw new RegistryError('permission_denied', `token "${ctx.token.name}" is limited to project "${ctx.token.project}"`)
+    }
+    const backend = ctx.backend as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+    let result = await backend[route.backend](...args)
+    if (route.id === 'listProjects' && ctx.token?.project) {
+      // A project-limited token sees its own project only.
+      const page = result as {items: {name: string}[]; limit: number; offset: number}
+      const items = page.items.filter((p) => projectAllows(ctx.token as TokenInfo, p.name))
+      result = {...page, items, total: items.length}
+    }
+    this.sendJson(ctx.res, route.status ?? 200, result)
+  }
+
+  private async readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+    const type = req.headers['content-type']
+    const declared = Number(req.headers['content-length'] ?? Number.NaN)
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new RegistryError('payload_too_large', `request body too large (${declared} bytes, at most ${limit})`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > limit) throw new RegistryError('payload_too_large', `request body too large (more than ${limit} bytes)`)
+      chunks.push(chunk as Buffer)
+    }
+    this.options.metrics.bytesIn += size
+    if (size === 0) return undefined
+    if (typeof type !== 'string' || !/^application\/json\b/i.test(type)) throw invalid('the request body must be application/json')
+    const text = Buffer.concat(chunks).toString('utf8')
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`request body is nested too deeply (at most ${MAX_JSON_DEPTH} levels)`)
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw invalid('the request body is not valid JSON')
+    }
+  }
+
+  private async upload(ctx: Context): Promise<void> {
+    const digest = validateDigest(ctx.params.digest)
+    const {req} = ctx
+    if (req.headers['transfer-encoding']) throw invalid('send blobs with a Content-Length, not chunked')
+    const length = req.headers['content-length']
+    if (length === undefined || !/^[0-9]{1,15}$/.test(length)) throw invalid('a blob upload needs a Content-Length')
+    const size = Number(length)
+    if (size > this.options.config.limits.max_blob_bytes) {
+      throw new RegistryError('payload_too_large', `blob too large (${size} bytes, at most ${this.options.config.limits.max_blob_bytes})`)
+    }
+    if ((await ctx.backend.blobs.size(digest)) === size) {
+      // Already stored (another client won the race): take the bytes, keep the connection,
+      // and mark the blob used (missingBlobs does) so gc spares it.
+      req.resume()
+      await new Promise((resolve, reject) => req.on('end', resolve).on('error', reject))
+      this.options.metrics.bytesIn += size
+      await ctx.backend.missingBlobs([digest])
+      return this.sendJson(ctx.res, 200, {digest, size, stored: false})
+    }
+    const result = await ctx.backend.putBlob(digest, size, () => req)
+    this.options.metrics.bytesIn += size
+    this.sendJson(ctx.res, result.stored ? 201 : 200, result)
+  }
+
+  private async download(ctx: Context): Promise<void> {
+    const digest = validateDigest(ctx.params.digest)
+    const size = await ctx.backend.blobs.size(digest)
+    if (size === null) throw new RegistryError('not_found', `blob ${digest} is not in the store`)
+    const {res} = ctx
+    let start = 0
+    let end = size - 1
+    const range = ctx.req.headers.range
+    if (range !== undefined) {
+      const match = /^bytes=(\d*)-(\d*)$/.exec(range)
+      const from = match?.[1] ? Number(match[1]) : Number.NaN
+      const to = match?.[2] ? Number(match[2]) : size - 1
+      if (!match || Number.isNaN(from) || from > to || (from >= size && size > 0) || (size === 0 && from > 0)) {
+        res.setHeader('content-range', `bytes */${size}`)
+        throw new RegistryError('range_not_satisfiable', `range ${JSON.stringify(range)} is outside blob ${digest} (${size} bytes)`)
+      }
+      start = from
+      end = Math.min(to, size - 1)
+    }
+    const length = Math.max(0, end - start + 1)
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'content-length': length,
+      'accept-ranges': 'bytes',
+      etag: `"sha256:${digest}"`,
+    }
+    if (range !== undefined) headers['content-range'] = `bytes ${start}-${end}/${size}`
+    res.writeHead(range !== undefined ? 206 : 200, headers)
+    if (ctx.route.method === 'HEAD' || length === 0) {
+      res.end()
+      return
+    }
+    const {stream} = await ctx.backend.openBlob(digest, {offset: start})
+    let sent = 0
+    stream.on('data', (chunk: Buffer) => (sent += chunk.length))
+    try {
+      await pipeline(stream, res)
+    } catch {
+      // The client went away (or the disk failed mid-read): nothing more to say on this response.
+      res.destroy()
+    } finally {
+      this.options.metrics.bytesOut += sent
+    }
+  }
+
+  private async follow(ctx: Context): Promise<void> {
+    const query: EventQuery = decodeEventQuery(ctx.query)
+    const abort = new AbortController()
+    this.streams.add(abort)
+    ctx.req.on('close', () => abort.abort())
+    ctx.res.writeHead(200, {'content-type': 'application/x-ndjson; charset=utf-8'})
+    ctx.res.flushHeaders()
+    const keepalive = setInterval(() => ctx.res.write('\n'), KEEPALIVE_MS)
+    try {
+      for await (const event of ctx.backend.followEvents(query, abort.signal)) {
+        const line = `${JSON.stringify(event)}\n`
+        this.options.metrics.bytesOut += line.length
+        ctx.res.write(line)
+      }
+    } finally {
+      clearInterval(keepalive)
+      this.streams.delete(abort)
+      ctx.res.end()
+    }
+  }
+
+  private sendJson(res: ServerResponse, status: number, value: unknown): void {
+    const body = Buffer.from(JSON.stringify(value))
+    this.options.metrics.bytesOut += body.length
+    res.writeHead(status, {'content-type': 'application/json; charset=utf-8', 'content-length': body.length})
+    res.end(body)
+  }
+
+  private sendText(res: ServerResponse, text: string): void {
+    const body = Buffer.from(text)
+    this.options.metrics.bytesOut += body.length
+    res.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': body.length})
+    res.end(body)
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    const registryError =
+      error instanceof RegistryError ? error : new RegistryError('internal', `internal error: ${(error as Error)?.message ?? String(error)}`)
+    if (!(error instanceof RegistryError)) this.options.log(`internal error: ${(error as Error)?.stack ?? String(error)}`)
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    // A request whose body was not read to the end cannot share its connection with the next.
+    if (!res.req.complete) res.setHeader('connection', 'close')
+    const body = Buffer.from(JSON.stringify({error: registryError.toJSON()}))
+    res.writeHead(ERROR_CODES[registryError.code].http, {'content-type': 'application/json; charset=utf-8', 'content-length': body.length})
+    res.end(body)
+    if (!res.req.complete) res.req.resume()
+  }
+}

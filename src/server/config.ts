@@ -1,0 +1,143 @@
+/** Server configuration: a commented YAML file, overridden by server:start flags. */
+import {readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {parse as parseYaml} from 'yaml'
+import {fromFsError, invalid} from '../backends/errors.js'
+import {isJsonObject} from '../backends/validation.js'
+import {expandHome} from '../config/config.js'
+
+export interface ServerConfig {
+  host: string
+  port: number
+  data_dir: string
+  auth: {enabled: boolean}
+  limits: {
+    /** Largest JSON request body, most routes. */
+    json_body_bytes: number
+    /** Largest JSON request body for manifests (creating a version, asking for missing blobs). */
+    manifest_body_bytes: number
+    /** Largest blob a client may upload. */
+    max_blob_bytes: number
+    /** Time a client has to send its request headers. */
+    headers_timeout_ms: number
+    /** A connection idle (nothing sent or received) this long is closed; a moving transfer is never cut. */
+    idle_timeout_ms: number
+  }
+  tls: {cert: string | null; key: string | null}
+  /** Host header values accepted besides the listen address (and localhost names on loopback). */
+  allowed_hosts: string[]
+  /** Origins whose browser requests are accepted; by default every cross-origin request is refused. */
+  allowed_origins: string[]
+  /** One log line per request on stderr. */
+  log_requests: boolean
+}
+
+export const DEFAULT_PORT = 8470
+
+export function defaultServerConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    data_dir: join(homedir(), '.modelreg-server'),
+    auth: {enabled: true},
+    limits: {
+      json_body_bytes: 1024 * 1024,
+      manifest_body_bytes: 64 * 1024 * 1024,
+      max_blob_bytes: 1024 ** 4,
+      headers_timeout_ms: 10_000,
+      idle_timeout_ms: 60_000,
+    },
+    tls: {cert: null, key: null},
+    allowed_hosts: [],
+    allowed_origins: [],
+    log_requests: true,
+  }
+}
+
+export const SERVER_CONFIG_TEMPLATE = `# modelreg server configuration (modelreg server start --config THIS_FILE).
+# Flags given to "server start" (--host, --port, --data-dir) override these values.
+
+listen:
+  # 127.0.0.1 serves this machine only. To serve a team, use 0.0.0.0 (or one address) and keep
+  # auth on: the server refuses a non-loopback address with auth off unless --insecure is given.
+  host: 127.0.0.1
+  port: ${DEFAULT_PORT}
+
+# Where the registry lives (the same layout as a local store) and the token database.
+data_dir: ~/.modelreg-server
+
+auth:
+  # Require a bearer token on every request but /healthz and /api/v1/openapi.json.
+  # Create tokens with: modelreg server tokens create --name NAME --scope read|write|admin
+  enabled: true
+
+limits:
+  json_body_bytes: 1048576          # most JSON requests (1 MiB); larger ones get HTTP 413
+  manifest_body_bytes: 67108864     # creating a version / asking which blobs are missing (64 MiB)
+  max_blob_bytes: 1099511627776     # largest single file (1 TiB)
+  headers_timeout_ms: 10000         # a client must send its headers within this time
+  idle_timeout_ms: 60000            # close a connection idle this long (a moving upload never is)
+
+tls:
+  # PEM files; with both set the server speaks HTTPS.
+  cert: null
+  key: null
+
+# Host header values accepted besides the listen address. On a loopback address only
+# localhost names are accepted, so a web page cannot reach the server by DNS rebinding.
+allowed_hosts: []
+
+# Browser origins allowed to call the API. Empty: every request carrying an Origin is refused.
+allowed_origins: []
+
+log_requests: true
+`
+
+function positiveInt(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw invalid(`server config: ${what} must be a positive whole number`)
+  return value
+}
+
+function stringList(value: unknown, what: string): string[] {
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw invalid(`server config: ${what} must be a list of strings`)
+  return value as string[]
+}
+
+export function loadServerConfig(path: string | undefined): ServerConfig {
+  const config = defaultServerConfig()
+  if (!path) return config
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8')) ?? {}
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code) throw fromFsError(error, `server config ${path}`)
+    throw invalid(`server config ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (!isJsonObject(raw)) throw invalid(`server config ${path} must hold a YAML mapping`)
+  const r = raw as Record<string, any>
+  if (r.listen?.host !== undefined) config.host = String(r.listen.host)
+  if (r.listen?.port !== undefined) config.port = positiveInt(r.listen.port, 'listen.port')
+  if (r.data_dir !== undefined && r.data_dir !== null) config.data_dir = resolve(expandHome(String(r.data_dir)))
+  if (r.auth?.enabled !== undefined) {
+    if (typeof r.auth.enabled !== 'boolean') throw invalid('server config: auth.enabled must be true or false')
+    config.auth.enabled = r.auth.enabled
+  }
+  for (const key of Object.keys(config.limits) as (keyof ServerConfig['limits'])[]) {
+    if (r.limits?.[key] !== undefined) config.limits[key] = positiveInt(r.limits[key], `limits.${key}`)
+  }
+  if (r.tls?.cert) config.tls.cert = resolve(expandHome(String(r.tls.cert)))
+  if (r.tls?.key) config.tls.key = resolve(expandHome(String(r.tls.key)))
+  if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) throw invalid('server config: tls needs both cert and key')
+  config.allowed_hosts = stringList(r.allowed_hosts, 'allowed_hosts')
+  config.allowed_origins = stringList(r.allowed_origins, 'allowed_origins')
+  if (r.log_requests !== undefined) config.log_requests = Boolean(r.log_requests)
+  return config
+}
+
+/** Whether a host name or address is this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+}

@@ -1,0 +1,113 @@
+/** Starting and stopping a modelreg server over a local engine. */
+import {readFileSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
+import {createServer as createHttpServer, type Server} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
+import type {AddressInfo} from 'node:net'
+import {fromFsError, invalid} from '../backends/errors.js'
+import {LocalBackend} from '../backends/local/local-backend.js'
+import {App} from './app.js'
+import {isLoopback, type ServerConfig} from './config.js'
+import {Metrics} from './metrics.js'
+import {TokenStore} from './tokens.js'
+
+export interface RunningServer {
+  url: string
+  port: number
+  server: Server
+  backend: LocalBackend
+  tokens: TokenStore
+  /** Stop accepting, let in-flight requests finish (up to `graceMs`), then release the store. */
+  close(graceMs?: number): Promise<void>
+}
+
+export interface StartOptions {
+  /** Allow a non-loopback address with auth off. */
+  insecure?: boolean
+  log?: (line: string) => void
+}
+
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  if (!config.auth.enabled && !isLoopback(config.host) && !options.insecure) {
+    throw invalid(
+      `refusing to serve ${config.host} without auth: anyone who can reach it could read and change the registry; turn auth on, listen on 127.0.0.1, or pass --insecure`,
+    )
+  }
+  try {
+    mkdirSync(config.data_dir, {recursive: true, mode: 0o700})
+  } catch (error) {
+    throw fromFsError(error, `creating the data directory ${config.data_dir}`)
+  }
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const backend = new LocalBackend({home: config.data_dir, actor: 'server'})
+  const tokens = new TokenStore(config.data_dir)
+  const metrics = new Metrics()
+  const app = new App({backend, tokens, config, metrics, log})
+  const serverOptions = {
+    // Slow-drip clients: headers must arrive in time; an idle socket is closed; but a request
+    // body that keeps moving (a large upload) is never cut off by a total-time limit.
+    headersTimeout: config.limits.headers_timeout_ms,
+    // How often Node checks for the headers timeout (its default, 30 s, would let a drip live long).
+    connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(config.limits.headers_timeout_ms / 2))),
+    requestTimeout: 0,
+    keepAliveTimeout: 5_000,
+    maxHeaderSize: 16 * 1024,
+  }
+  let server: Server
+  if (config.tls.cert && config.tls.key) {
+    let cert: Buffer
+    let key: Buffer
+    try {
+      cert = readFileSync(config.tls.cert)
+      key = readFileSync(config.tls.key)
+    } catch (error) {
+      throw fromFsError(error, 'reading the TLS certificate or key')
+    }
+    server = createHttpsServer({...serverOptions, cert, key}, app.handle) as unknown as Server
+  } else {
+    server = createHttpServer(serverOptions, app.handle)
+  }
+  server.timeout = config.limits.idle_timeout_ms
+  server.maxHeadersCount = 100
+  // A malformed request gets a plain 400 and the connection is dropped.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const status =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    else socket.destroy()
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      backend.close().catch(() => {})
+      tokens.close()
+      if (error.code === 'EADDRINUSE') reject(invalid(`${config.host}:${config.port} is already in use; pick another --port`))
+      else if (error.code === 'EACCES') reject(invalid(`not allowed to listen on ${config.host}:${config.port}`))
+      else reject(fromFsError(error, `listening on ${config.host}:${config.port}`))
+    })
+    server.listen(config.port, config.host, () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  const scheme = config.tls.cert ? 'https' : 'http'
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host
+  let closing: Promise<void> | undefined
+  return {
+    url: `${scheme}://${hostForUrl}:${port}`,
+    port,
+    server,
+    backend,
+    tokens,
+    close(graceMs = 30_000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
+        await Promise.race([app.drain(), deadline])
+        server.closeAllConnections()
+        await closed
+        await backend.close()
+        tokens.close()
+      })()
+      return closing
+    },
+  }
+}

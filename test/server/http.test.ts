@@ -1,0 +1,295 @@
+/** The server as an attacker or a careless client meets it: auth on every route, limits, headers. */
+import {createHash} from 'node:crypto'
+import {existsSync, readdirSync} from 'node:fs'
+import {connect} from 'node:net'
+import {join} from 'node:path'
+import {Readable} from 'node:stream'
+import {Client, request} from 'undici'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ALL_ROUTES, fillPath, type RouteSpec} from '../../src/protocol/routes.js'
+import {startTestServer, type TestServer} from '../helpers/server.js'
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
+const DIGEST = sha('sweep')
+const PARAMS: Record<string, string> = {project: 'default', model: 'm', selector: 'latest', tag: 'prod', version: '1', digest: DIGEST}
+
+let srv: TestServer
+const logs: string[] = []
+
+beforeAll(async () => {
+  srv = await startTestServer({limits: {...(await import('../../src/server/config.js')).defaultServerConfig().limits, headers_timeout_ms: 1500, idle_timeout_ms: 1500}}, (line) =>
+    logs.push(line),
+  )
+})
+afterAll(async () => {
+  await srv?.close()
+})
+
+async function call(route: RouteSpec, token?: string, extra: {headers?: Record<string, string>; body?: string | Buffer} = {}) {
+  const headers: Record<string, string> = {...extra.headers}
+  if (token) headers.authorization = `Bearer ${token}`
+  let body = extra.body
+  if (body === undefined && route.kind === 'blob-upload') {
+    body = 'sweep'
+    headers['content-length'] = '5'
+  } else if (body === undefined && ['POST', 'PUT', 'PATCH'].includes(route.method)) {
+    body = '{}'
+    headers['content-type'] = 'application/json'
+  }
+  const response = await request(`${srv.url}${fillPath(route.path, PARAMS)}`, {method: route.method, headers, body})
+  const text = route.method === 'HEAD' ? '' : await response.body.text()
+  return {status: response.statusCode, headers: response.headers, text, json: () => JSON.parse(text)}
+}
+
+describe('authentication and scopes on every route', () => {
+  it('every non-public route answers 401 without a token, and public ones answer 200', async () => {
+    for (const route of ALL_ROUTES) {
+      const r = await call(route)
+      if (route.action === 'public') {
+        expect(r.status, `${route.method} ${route.path}`).toBe(200)
+      } else {
+        expect(r.status, `${route.method} ${route.path}`).toBe(401)
+        if (route.method !== 'HEAD') expect(r.json().error.code).toBe('unauthenticated')
+      }
+    }
+    const bad = await call(ALL_ROUTES.find((r) => r.id === 'listProjects') as RouteSpec, 'mr_not-a-real-token-at-all-000000000000000000000')
+    expect(bad.status).toBe(401)
+  })
+
+  it('a read token is refused (403) on every route that writes, a write token on every admin route', async () => {
+    const read = srv.token('read')
+    const write = srv.token('write')
+    let checked = 0
+    for (const route of ALL_ROUTES) {
+      if (route.action === 'write' || route.action === 'admin') {
+        const r = await call(route, read)
+        expect(r.status, `${route.method} ${route.path}`).toBe(403)
+        expect(r.json().error.code).toBe('permission_denied')
+        checked++
+      }
+      if (route.action === 'admin') {
+        expect((await call(route, write)).status, `${route.method} ${route.path}`).toBe(403)
+      }
+    }
+    expect(checked).toBeGreaterThan(8)
+  })
+
+  it('a token limited to a project cannot touch another one', async () => {
+    const admin = srv.adminToken
+    const limited = srv.token('write', 'credit')
+    const json = (method: string, path: string, token: string, body?: unknown) =>
+      request(`${srv.url}${path}`, {
+        method: method as 'GET',
+        headers: {authorization: `Bearer ${token}`, ...(body ? {'content-type': 'application/json'} : {})},
+        body: body ? JSON.stringify(body) : undefined,
+      }).then(async (r) => ({status: r.statusCode, body: await r.body.json().catch(() => null)}))
+    expect((await json('POST', '/api/v1/projects/credit/models', limited, {name: 'ok'})).status).toBe(201)
+    expect((await json('POST', '/api/v1/projects/other/models', limited, {name: 'no'})).status).toBe(403)
+    expect((await json('GET', '/api/v1/projects/other/models', limited)).status).toBe(403)
+    expect((await json('POST', '/api/v1/projects', limited, {name: 'other2'})).status).toBe(403)
+    await json('POST', '/api/v1/projects/other/models', admin, {name: 'secret'})
+    const projects = await json('GET', '/api/v1/projects', limited)
+    expect((projects.body as {items: {name: string}[]}).items.map((p) => p.name)).toEqual(['credit'])
+    const events = await json('GET', '/api/v1/events', limited)
+    expect((events.body as {items: {project: string}[]}).items.every((e) => e.project === 'credit')).toBe(true)
+    expect((await json('GET', '/api/v1/events?project=other', limited)).status).toBe(403)
+    expect((await json('GET', `/api/v1/blobs/sha256/${DIGEST}?project=other`, limited)).status).toBe(403)
+  })
+})
+
+describe('hostile requests', () => {
+  const route = (id: string) => ALL_ROUTES.find((r) => r.id === id) as RouteSpec
+
+  it('refuses an oversized JSON body with 413 and stays up', async () => {
+    const big = JSON.stringify({name: 'x', description: 'y'.repeat(2 * 1024 * 1024)})
+    const r = await call(route('createModel'), srv.adminToken, {body: big, headers: {'content-type': 'application/json'}})
+    expect(r.status).toBe(413)
+    expect(r.json().error.code).toBe('payload_too_large')
+    expect((await call(route('healthz'))).status).toBe(200)
+  })
+
+  it('refuses deeply nested JSON and malformed JSON with 400', async () => {
+    const deep = `{"name": "d", "metadata": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`
+    let r = await call(route('createModel'), srv.adminToken, {body: deep, headers: {'content-type': 'application/json'}})
+    expect(r.status).toBe(400)
+    expect(r.json().error.message).toMatch(/nested too deeply/)
+    r = await call(route('createModel'), srv.adminToken, {body: '{"name": ', headers: {'content-type': 'application/json'}})
+    expect(r.status).toBe(400)
+    r = await call(route('createModel'), srv.adminToken, {body: 'name=x', headers: {'content-type': 'application/x-www-form-urlencoded'}})
+    expect(r.status).toBe(400)
+    expect((await call(route('healthz'))).status).toBe(200)
+  })
+
+  it('refuses cross-origin requests and foreign Host names (DNS rebinding)', async () => {
+    let r = await call(route('createModel'), srv.adminToken, {
+      body: '{"name": "csrf"}',
+      headers: {'content-type': 'application/json', origin: 'https://evil.example'},
+    })
+    expect(r.status).toBe(403)
+    expect(r.json().error.message).toMatch(/cross-origin/)
+    r = await call(route('listProjects'), srv.adminToken, {headers: {host: 'evil.example'}})
+    expect(r.status).toBe(403)
+    r = await call(route('listProjects'), srv.adminToken, {headers: {host: `localhost:${srv.server.port}`}})
+    expect(r.status).toBe(200)
+    const models = await call(route('listModels'), srv.adminToken)
+    expect(models.json().items.map((m: {name: string}) => m.name)).not.toContain('csrf')
+  })
+
+  it('sends security headers on every response, errors included', async () => {
+    for (const r of [await call(route('healthz')), await call(route('listProjects')), await call(route('listProjects'), srv.adminToken)]) {
+      expect(r.headers['x-content-type-options']).toBe('nosniff')
+      expect(r.headers['x-frame-options']).toBe('DENY')
+      expect(r.headers['content-security-policy']).toContain("default-src 'none'")
+      expect(r.headers['cache-control']).toBe('no-store')
+    }
+  })
+
+  it('answers unknown routes with 404 and wrong methods with 405, in the error envelope', async () => {
+    let r = await request(`${srv.url}/api/v1/nope`, {headers: {authorization: `Bearer ${srv.adminToken}`}})
+    expect(r.statusCode).toBe(404)
+    expect(((await r.body.json()) as {error: {code: string}}).error.code).toBe('not_found')
+    r = await request(`${srv.url}/api/v1/projects`, {method: 'DELETE', headers: {authorization: `Bearer ${srv.adminToken}`}})
+    expect(r.statusCode).toBe(405)
+    expect(r.headers.allow).toBe('GET, POST')
+    await r.body.dump()
+    // Dot segments are not resolved: they reach the engine as names, and are refused there.
+    const client = new Client(srv.url)
+    for (const path of ['/api/v1/projects/default/models/..', '/api/v1/projects/default/models/%2e%2e%2f%2e%2e', '/api/v1/projects/../models']) {
+      const raw = await client.request({method: 'GET', path, headers: {authorization: `Bearer ${srv.adminToken}`}})
+      expect(raw.statusCode, path).toBe(400)
+      expect(((await raw.body.json()) as {error: {code: string}}).error.code).toBe('invalid_argument')
+    }
+    await client.close()
+  })
+
+  it('a blob whose bytes do not match its digest is refused (422) and leaves nothing behind', async () => {
+    const claimed = sha('the real content')
+    const r = await request(`${srv.url}/api/v1/blobs/sha256/${claimed}`, {
+      method: 'PUT',
+      headers: {authorization: `Bearer ${srv.adminToken}`, 'content-length': '16'},
+      body: 'fake content!!!!',
+    })
+    expect(r.statusCode).toBe(422)
+    expect(((await r.body.json()) as {error: {code: string}}).error.code).toBe('integrity')
+    expect(existsSync(srv.server.backend.blobs.pathOf(claimed))).toBe(false)
+    const tmp = join(srv.dataDir, 'tmp')
+    expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([])
+    const bad = await request(`${srv.url}/api/v1/blobs/sha256/not-a-digest`, {
+      method: 'PUT',
+      headers: {authorization: `Bearer ${srv.adminToken}`, 'content-length': '1'},
+      body: 'x',
+    })
+    expect(bad.statusCode).toBe(400)
+    await bad.body.dump()
+  })
+
+  it('serves Range requests, and refuses ranges outside the blob', async () => {
+    const data = Buffer.from('0123456789')
+    const put = await request(`${srv.url}/api/v1/blobs/sha256/${sha(data)}`, {
+      method: 'PUT',
+      headers: {authorization: `Bearer ${srv.adminToken}`, 'content-length': '10'},
+      body: data,
+    })
+    expect(put.statusCode).toBe(201)
+    await put.body.dump()
+    const auth = {authorization: `Bearer ${srv.adminToken}`}
+    let r = await request(`${srv.url}/api/v1/blobs/sha256/${sha(data)}`, {headers: {...auth, range: 'bytes=4-'}})
+    expect(r.statusCode).toBe(206)
+    expect(r.headers['content-range']).toBe('bytes 4-9/10')
+    expect(await r.body.text()).toBe('456789')
+    r = await request(`${srv.url}/api/v1/blobs/sha256/${sha(data)}`, {headers: {...auth, range: 'bytes=20-'}})
+    expect(r.statusCode).toBe(416)
+    expect(r.headers['content-range']).toBe('bytes */10')
+    await r.body.dump()
+    r = await request(`${srv.url}/api/v1/blobs/sha256/${sha(data)}`, {method: 'HEAD', headers: auth})
+    expect(r.statusCode).toBe(200)
+    expect(r.headers['content-length']).toBe('10')
+    await r.body.dump()
+  })
+
+  it('cuts off a client that drips its headers, but not an upload that keeps moving', async () => {
+    // Slowloris: a byte of header every 400 ms never completes within headers_timeout (1.5 s).
+    const closedAfter = await new Promise<number>((resolve) => {
+      const started = Date.now()
+      const socket = connect(srv.server.port, '127.0.0.1')
+      const header = `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(40)}`
+      let i = 0
+      const timer = setInterval(() => {
+        if (i < header.length && !socket.destroyed) socket.write(header[i++])
+      }, 400)
+      socket.on('close', () => {
+        clearInterval(timer)
+        resolve(Date.now() - started)
+      })
+      socket.on('error', () => {})
+      socket.resume() // read (and drop) whatever the server answers, so its close reaches us
+    })
+    expect(closedAfter).toBeLessThan(10_000)
+    // A 3-second upload, a chunk every 250 ms: longer than every timeout, yet it completes.
+    const chunks = Array.from({length: 12}, (_, i) => Buffer.alloc(1000, i))
+    const data = Buffer.concat(chunks)
+    const slow = Readable.from(
+      (async function* () {
+        for (const chunk of chunks) {
+          await new Promise((resolve) => setTimeout(resolve, 250))
+          yield chunk
+        }
+      })(),
+    )
+    const r = await request(`${srv.url}/api/v1/blobs/sha256/${sha(data)}`, {
+      method: 'PUT',
+      headers: {authorization: `Bearer ${srv.adminToken}`, 'content-length': String(data.length)},
+      body: slow,
+    })
+    expect(r.statusCode).toBe(201)
+    await r.body.dump()
+  })
+
+  it('logs one line per request with the route template, never a token', async () => {
+    const lines = logs.join('\n')
+    expect(lines).toMatch(/ GET \/api\/v1\/projects 200 \d+\.\dms admin/)
+    expect(lines).toMatch(/ PUT \/api\/v1\/blobs\/sha256\/\{digest\} 422 /)
+    expect(lines).not.toContain(srv.adminToken)
+    expect(lines).not.toContain('mr_')
+  })
+})
+
+describe('operations', () => {
+  it('/healthz is public; /metrics needs a token and counts requests, latency, bytes and blobs', async () => {
+    const health = await request(`${srv.url}/healthz`)
+    expect(await health.body.json()).toEqual({status: 'ok'})
+    const metrics = await request(`${srv.url}/metrics`, {headers: {authorization: `Bearer ${srv.adminToken}`}})
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0.0.4/)
+    const text = await metrics.body.text()
+    expect(text).toMatch(/^modelreg_http_requests_total\{route="\/healthz",method="GET",status="200"\} \d+$/m)
+    expect(text).toMatch(/^modelreg_http_request_duration_seconds_bucket\{route="\/healthz",method="GET",le="\+Inf"\} \d+$/m)
+    expect(text).toMatch(/^modelreg_http_received_bytes_total \d+$/m)
+    expect(text).toMatch(/^modelreg_http_sent_bytes_total [1-9]\d*$/m)
+    expect(text).toMatch(/^modelreg_blobs \d+$/m)
+    expect(text).toMatch(/^modelreg_blob_bytes \d+$/m)
+  })
+
+  it('serves an OpenAPI 3.1 document that matches the routes the server really answers', async () => {
+    const doc = (await (await request(`${srv.url}/api/v1/openapi.json`)).body.json()) as {
+      openapi: string
+      paths: Record<string, Record<string, {operationId: string; security: unknown[]}>>
+    }
+    expect(doc.openapi).toBe('3.1.0')
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+    expect(documented.sort()).toEqual(ALL_ROUTES.map((r) => `${r.method} ${r.path}`).sort())
+    // Every documented operation is routed by the real server (never 404 "no such route" or 405).
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) {
+        const r = await request(`${srv.url}${fillPath(path, PARAMS)}`, {method: method.toUpperCase() as 'GET'})
+        const text = method === 'head' ? '' : await r.body.text()
+        expect(r.statusCode, `${method} ${path}`).not.toBe(405)
+        expect(text, `${method} ${path}`).not.toContain('no such API route')
+        if (method === 'head') await r.body.dump()
+      }
+    }
+    // And an undocumented path is not.
+    const r = await request(`${srv.url}/api/v1/undocumented`)
+    expect(r.statusCode).toBe(404)
+    await r.body.dump()
+  })
+})
