@@ -151,8 +151,11 @@ export class App {
       const route = found.route.spec
       label.route = route.path
       const token = this.authenticate(req, route)
-      label.actor = token ? token.name : this.anonymousActor(req)
-      const backend = this.options.backend.withActor(label.actor)
+      // Events name the person the client says acts (as a local store would), and, when auth
+      // is on, the token that allowed the change; the request log names the token.
+      const declared = this.declaredActor(req)
+      label.actor = token ? token.name : (declared ?? 'anonymous')
+      const backend = this.options.backend.withActor(declared ?? label.actor, token ? {token: token.name} : undefined)
       const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend}
       this.authorizeProject(ctx)
       await this.run(ctx)
@@ -161,15 +164,15 @@ export class App {
     }
   }
 
-  private anonymousActor(req: IncomingMessage): string {
+  private declaredActor(req: IncomingMessage): string | null {
     const header = req.headers['x-modelreg-actor']
-    if (typeof header !== 'string' || header.length === 0 || header.length > 512) return 'anonymous'
+    if (typeof header !== 'string' || header.length === 0 || header.length > 512) return null
     try {
       const actor = decodeURIComponent(header)
       // eslint-disable-next-line no-control-regex
-      return /[\u0000-\u001f\u007f]/.test(actor) ? 'anonymous' : actor.slice(0, 256)
+      return /[\u0000-\u001f\u007f]/.test(actor) ? null : actor.slice(0, 256)
     } catch {
-      return 'anonymous'
+      return null
     }
   }
 

@@ -3,6 +3,7 @@ import {execFileSync} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
+import {BACKENDS, makeBackendEnv} from '../helpers/backends.js'
 import {type CliEnv, makeCliEnv, runCli} from '../helpers/cli.js'
 import {storeSnapshot} from '../helpers/store.js'
 
@@ -14,10 +15,10 @@ function write(dir: string, tree: Record<string, string>): string {
   return dir
 }
 
-describe('roro-style session (models:*)', () => {
+describe.each(BACKENDS)('roro-style session (models:*) on %s', (backend) => {
   let ctx: CliEnv
-  beforeAll(() => {
-    ctx = makeCliEnv()
+  beforeAll(async () => {
+    ctx = await makeBackendEnv(backend)
     write(ctx.cwd, {'model.pkl': 'serialized model v1', 'log.txt': 'training log'})
   })
 
@@ -84,8 +85,11 @@ describe('roro-style session (models:*)', () => {
   })
 })
 
-describe('Determined-style session (model *)', () => {
-  const ctx = makeCliEnv()
+describe.each(BACKENDS)('Determined-style session (model *) on %s', (backend) => {
+  let ctx: CliEnv
+  beforeAll(async () => {
+    ctx = await makeBackendEnv(backend)
+  })
 
   it('create, list with sort and order, describe, list-versions newest first', async () => {
     expect((await runCli(ctx, ['model', 'create', 'mnist_cnn', '--description', 'a character recognition model'])).code).toBe(0)
@@ -123,8 +127,11 @@ describe('Determined-style session (model *)', () => {
   })
 })
 
-describe('tags, log, diff, delete', () => {
-  const ctx = makeCliEnv()
+describe.each(BACKENDS)('tags, log, diff, delete on %s', (backend) => {
+  let ctx: CliEnv
+  beforeAll(async () => {
+    ctx = await makeBackendEnv(backend)
+  })
 
   it('moves tags, keeps every move in the log, and guards moves with --expect', async () => {
     write(ctx.cwd, {'m/a.txt': 'one', 'm/b.txt': 'same'})
@@ -179,11 +186,11 @@ describe('tags, log, diff, delete', () => {
   })
 
   it('deletes only with --yes when stdin is not a terminal, and never reuses a number', async () => {
-    const before = storeSnapshot(ctx.home)
+    const before = storeSnapshot(ctx.storeHome)
     let r = await runCli(ctx, ['models', 'delete', 'credit-risk:2'])
     expect(r.code).toBe(2)
     expect(r.stderr).toBe('Error: refusing to delete without --yes when stdin is not a terminal\n')
-    expect(storeSnapshot(ctx.home)).toEqual(before)
+    expect(storeSnapshot(ctx.storeHome)).toEqual(before)
     r = await runCli(ctx, ['models', 'delete', 'credit-risk:prod', '--yes'])
     expect(r.code).toBe(2)
     r = await runCli(ctx, ['models', 'delete', 'credit-risk:2', '--yes', '--json'])
@@ -196,10 +203,11 @@ describe('tags, log, diff, delete', () => {
   })
 })
 
-describe('downloads', () => {
-  const ctx = makeCliEnv()
+describe.each(BACKENDS)('downloads on %s', (backend) => {
+  let ctx: CliEnv
 
   beforeAll(async () => {
+    ctx = await makeBackendEnv(backend)
     write(ctx.cwd, {'src/nested/deep/a.bin': 'A'.repeat(5000), 'src/empty': '', 'src/run.sh': '#!/bin/sh\necho hi\n'})
     chmodSync(join(ctx.cwd, 'src/run.sh'), 0o755)
     expect((await runCli(ctx, ['models', 'push', 'm', 'src'])).code).toBe(0)
@@ -219,10 +227,10 @@ describe('downloads', () => {
   })
 
   it('streams a tar to stdout with -o - and writes one with --tar', async () => {
-    const tarball = execFileSync(process.execPath, [join(import.meta.dirname, '../../bin/run.js'), 'models', 'download', 'm', '-o', '-'], {
-      cwd: ctx.cwd,
-      env: ctx.env,
-    })
+    // Not execFileSync: the remote variant's server runs in this process and must keep answering.
+    const streamed = await runCli(ctx, ['models', 'download', 'm', '-o', '-'])
+    expect(streamed.code, streamed.stderr).toBe(0)
+    const tarball = streamed.stdoutBytes
     mkdirSync(join(ctx.cwd, 'x'))
     execFileSync('tar', ['-x', '-C', join(ctx.cwd, 'x')], {input: tarball})
     expect(readFileSync(join(ctx.cwd, 'x/nested/deep/a.bin'), 'utf8')).toBe('A'.repeat(5000))
@@ -243,7 +251,7 @@ describe('downloads', () => {
   it('a damaged blob stops the download with exit 6 and nothing at the final path', async () => {
     const shown = (await runCli(ctx, ['models', 'show', 'm', '--json'])).json()
     const digest = shown.files.find((f: {path: string}) => f.path === 'nested/deep/a.bin').sha256
-    const blob = join(ctx.home, 'blobs/sha256', digest.slice(0, 2), digest.slice(2))
+    const blob = join(ctx.storeHome, 'blobs/sha256', digest.slice(0, 2), digest.slice(2))
     chmodSync(blob, 0o644)
     writeFileSync(blob, `${'A'.repeat(4999)}B`)
     const r = await runCli(ctx, ['models', 'download', 'm', '-o', 'bad'])
@@ -256,8 +264,11 @@ describe('downloads', () => {
   })
 })
 
-describe('--json, errors and exit codes', () => {
-  const ctx = makeCliEnv()
+describe.each(BACKENDS)('--json, errors and exit codes on %s', (backend) => {
+  let ctx: CliEnv
+  beforeAll(async () => {
+    ctx = await makeBackendEnv(backend)
+  })
 
   it('prints one-line errors with documented exit codes, and JSON errors on stdout with --json', async () => {
     const cases: [string[], number, string][] = [
@@ -288,7 +299,7 @@ describe('--json, errors and exit codes', () => {
       expect(json.code, args.join(' ')).toBe(code)
       expect(json.json(), args.join(' ')).toEqual({error: {code: errorCode, message: expect.any(String)}})
     }
-    expect(storeSnapshot(ctx.home)).toEqual({counts: expect.any(Object), blobs: []})
+    expect(storeSnapshot(ctx.storeHome)).toEqual({counts: expect.any(Object), blobs: []})
     expect((await runCli(ctx, ['models', '--json'])).json()).toEqual({items: [], total: 0, limit: 100, offset: 0})
   })
 

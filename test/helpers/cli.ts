@@ -9,15 +9,21 @@ export const BIN = join(ROOT, 'bin', 'run.js')
 export interface CliResult {
   code: number
   stdout: string
+  /** stdout as bytes (for binary output such as a tar stream). */
+  stdoutBytes: Buffer
   stderr: string
   /** stdout parsed as JSON (throws if it is not). */
   json: <T = any>() => T
 }
 
 export interface CliEnv {
+  /** The client's local store (MODELREG_HOME). */
   home: string
+  /** Where the data the commands act on lives: the local store, or the server's data directory. */
+  storeHome: string
   cwd: string
   env: NodeJS.ProcessEnv
+  backend: 'local' | 'remote'
 }
 
 /** An isolated user: own HOME, config dir, store, and a fixed author. */
@@ -35,7 +41,7 @@ export function makeCliEnv(extra: NodeJS.ProcessEnv = {}): CliEnv {
     GIT_CONFIG_NOSYSTEM: '1',
     ...extra,
   }
-  return {home, cwd, env}
+  return {home, storeHome: home, cwd, env, backend: 'local'}
 }
 
 export function runCli(
@@ -55,10 +61,12 @@ export function runCli(
     child.stderr.on('data', (c) => err.push(c))
     child.on('error', reject)
     child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString('utf8')
+      const bytes = Buffer.concat(out)
+      const stdout = bytes.toString('utf8')
       resolve({
         code: code ?? -1,
         stdout,
+        stdoutBytes: bytes,
         stderr: Buffer.concat(err).toString('utf8'),
         json: () => JSON.parse(stdout),
       })
@@ -100,8 +108,9 @@ export function runCliMeasured(ctx: CliEnv, args: string[]): Promise<CliResult &
     child.stderr.on('data', (c) => err.push(c))
     child.on('error', reject)
     child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString('utf8')
-      resolve({code: code ?? -1, stdout, stderr: Buffer.concat(err).toString('utf8'), json: () => JSON.parse(stdout), peakRss: watch.stop()})
+      const bytes = Buffer.concat(out)
+      const stdout = bytes.toString('utf8')
+      resolve({code: code ?? -1, stdout, stdoutBytes: bytes, stderr: Buffer.concat(err).toString('utf8'), json: () => JSON.parse(stdout), peakRss: watch.stop()})
     })
   })
 }

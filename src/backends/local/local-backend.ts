@@ -170,6 +170,7 @@ export class LocalBackend implements Backend {
   readonly blobs: BlobStore
   private readonly db: Db
   private readonly actor: string
+  private readonly eventContext?: JsonObject
   private readonly statements = new Map<string, Statement<unknown[], unknown>>()
 
   constructor(options: LocalBackendOptions) {
@@ -249,7 +250,7 @@ export class LocalBackend implements Backend {
       fields.version ?? null,
       fields.tag ?? null,
       this.actor,
-      JSON.stringify(fields.data ?? {}),
+      JSON.stringify(this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {})),
     )
   }
 
@@ -880,9 +881,12 @@ export class LocalBackend implements Backend {
   // -------------------------------------------------------------------------------------------
   // beyond the Backend interface: what the server that wraps this engine needs
 
-  /** The same store, recording `actor` on the events it writes (the server: one per token). */
-  withActor(actor: string): LocalBackend {
-    return Object.create(this, {actor: {value: actor}}) as LocalBackend
+  /**
+   * The same store, recording `actor` on the events it writes, and `context` in their data
+   * (the server: the person the client names, and the token that authorized the change).
+   */
+  withActor(actor: string, context?: JsonObject): LocalBackend {
+    return Object.create(this, {actor: {value: actor}, eventContext: {value: context}}) as LocalBackend
   }
 
   /** Count and bytes of stored blobs (for /metrics). */
