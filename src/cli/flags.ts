@@ -1,4 +1,5 @@
-/** Parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
+/** Shared flags, and parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
+import {Flags} from '@oclif/core'
 import type {Json, JsonObject} from '../backends/backend.js'
 import {invalid} from '../backends/errors.js'
 import {parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
@@ -58,4 +59,12 @@ export function parseJsonObject(text: string | undefined, flag: string): JsonObj
 export function resolveRef(text: string, project: string): ModelRef & {project: string} {
   const ref = parseRef(text)
   return {...ref, project: ref.project ?? project}
+}
+
+/** --limit and --offset for a list of `what`. */
+export function pageFlags(what: string, defaultLimit = 100) {
+  return {
+    limit: Flags.integer({default: defaultLimit, min: 1, max: 10_000, description: `At most this many ${what}.`}),
+    offset: Flags.integer({default: 0, min: 0, description: `Skip this many ${what} first.`}),
+  }
 }

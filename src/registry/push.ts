@@ -7,7 +7,7 @@
 import {randomBytes} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {pipeline, Transform, type TransformCallback} from 'node:stream'
-import type {Backend, FileEntry, JsonObject, SourceInfo, VersionCreated} from '../backends/backend.js'
+import type {Backend, FileEntry, VersionCreate, VersionCreated} from '../backends/backend.js'
 import {CHUNK_SIZE, hashFile} from '../backends/digest.js'
 import {invalid, RegistryError} from '../backends/errors.js'
 import {
@@ -28,19 +28,14 @@ export interface TransferProgress {
   bytesTotal: number
 }
 
-export interface PushInput {
+/** What a version records, with local paths in place of the manifest the push computes. */
+export interface PushInput extends Omit<VersionCreate, 'files' | 'attachments' | 'request_id'> {
   project: string
   model: string
+  /** Files and directories to store. */
   paths: string[]
+  /** Files to attach. */
   attachments?: string[]
-  comment?: string
-  author: string
-  metadata?: JsonObject
-  metrics?: Record<string, number>
-  framework?: string | null
-  format?: string | null
-  tags?: string[]
-  source?: SourceInfo
   /** Parallel uploads. */
   concurrency?: number
   onProgress?: (progress: TransferProgress) => void

@@ -49,12 +49,27 @@ export function runCli(
   args: string[],
   options: {input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string} = {},
 ): Promise<CliResult> {
+  return spawnCli(ctx, args, options, false)
+}
+
+/** Run the CLI and report its peak resident memory as well. */
+export function runCliMeasured(ctx: CliEnv, args: string[]): Promise<CliResult & {peakRss: number}> {
+  return spawnCli(ctx, args, {}, true) as Promise<CliResult & {peakRss: number}>
+}
+
+function spawnCli(
+  ctx: CliEnv,
+  args: string[],
+  options: {input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string},
+  measure: boolean,
+): Promise<CliResult & {peakRss?: number}> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? ctx.cwd,
       env: {...ctx.env, ...options.env},
       stdio: ['pipe', 'pipe', 'pipe'],
     })
+    const watch = measure ? watchPeakRss(child.pid as number) : null
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (c) => out.push(c))
@@ -69,10 +84,10 @@ export function runCli(
         stdoutBytes: bytes,
         stderr: Buffer.concat(err).toString('utf8'),
         json: () => JSON.parse(stdout),
+        ...(watch ? {peakRss: watch.stop()} : {}),
       })
     })
-    if (options.input !== undefined) child.stdin.end(options.input)
-    else child.stdin.end()
+    child.stdin.end(options.input)
   })
 }
 
@@ -95,22 +110,4 @@ export function watchPeakRss(pid: number): {stop(): number} {
       return peak
     },
   }
-}
-
-/** Run the CLI and report its peak resident memory as well. */
-export function runCliMeasured(ctx: CliEnv, args: string[]): Promise<CliResult & {peakRss: number}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe']})
-    const watch = watchPeakRss(child.pid as number)
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (c) => out.push(c))
-    child.stderr.on('data', (c) => err.push(c))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const bytes = Buffer.concat(out)
-      const stdout = bytes.toString('utf8')
-      resolve({code: code ?? -1, stdout, stdoutBytes: bytes, stderr: Buffer.concat(err).toString('utf8'), json: () => JSON.parse(stdout), peakRss: watch.stop()})
-    })
-  })
 }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import type {Model, Page} from '../../backends/backend.js'
 import {MODEL_SORT_FIELDS} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {parseLabelPairs} from '../../cli/flags.js'
+import {parseLabelPairs, pageFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 import {labelsText} from '../../cli/render.js'
 
@@ -22,8 +22,7 @@ export default class Models extends BaseCommand<typeof Models> {
     name: Flags.string({description: 'Only models whose name contains this text (case-insensitive).'}),
     description: Flags.string({description: 'Only models whose description contains this text (case-insensitive).'}),
     label: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Only models with this label (KEY=VALUE); repeatable.'}),
-    limit: Flags.integer({default: 100, min: 1, description: 'At most this many models.'}),
-    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many models first.'}),
+    ...pageFlags('models'),
   }
 
   async run(): Promise<Page<Model>> {

@@ -1,7 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import type {Page, VersionSummary} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {pageFlags} from '../../cli/flags.js'
 import {formatBytes, formatTime} from '../../cli/output.js'
 
 export default class ModelsListVersions extends BaseCommand<typeof ModelsListVersions> {
@@ -18,8 +19,7 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
   }
 
   static override flags = {
-    limit: Flags.integer({default: 100, min: 1, description: 'At most this many versions.'}),
-    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many versions first.'}),
+    ...pageFlags('versions'),
   }
 
   async run(): Promise<Page<VersionSummary>> {

@@ -1,7 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 import type {LogEntry, Page} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {pageFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 
 export function describeLogEntry(e: LogEntry): string {
@@ -29,8 +30,7 @@ export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
   }
 
   static override flags = {
-    limit: Flags.integer({default: 50, min: 1, description: 'At most this many entries.'}),
-    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many entries first.'}),
+    ...pageFlags('entries', 50),
   }
 
   async run(): Promise<Page<LogEntry>> {

@@ -1,6 +1,6 @@
-import {Flags} from '@oclif/core'
 import type {Page, Project} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {pageFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 
 export default class Projects extends BaseCommand<typeof Projects> {
@@ -9,8 +9,7 @@ export default class Projects extends BaseCommand<typeof Projects> {
   static override examples = ['<%= config.bin %> projects', "<%= config.bin %> projects --json | jq -r '.items[].name'"]
 
   static override flags = {
-    limit: Flags.integer({default: 100, min: 1, description: 'At most this many projects.'}),
-    offset: Flags.integer({default: 0, min: 0, description: 'Skip this many projects first.'}),
+    ...pageFlags('projects'),
   }
 
   async run(): Promise<Page<Project>> {
