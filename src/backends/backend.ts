@@ -109,6 +109,21 @@ export interface VersionSummary {
 export interface Version extends VersionSummary {
   files: FileEntry[]
   attachments: FileEntry[]
+  /** Where the version came from, as it was when the version was made (null: pushed without --run). */
+  lineage: Lineage | null
+}
+
+/**
+ * A snapshot taken when the version is made, so it survives the run being deleted later.
+ * Metric keys are `name` for a series without split and `name[split]` for one with.
+ */
+export interface Lineage {
+  run: {id: string; name: string | null; experiment: string; status: RunStatus} | null
+  checkpoint: {uuid: string; step: number | null} | null
+  params: JsonObject
+  /** Each series' last value when the version was made. */
+  metrics: Record<string, number>
+  datasets: Dataset[]
 }
 
 export interface Tag {
@@ -146,6 +161,12 @@ export type EventType =
   | 'version.deleted'
   | 'tag.set'
   | 'tag.removed'
+  | 'experiment.created'
+  | 'experiment.updated'
+  | 'run.created'
+  | 'run.updated'
+  | 'run.deleted'
+  | 'checkpoint.created'
 
 export const EVENT_TYPES: readonly EventType[] = [
   'project.created',
@@ -156,6 +177,12 @@ export const EVENT_TYPES: readonly EventType[] = [
   'version.deleted',
   'tag.set',
   'tag.removed',
+  'experiment.created',
+  'experiment.updated',
+  'run.created',
+  'run.updated',
+  'run.deleted',
+  'checkpoint.created',
 ]
 
 export interface RegistryEvent {
@@ -254,6 +281,10 @@ export interface VersionCreate {
    * instead of making another. Lets a client retry a push whose answer it never received.
    */
   request_id?: string
+  /** Link the version to a run: its params, datasets and final metrics become the lineage. */
+  run_id?: string
+  /** Dataset references to record in the lineage (added to the run's, same tag wins). */
+  datasets?: DatasetInput[]
 }
 
 export interface VersionCreated {
@@ -262,7 +293,10 @@ export interface VersionCreated {
   model_created: boolean
 }
 
-export interface VersionQuery extends PageQuery {}
+export interface VersionQuery extends PageQuery {
+  /** Filter language over version fields: see filter.ts (e.g. `metrics.auc > 0.8 and tags = 'prod'`). */
+  where?: string
+}
 
 export interface EventQuery extends PageQuery {
   project?: string
@@ -288,6 +322,173 @@ export interface BlobStream {
   stream: Readable
   /** Size of the whole blob, whatever the offset. */
   size: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// Experiment tracking
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'killed'] as const
+export type RunStatus = (typeof RUN_STATUSES)[number]
+
+export interface Experiment {
+  project: string
+  name: string
+  description: string
+  owner: string | null
+  framework: string | null
+  created_at: string
+  updated_at: string
+  run_count: number
+}
+
+export interface ExperimentCreate {
+  description?: string
+  owner?: string | null
+  framework?: string | null
+}
+
+export type ExperimentPatch = ExperimentCreate
+
+export interface RunCreate {
+  experiment: string
+  name?: string | null
+  /** Default: running (start_time set now); queued leaves start_time empty until it runs. */
+  status?: 'queued' | 'running'
+  params?: JsonObject
+  tags?: Record<string, string>
+  author: string
+  source?: SourceInfo
+}
+
+export interface RunPatch {
+  status?: RunStatus
+  name?: string | null
+  tags?: Record<string, string>
+}
+
+/** One series' summary: key is `name` or `name[split]`. */
+export interface MetricSummary {
+  name: string
+  split: string
+  last: number
+  last_step: number
+  min: number
+  max: number
+  count: number
+}
+
+export interface RunSummary {
+  id: string
+  project: string
+  experiment: string
+  name: string | null
+  status: RunStatus
+  params: JsonObject
+  tags: Record<string, string>
+  /** Each series' last value, by key (`name` or `name[split]`). */
+  metrics: Record<string, number>
+  author: string
+  created_at: string
+  start_time: string | null
+  end_time: string | null
+}
+
+export interface Run extends RunSummary {
+  source: SourceInfo
+  metric_summaries: MetricSummary[]
+  datasets: Dataset[]
+  checkpoints: CheckpointSummary[]
+  /** Model versions made from this run (by push --run or register). */
+  versions: {project: string; model: string; version: number}[]
+}
+
+export interface RunQuery extends PageQuery {
+  experiment?: string
+  status?: RunStatus[]
+  /** Exact matches on params (values compared as JSON). */
+  params?: JsonObject
+  /** Filter language: see filter.ts (e.g. `params.lr < 0.01 and metrics.acc > 0.9`). */
+  where?: string
+  /** name, status, created_at, start_time, end_time, params.KEY, metrics.KEY, tags.KEY. */
+  sort_by?: string
+  order_by?: SortOrder
+}
+
+export interface MetricPointInput {
+  name: string
+  value: number
+  /** Default: one past the series' last step (0 for a new series). */
+  step?: number
+  /** Default: "" (no split). */
+  split?: string
+  /** Default: now. */
+  time?: string
+}
+
+export interface MetricPoint {
+  name: string
+  split: string
+  step: number
+  value: number
+  time: string
+}
+
+export interface MetricQuery {
+  name?: string
+  split?: string
+}
+
+export interface DatasetInput {
+  tag: string
+  /** A path or URI (s3://...). */
+  uri: string
+  sha256?: string | null
+  size?: number | null
+  metadata?: JsonObject
+}
+
+export interface Dataset {
+  tag: string
+  uri: string
+  sha256: string | null
+  size: number | null
+  metadata: JsonObject
+  updated_at: string
+}
+
+export interface CheckpointCreate {
+  files: FileEntry[]
+  step?: number | null
+  metrics?: Record<string, number>
+  metadata?: JsonObject
+  /** Makes the call idempotent, as for versions. */
+  request_id?: string
+}
+
+export interface CheckpointSummary {
+  uuid: string
+  run_id: string
+  project: string
+  experiment: string
+  step: number | null
+  metrics: Record<string, number>
+  metadata: JsonObject
+  size: number
+  file_count: number
+  created_at: string
+}
+
+export interface Checkpoint extends CheckpointSummary {
+  files: FileEntry[]
+}
+
+export interface RegisterInput {
+  author: string
+  comment?: string
+  tags?: string[]
+  metadata?: JsonObject
+  source?: SourceInfo
+  request_id?: string
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +543,45 @@ export interface Backend {
    * `signal` aborts. Paging fields and `order` do not apply.
    */
   followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent>
+
+  // experiments
+  listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>>
+  createExperiment(project: string, name: string, input?: ExperimentCreate): Promise<Experiment>
+  getExperiment(project: string, name: string): Promise<Experiment>
+  updateExperiment(project: string, name: string, patch: ExperimentPatch): Promise<Experiment>
+
+  // runs (ids are unique across projects)
+  /** Start a run in an experiment (created if missing). */
+  createRun(project: string, input: RunCreate): Promise<Run>
+  /** By id, or by a unique id prefix of at least 6 characters. */
+  getRun(run: string): Promise<Run>
+  listRuns(project: string, query?: RunQuery): Promise<Page<RunSummary>>
+  /** Change status (queued -> running -> completed | failed | killed), name or tags. */
+  updateRun(run: string, patch: RunPatch): Promise<Run>
+  /** Set params; changing an existing one to a different value is a conflict unless overwrite. */
+  setRunParams(run: string, params: JsonObject, options?: {overwrite?: boolean}): Promise<JsonObject>
+  deleteRun(run: string): Promise<{id: string; project: string; experiment: string}>
+
+  // metric series
+  /**
+   * Log points, streamed; the same (name, split, step) again replaces the value, so a retried
+   * batch never duplicates points. Returns how many points were written.
+   */
+  logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}>
+  /** The full series, streamed, ordered by name, split, step. */
+  readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
+
+  // datasets
+  /** Record (or replace) the dataset with this tag. */
+  setDataset(run: string, input: DatasetInput): Promise<Dataset>
+
+  // checkpoints
+  /** Commit a checkpoint whose blobs are stored; returns it with its new UUID. */
+  createCheckpoint(run: string, input: CheckpointCreate): Promise<Checkpoint>
+  getCheckpoint(uuid: string): Promise<Checkpoint>
+  listCheckpoints(run: string): Promise<CheckpointSummary[]>
+  /** A new version from a checkpoint's files (no bytes copied), with its lineage. */
+  registerCheckpoint(project: string, model: string, uuid: string, input: RegisterInput): Promise<VersionCreated>
 
   // blobs (content-addressed by sha256)
   /** The digests, of those given, that the store does not hold. */

@@ -28,6 +28,9 @@ const DIGITS_RE = /^[0-9]+$/
 const DIGEST_RE = /^[0-9a-f]{64}$/
 const LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/
 const METRIC_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\-/:]*$/
+const SPLIT_RE = /^[A-Za-z0-9_-]{1,32}$/
+const RUN_ID_RE = /^[0-9a-f]{6,32}$/
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // C0 controls, DEL and C1 controls.
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/
@@ -243,13 +246,43 @@ export function validateMetricName(name: unknown): string {
   return name
 }
 
+/** A split (train, valid, test ...): "" for none. */
+export function validateSplit(split: unknown): string {
+  if (split === undefined || split === null || split === '') return ''
+  if (typeof split !== 'string' || !SPLIT_RE.test(split)) throw invalid(`invalid split ${quote(split)}: use 1-32 letters, digits, '_' or '-'`)
+  return split
+}
+
+/** A metric key: `name`, or `name[split]` for a series with a split. */
+export function validateMetricKey(key: unknown): string {
+  if (typeof key === 'string') {
+    const match = /^(.+)\[([^\]]*)\]$/.exec(key)
+    if (match) {
+      validateMetricName(match[1])
+      validateSplit(match[2])
+      return key
+    }
+  }
+  return validateMetricName(key)
+}
+
+export function validateRunId(id: unknown): string {
+  if (typeof id !== 'string' || !RUN_ID_RE.test(id)) throw invalid(`invalid run id ${quote(id)}: expected 6-32 lower-case hex characters`)
+  return id
+}
+
+export function validateUuid(id: unknown, what = 'checkpoint'): string {
+  if (typeof id !== 'string' || !UUID_RE.test(id)) throw invalid(`invalid ${what} id ${quote(id)}: expected a UUID`)
+  return id
+}
+
 export function validateMetrics(value: unknown): Record<string, number> {
   if (value === undefined || value === null) return {}
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid('metrics must be an object of name to number')
   const entries = Object.entries(value)
   if (entries.length > LIMITS.metricCount) throw invalid(`too many metrics (${entries.length}, at most ${LIMITS.metricCount})`)
   for (const [name, metric] of entries) {
-    validateMetricName(name)
+    validateMetricKey(name)
     if (typeof metric !== 'number' || !Number.isFinite(metric)) throw invalid(`metric ${quote(name)} must be a finite number`)
   }
   return value as Record<string, number>

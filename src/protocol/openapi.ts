@@ -80,7 +80,12 @@ export const SCHEMAS: Record<string, Schema> = {
   File: FILE,
   Source: SOURCE,
   VersionSummary: obj(VERSION_SUMMARY),
-  Version: obj({...VERSION_SUMMARY, files: {type: 'array', items: ref('File')}, attachments: {type: 'array', items: ref('File')}}),
+  Version: obj({
+    ...VERSION_SUMMARY,
+    files: {type: 'array', items: ref('File')},
+    attachments: {type: 'array', items: ref('File')},
+    lineage: nullable(ref('Lineage')),
+  }),
   VersionPage: page('VersionSummary'),
   VersionCreate: obj(
     {
@@ -95,6 +100,8 @@ export const SCHEMAS: Record<string, Schema> = {
       tags: {type: 'array', items: str},
       source: ref('Source'),
       request_id: {type: 'string', pattern: '^[A-Za-z0-9_-]{16,64}$'},
+      run_id: str,
+      datasets: {type: 'array', items: {allOf: [ref('DatasetInput'), obj({tag: str})]}},
     },
     ['files', 'author'],
   ),
@@ -121,6 +128,89 @@ export const SCHEMAS: Record<string, Schema> = {
   LogPage: page('LogEntry'),
   Event: obj({id: int, time, type: str, project: str, model: nullable(str), version: nullable(int), tag: nullable(str), actor: str, data: jsonObject}),
   EventPage: page('Event'),
+  Experiment: obj({project: str, name: str, description: str, owner: nullable(str), framework: nullable(str), created_at: time, updated_at: time, run_count: int}),
+  ExperimentCreate: obj({name: str, description: str, owner: nullable(str), framework: nullable(str)}, []),
+  ExperimentPage: page('Experiment'),
+  RunCreate: obj(
+    {
+      experiment: str,
+      name: nullable(str),
+      status: {type: 'string', enum: ['queued', 'running']},
+      params: jsonObject,
+      tags: stringMap,
+      author: str,
+      source: ref('Source'),
+    },
+    ['experiment', 'author'],
+  ),
+  RunPatch: obj({status: {type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'killed']}, name: nullable(str), tags: stringMap}, []),
+  RunSummary: obj({
+    id: str,
+    project: str,
+    experiment: str,
+    name: nullable(str),
+    status: str,
+    params: jsonObject,
+    tags: stringMap,
+    metrics: numberMap,
+    author: str,
+    created_at: time,
+    start_time: nullable(time),
+    end_time: nullable(time),
+  }),
+  Run: {
+    allOf: [
+      ref('RunSummary'),
+      obj({
+        source: ref('Source'),
+        metric_summaries: {
+          type: 'array',
+          items: obj({name: str, split: str, last: {type: 'number'}, last_step: int, min: {type: 'number'}, max: {type: 'number'}, count: int}),
+        },
+        datasets: {type: 'array', items: ref('Dataset')},
+        checkpoints: {type: 'array', items: ref('CheckpointSummary')},
+        versions: {type: 'array', items: obj({project: str, model: str, version: int})},
+      }),
+    ],
+  },
+  RunPage: page('RunSummary'),
+  RunDeleted: obj({id: str, project: str, experiment: str}),
+  ParamsSet: obj({params: jsonObject, overwrite: {type: 'boolean'}}, ['params']),
+  Params: jsonObject,
+  MetricPoint: obj({name: str, split: str, step: int, value: {type: 'number'}, time}),
+  MetricPointInput: obj({name: str, value: {type: 'number'}, step: int, split: str, time}, ['name', 'value']),
+  MetricCount: obj({count: int}),
+  DatasetInput: obj({uri: str, sha256: nullable(str), size: nullable(int), metadata: jsonObject}, ['uri']),
+  Dataset: obj({tag: str, uri: str, sha256: nullable(str), size: nullable(int), metadata: jsonObject, updated_at: time}),
+  CheckpointCreate: obj(
+    {files: {type: 'array', items: ref('File')}, step: nullable(int), metrics: numberMap, metadata: jsonObject, request_id: str},
+    ['files'],
+  ),
+  CheckpointSummary: obj({
+    uuid: str,
+    run_id: str,
+    project: str,
+    experiment: str,
+    step: nullable(int),
+    metrics: numberMap,
+    metadata: jsonObject,
+    size: int,
+    file_count: int,
+    created_at: time,
+  }),
+  Checkpoint: {allOf: [ref('CheckpointSummary'), obj({files: {type: 'array', items: ref('File')}})]},
+  CheckpointList: {type: 'array', items: ref('CheckpointSummary')},
+  RegisterInput: obj(
+    {checkpoint: str, author: str, comment: str, tags: {type: 'array', items: str}, metadata: jsonObject, source: ref('Source'), request_id: str},
+    ['checkpoint', 'author'],
+  ),
+  Lineage: obj({
+    run: nullable(obj({id: str, name: nullable(str), experiment: str, status: str})),
+    checkpoint: nullable(obj({uuid: str, step: nullable(int)})),
+    params: jsonObject,
+    metrics: numberMap,
+    datasets: {type: 'array', items: ref('Dataset')},
+  }),
   DigestList: obj({digests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}}}),
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
 }
@@ -140,6 +230,8 @@ function responseContent(route: RouteSpec): Schema {
       return {'application/octet-stream': {schema: {type: 'string', format: 'binary'}}}
     case 'ndjson':
       return {'application/x-ndjson': {schema: ref('Event')}}
+    case 'ndjson-metric':
+      return {'application/x-ndjson': {schema: ref('MetricPoint')}}
     case 'text':
       return {'text/plain': {schema: str}}
     default:
@@ -171,6 +263,7 @@ function operation(route: RouteSpec): Schema {
     ;(op.responses as Schema)['206'] = {description: 'Partial content', content: responseContent(route)}
   }
   if (route.requestSchema) op.requestBody = {required: true, content: {'application/json': {schema: ref(route.requestSchema)}}}
+  if (route.kind === 'ndjson-upload') op.requestBody = {required: true, content: {'application/x-ndjson': {schema: ref('MetricPointInput')}}}
   if (route.kind === 'blob-upload') op.requestBody = {required: true, content: {'application/octet-stream': {schema: {type: 'string', format: 'binary'}}}}
   op.security = route.action === 'public' ? [] : [{bearer: []}]
   return op

@@ -3,7 +3,7 @@
  * call becomes a request (client) and a request becomes the same Backend call (server). The
  * OpenAPI document is generated from this table too, so the three cannot drift apart.
  */
-import type {Backend, EventQuery, EventType, ModelQuery, ModelSortField, PageQuery, SortOrder} from '../backends/backend.js'
+import type {Backend, EventQuery, EventType, JsonObject, ModelQuery, ModelSortField, PageQuery, RunQuery, RunStatus, SortOrder} from '../backends/backend.js'
 import {invalid} from '../backends/errors.js'
 import {isJsonObject, quote} from '../backends/validation.js'
 
@@ -29,8 +29,8 @@ export interface RouteSpec {
   path: string
   action: Action
   summary: string
-  /** json: JSON in and out; blob-upload / blob-download: raw bytes; ndjson: a stream of events; text: plain text. */
-  kind: 'json' | 'blob-upload' | 'blob-download' | 'ndjson' | 'text'
+  /** json: JSON in and out; blob-upload / blob-download: raw bytes; ndjson: a stream of lines out; ndjson-upload: in; text: plain text. */
+  kind: 'json' | 'blob-upload' | 'blob-download' | 'ndjson' | 'ndjson-upload' | 'text'
   /** Safe to retry after a network failure. */
   idempotent: boolean
   /** Documented query parameters. */
@@ -44,7 +44,10 @@ export interface RouteSpec {
 }
 
 /** The Backend methods that are plain JSON calls. */
-export type JsonMethod = Exclude<keyof Backend, 'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'openBlob'>
+export type JsonMethod = Exclude<
+  keyof Backend,
+  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'openBlob' | 'logMetrics' | 'readMetrics'
+>
 
 export interface JsonRoute<K extends JsonMethod> extends RouteSpec {
   kind: 'json'
@@ -144,8 +147,54 @@ export function decodeEventQuery(query: QueryValues): EventQuery {
 
 export const EVENT_QUERY_PARAMS = ['project', 'model', 'type', 'since', 'after_id', 'order', 'limit', 'offset']
 
+function encodeParams(params: JsonObject | undefined): string[] | undefined {
+  const pairs = Object.entries(params ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+  return pairs.length ? pairs : undefined
+}
+
+function decodeParams(pairs: string[]): JsonObject | undefined {
+  if (pairs.length === 0) return undefined
+  const params: JsonObject = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw invalid(`param filter must be KEY=JSON, not ${quote(pair)}`)
+    try {
+      params[pair.slice(0, eq)] = JSON.parse(pair.slice(eq + 1))
+    } catch {
+      throw invalid(`param filter ${quote(pair)}: the value is not JSON`)
+    }
+  }
+  return params
+}
+
+function runQuery(q: RunQuery | undefined): QueryValues {
+  return {
+    experiment: q?.experiment,
+    status: q?.status?.length ? q.status : undefined,
+    param: encodeParams(q?.params),
+    where: q?.where,
+    sort_by: q?.sort_by,
+    order_by: q?.order_by,
+    ...pageQuery(q),
+  }
+}
+
+function decodeRunQuery(query: QueryValues): RunQuery {
+  const status = many(query, 'status')
+  return {
+    experiment: one(query, 'experiment'),
+    status: status.length ? (status as RunStatus[]) : undefined,
+    params: decodeParams(many(query, 'param')),
+    where: one(query, 'where'),
+    sort_by: one(query, 'sort_by'),
+    order_by: one(query, 'order_by') as SortOrder | undefined,
+    ...page(query),
+  }
+}
+
 const P = `${API_PREFIX}/projects/{project}`
 const M = `${P}/models/{model}`
+const R = `${API_PREFIX}/runs/{run}`
 
 function route<K extends JsonMethod>(spec: Omit<JsonRoute<K>, 'kind'>): JsonRoute<K> {
   return {kind: 'json', ...spec}
@@ -295,11 +344,11 @@ export const JSON_ROUTES = {
     path: `${M}/versions`,
     action: 'read',
     idempotent: true,
-    summary: 'List versions, newest first.',
-    query: ['limit', 'offset'],
+    summary: 'List versions, newest first; `where` filters them (filter language).',
+    query: ['where', 'limit', 'offset'],
     responseSchema: 'VersionPage',
-    encode: (project, model, q) => ({params: {project, model}, query: pageQuery(q)}),
-    decode: (r) => [r.params.project, r.params.model, page(r.query)],
+    encode: (project, model, q) => ({params: {project, model}, query: {where: q?.where, ...pageQuery(q)}}),
+    decode: (r) => [r.params.project, r.params.model, {where: one(r.query, 'where'), ...page(r.query)}],
   }),
   getVersion: route({
     id: 'getVersion',
@@ -400,6 +449,213 @@ export const JSON_ROUTES = {
     encode: (q) => ({params: {}, query: eventQuery(q)}),
     decode: (r) => [decodeEventQuery(r.query)],
   }),
+  listExperiments: route({
+    id: 'listExperiments',
+    backend: 'listExperiments',
+    method: 'GET',
+    path: `${P}/experiments`,
+    action: 'read',
+    idempotent: true,
+    summary: 'List experiments.',
+    query: ['limit', 'offset'],
+    responseSchema: 'ExperimentPage',
+    encode: (project, q) => ({params: {project}, query: pageQuery(q)}),
+    decode: (r) => [r.params.project, page(r.query)],
+  }),
+  createExperiment: route({
+    id: 'createExperiment',
+    backend: 'createExperiment',
+    method: 'POST',
+    path: `${P}/experiments`,
+    action: 'write',
+    idempotent: false,
+    status: 201,
+    summary: 'Create an experiment.',
+    requestSchema: 'ExperimentCreate',
+    responseSchema: 'Experiment',
+    encode: (project, name, input) => ({params: {project}, query: {}, body: {name, ...input}}),
+    decode: (r) => {
+      const {name, ...input} = body(r)
+      return [r.params.project, str(name, 'name'), input]
+    },
+  }),
+  getExperiment: route({
+    id: 'getExperiment',
+    backend: 'getExperiment',
+    method: 'GET',
+    path: `${P}/experiments/{experiment}`,
+    action: 'read',
+    idempotent: true,
+    summary: 'Get an experiment.',
+    responseSchema: 'Experiment',
+    encode: (project, name) => ({params: {project, experiment: name}, query: {}}),
+    decode: (r) => [r.params.project, r.params.experiment],
+  }),
+  updateExperiment: route({
+    id: 'updateExperiment',
+    backend: 'updateExperiment',
+    method: 'PATCH',
+    path: `${P}/experiments/{experiment}`,
+    action: 'write',
+    idempotent: true,
+    summary: "Change an experiment's description, owner or framework.",
+    requestSchema: 'ExperimentCreate',
+    responseSchema: 'Experiment',
+    encode: (project, name, patch) => ({params: {project, experiment: name}, query: {}, body: patch}),
+    decode: (r) => [r.params.project, r.params.experiment, body(r)],
+  }),
+  createRun: route({
+    id: 'createRun',
+    backend: 'createRun',
+    method: 'POST',
+    path: `${P}/runs`,
+    action: 'write',
+    idempotent: false,
+    status: 201,
+    summary: 'Start a run (its experiment is created if missing).',
+    requestSchema: 'RunCreate',
+    responseSchema: 'Run',
+    encode: (project, input) => ({params: {project}, query: {}, body: input}),
+    decode: (r) => [r.params.project, body(r) as never],
+  }),
+  listRuns: route({
+    id: 'listRuns',
+    backend: 'listRuns',
+    method: 'GET',
+    path: `${P}/runs`,
+    action: 'read',
+    idempotent: true,
+    summary: 'Find runs: by experiment, status, params, a filter, sorted by any field or metric.',
+    query: ['experiment', 'status', 'param', 'where', 'sort_by', 'order_by', 'limit', 'offset'],
+    responseSchema: 'RunPage',
+    encode: (project, q) => ({params: {project}, query: runQuery(q)}),
+    decode: (r) => [r.params.project, decodeRunQuery(r.query)],
+  }),
+  getRun: route({
+    id: 'getRun',
+    backend: 'getRun',
+    method: 'GET',
+    path: R,
+    action: 'read',
+    idempotent: true,
+    summary: 'A run: params, metric summaries, datasets, checkpoints, versions, timings.',
+    responseSchema: 'Run',
+    encode: (run) => ({params: {run}, query: {}}),
+    decode: (r) => [r.params.run],
+  }),
+  updateRun: route({
+    id: 'updateRun',
+    backend: 'updateRun',
+    method: 'PATCH',
+    path: R,
+    action: 'write',
+    idempotent: true,
+    summary: "Change a run's status (finish it), name or tags.",
+    requestSchema: 'RunPatch',
+    responseSchema: 'Run',
+    encode: (run, patch) => ({params: {run}, query: {}, body: patch}),
+    decode: (r) => [r.params.run, body(r)],
+  }),
+  setRunParams: route({
+    id: 'setRunParams',
+    backend: 'setRunParams',
+    method: 'PUT',
+    path: `${R}/params`,
+    action: 'write',
+    idempotent: true,
+    summary: 'Set params; a different value for an existing one is a conflict unless overwrite.',
+    requestSchema: 'ParamsSet',
+    responseSchema: 'Params',
+    encode: (run, params, options) => ({params: {run}, query: {}, body: {params, overwrite: options?.overwrite ?? false}}),
+    decode: (r) => {
+      const b = body(r)
+      if (b.overwrite !== undefined && typeof b.overwrite !== 'boolean') throw invalid('overwrite must be true or false')
+      return [r.params.run, b.params as JsonObject, {overwrite: b.overwrite as boolean | undefined}]
+    },
+  }),
+  deleteRun: route({
+    id: 'deleteRun',
+    backend: 'deleteRun',
+    method: 'DELETE',
+    path: R,
+    action: 'admin',
+    idempotent: false,
+    summary: 'Delete a run with its metrics, datasets and checkpoints (versions made from it stay whole).',
+    responseSchema: 'RunDeleted',
+    encode: (run) => ({params: {run}, query: {}}),
+    decode: (r) => [r.params.run],
+  }),
+  setDataset: route({
+    id: 'setDataset',
+    backend: 'setDataset',
+    method: 'PUT',
+    path: `${R}/datasets/{tag}`,
+    action: 'write',
+    idempotent: true,
+    summary: 'Record (or replace) the dataset with this tag.',
+    requestSchema: 'DatasetInput',
+    responseSchema: 'Dataset',
+    encode: (run, input) => {
+      const {tag, ...rest} = input
+      return {params: {run, tag}, query: {}, body: rest}
+    },
+    decode: (r) => [r.params.run, {...body(r), tag: r.params.tag} as never],
+  }),
+  createCheckpoint: route({
+    id: 'createCheckpoint',
+    backend: 'createCheckpoint',
+    method: 'POST',
+    path: `${R}/checkpoints`,
+    action: 'write',
+    idempotent: true,
+    status: 201,
+    summary: 'Commit a checkpoint whose blobs are stored.',
+    requestSchema: 'CheckpointCreate',
+    responseSchema: 'Checkpoint',
+    encode: (run, input) => ({params: {run}, query: {}, body: input}),
+    decode: (r) => [r.params.run, body(r) as never],
+  }),
+  listCheckpoints: route({
+    id: 'listCheckpoints',
+    backend: 'listCheckpoints',
+    method: 'GET',
+    path: `${R}/checkpoints`,
+    action: 'read',
+    idempotent: true,
+    summary: "A run's checkpoints.",
+    responseSchema: 'CheckpointList',
+    encode: (run) => ({params: {run}, query: {}}),
+    decode: (r) => [r.params.run],
+  }),
+  getCheckpoint: route({
+    id: 'getCheckpoint',
+    backend: 'getCheckpoint',
+    method: 'GET',
+    path: `${API_PREFIX}/checkpoints/{uuid}`,
+    action: 'read',
+    idempotent: true,
+    summary: 'A checkpoint and its files.',
+    responseSchema: 'Checkpoint',
+    encode: (uuid) => ({params: {uuid}, query: {}}),
+    decode: (r) => [r.params.uuid],
+  }),
+  registerCheckpoint: route({
+    id: 'registerCheckpoint',
+    backend: 'registerCheckpoint',
+    method: 'POST',
+    path: `${M}/register`,
+    action: 'write',
+    idempotent: true,
+    status: 201,
+    summary: "A new version from a checkpoint's files (no bytes copied), with lineage.",
+    requestSchema: 'RegisterInput',
+    responseSchema: 'VersionCreated',
+    encode: (project, model, uuid, input) => ({params: {project, model}, query: {}, body: {checkpoint: uuid, ...input}}),
+    decode: (r) => {
+      const {checkpoint, ...input} = body(r)
+      return [r.params.project, r.params.model, str(checkpoint, 'checkpoint'), input as never]
+    },
+  }),
   missingBlobs: route({
     id: 'missingBlobs',
     backend: 'missingBlobs',
@@ -432,6 +688,27 @@ export const STREAM_ROUTES = {
     summary: 'Follow events as they happen: NDJSON, one event a line, blank lines as keep-alives.',
     query: EVENT_QUERY_PARAMS,
     responseSchema: 'ndjson',
+  },
+  logMetrics: {
+    id: 'logMetrics',
+    method: 'POST',
+    path: `${R}/metrics`,
+    action: 'write',
+    kind: 'ndjson-upload',
+    idempotent: false,
+    summary: 'Log metric points: an NDJSON body, one {"name","value","step","split","time"} a line, streamed; a repeated (name, split, step) replaces.',
+    responseSchema: 'MetricCount',
+  },
+  readMetrics: {
+    id: 'readMetrics',
+    method: 'GET',
+    path: `${R}/metrics`,
+    action: 'read',
+    kind: 'ndjson',
+    idempotent: true,
+    summary: 'The full series, as NDJSON, ordered by name, split and step.',
+    query: ['name', 'split'],
+    responseSchema: 'ndjson-metric',
   },
   putBlob: {
     id: 'putBlob',

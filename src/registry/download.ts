@@ -33,10 +33,24 @@ export interface DownloadResult {
   resumed_bytes: number
 }
 
-/** The entries a download writes: model files, and with --attachments the attachments under attachments/. */
-export function downloadEntries(version: Version, attachments: boolean): FileEntry[] {
-  const entries = [...version.files]
-  if (attachments) for (const a of version.attachments) entries.push({...a, path: `${ATTACHMENTS_DIR}/${a.path}`})
+/** Something with files to materialize: a version or a checkpoint. */
+export interface FileSet {
+  /** For messages and results: `project/model:3` or `checkpoint <uuid>`. */
+  ref: string
+  project: string
+  created_at: string
+  files: FileEntry[]
+  attachments?: FileEntry[]
+}
+
+export function versionFileSet(version: Version): FileSet {
+  return {ref: formatRef(version.model, version.version, version.project), project: version.project, created_at: version.created_at, files: version.files, attachments: version.attachments}
+}
+
+/** The entries a download writes: the files, and with --attachments the attachments under attachments/. */
+export function downloadEntries(set: FileSet, attachments: boolean): FileEntry[] {
+  const entries = [...set.files]
+  if (attachments) for (const a of set.attachments ?? []) entries.push({...a, path: `${ATTACHMENTS_DIR}/${a.path}`})
   // Re-check what came from the backend: a hostile server must not be able to steer writes.
   return validateFileEntries(entries, 'files')
 }
@@ -139,8 +153,12 @@ async function fetchFile(backend: Backend, project: string, entry: FileEntry, ta
 }
 
 export async function downloadVersion(backend: Backend, version: Version, directory: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  return downloadFiles(backend, versionFileSet(version), directory, options)
+}
+
+export async function downloadFiles(backend: Backend, set: FileSet, directory: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const root = resolve(directory)
-  const entries = downloadEntries(version, options.attachments ?? false)
+  const entries = downloadEntries(set, options.attachments ?? false)
   try {
     await mkdir(root, {recursive: true})
   } catch (error) {
@@ -168,10 +186,10 @@ export async function downloadVersion(backend: Backend, version: Version, direct
   }
   for (const entry of entries) {
     const target = await prepareTarget(root, entry.path)
-    resumed += await fetchFile(backend, version.project, entry, target, onBytes)
+    resumed += await fetchFile(backend, set.project, entry, target, onBytes)
   }
   return {
-    ref: formatRef(version.model, version.version, version.project),
+    ref: set.ref,
     directory: root,
     files: entries.map((e) => ({path: e.path, size: e.size, sha256: e.sha256})),
     bytes: total,
@@ -205,8 +223,9 @@ function write(out: Writable, chunk: Buffer): Promise<void> | void {
  * as it streams; a mismatch stops the stream with `integrity` before the archive is complete.
  */
 export async function writeTar(backend: Backend, version: Version, out: Writable, options: DownloadOptions = {}): Promise<DownloadResult> {
-  const entries = downloadEntries(version, options.attachments ?? false)
-  const mtime = new Date(version.created_at)
+  const set = versionFileSet(version)
+  const entries = downloadEntries(set, options.attachments ?? false)
+  const mtime = new Date(set.created_at)
   const total = entries.reduce((sum, e) => sum + e.size, 0)
   let done = 0
   for (const entry of entries) {
@@ -214,7 +233,7 @@ export async function writeTar(backend: Backend, version: Version, out: Writable
     if (header.encode()) await write(out, new Pax({path: entry.path, size: entry.size, mtime}).encode())
     await write(out, header.block as Buffer)
     const meter = new DigestStream(entry.size)
-    const {stream} = await backend.openBlob(entry.sha256, {project: version.project})
+    const {stream} = await backend.openBlob(entry.sha256, {project: set.project})
     for await (const chunk of pipelineCallback(stream, meter, () => {}) as AsyncIterable<Buffer>) {
       await write(out, chunk)
       done += chunk.length
@@ -226,7 +245,7 @@ export async function writeTar(backend: Backend, version: Version, out: Writable
   }
   await write(out, Buffer.alloc(BLOCK * 2))
   return {
-    ref: formatRef(version.model, version.version, version.project),
+    ref: set.ref,
     directory: '',
     files: entries.map((e) => ({path: e.path, size: e.size, sha256: e.sha256})),
     bytes: total,

@@ -7,7 +7,7 @@
 import {randomBytes} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {pipeline, Transform, type TransformCallback} from 'node:stream'
-import type {Backend, FileEntry, VersionCreate, VersionCreated} from '../backends/backend.js'
+import type {Backend, Checkpoint, CheckpointCreate, FileEntry, VersionCreate, VersionCreated} from '../backends/backend.js'
 import {CHUNK_SIZE, hashFile} from '../backends/digest.js'
 import {invalid, RegistryError} from '../backends/errors.js'
 import {
@@ -86,12 +86,27 @@ async function hashAll(files: LocalFile[], onBytes: (n: number) => void): Promis
   })
 }
 
-export async function pushVersion(backend: Backend, input: PushInput): Promise<PushResult> {
-  validatePushInput(input)
-  const progress = input.onProgress ?? (() => {})
+export interface Uploaded {
+  files: FileEntry[]
+  attachments: FileEntry[]
+  uploaded: TransferStats
+  reused: TransferStats
+}
+
+/**
+ * Make sure the store holds every file's content: hash, ask which digests are missing, upload
+ * only those (several at a time). Returns the manifests to commit.
+ */
+export async function uploadFiles(
+  backend: Backend,
+  paths: string[],
+  attachmentPaths: string[],
+  options: {concurrency?: number; onProgress?: (progress: TransferProgress) => void} = {},
+): Promise<Uploaded> {
+  const progress = options.onProgress ?? (() => {})
   progress({phase: 'scanning', bytesDone: 0, bytesTotal: 0})
-  const files = await collectFiles(input.paths)
-  const attachments = await collectFiles(input.attachments ?? [], 'attachment')
+  const files = await collectFiles(paths)
+  const attachments = await collectFiles(attachmentPaths, 'attachment')
   const all = [...files, ...attachments]
   const totalBytes = all.reduce((sum, f) => sum + f.size, 0)
 
@@ -100,8 +115,6 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
     hashed += n
     progress({phase: 'hashing', bytesDone: hashed, bytesTotal: totalBytes})
   })
-  const fileEntries = entries.slice(0, files.length)
-  const attachmentEntries = entries.slice(files.length)
 
   const missing = new Set(await backend.missingBlobs([...new Set(entries.map((e) => e.sha256))]))
   // One upload per missing digest, from the first local file that has it.
@@ -113,7 +126,7 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
   const uploadBytes = [...uploads.values()].reduce((sum, f) => sum + f.size, 0)
   let sent = 0
   progress({phase: 'uploading', bytesDone: 0, bytesTotal: uploadBytes})
-  await mapLimit([...uploads.entries()], input.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async ([digest, file]) => {
+  await mapLimit([...uploads.entries()], options.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async ([digest, file]) => {
     try {
       await backend.putBlob(digest, file.size, () =>
         pipeline(
@@ -132,11 +145,28 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
       throw error
     }
   })
-
   progress({phase: 'committing', bytesDone: uploadBytes, bytesTotal: uploadBytes})
+  const uploadedDigests = new Set(uploads.keys())
+  const reused = entries.filter((e) => !uploadedDigests.has(e.sha256))
+  return {
+    files: entries.slice(0, files.length),
+    attachments: entries.slice(files.length),
+    uploaded: {files: uploads.size, bytes: uploadBytes},
+    reused: {files: reused.length, bytes: reused.reduce((sum, e) => sum + e.size, 0)},
+  }
+}
+
+/** A client-chosen id that makes a commit safe to retry: a repeat returns the first result. */
+export function newRequestId(): string {
+  return randomBytes(18).toString('base64url')
+}
+
+export async function pushVersion(backend: Backend, input: PushInput): Promise<PushResult> {
+  validatePushInput(input)
+  const stored = await uploadFiles(backend, input.paths, input.attachments ?? [], input)
   const created = await backend.createVersion(input.project, input.model, {
-    files: fileEntries,
-    attachments: attachmentEntries,
+    files: stored.files,
+    attachments: stored.attachments,
     comment: input.comment,
     author: input.author,
     metadata: input.metadata,
@@ -145,14 +175,33 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
     format: input.format,
     tags: input.tags,
     source: input.source,
-    // Makes the commit safe to retry: a repeat returns this push's version instead of another.
-    request_id: randomBytes(18).toString('base64url'),
+    run_id: input.run_id,
+    datasets: input.datasets,
+    request_id: newRequestId(),
   })
-  const uploadedDigests = new Set(uploads.keys())
-  const reused = entries.filter((e) => !uploadedDigests.has(e.sha256))
-  return {
-    ...created,
-    uploaded: {files: uploads.size, bytes: uploadBytes},
-    reused: {files: reused.length, bytes: reused.reduce((sum, e) => sum + e.size, 0)},
-  }
+  return {...created, uploaded: stored.uploaded, reused: stored.reused}
+}
+
+export interface CheckpointPushResult extends Checkpoint {
+  uploaded: TransferStats
+  reused: TransferStats
+}
+
+/** Store files as a checkpoint of a run (deduplicated like versions). */
+export async function pushCheckpoint(
+  backend: Backend,
+  run: string,
+  paths: string[],
+  input: Omit<CheckpointCreate, 'files' | 'request_id'> & {concurrency?: number; onProgress?: (progress: TransferProgress) => void} = {},
+): Promise<CheckpointPushResult> {
+  if (paths.length === 0) throw invalid('name at least one file or directory to store')
+  const stored = await uploadFiles(backend, paths, [], input)
+  const checkpoint = await backend.createCheckpoint(run, {
+    files: stored.files,
+    step: input.step,
+    metrics: input.metrics,
+    metadata: input.metadata,
+    request_id: newRequestId(),
+  })
+  return {...checkpoint, uploaded: stored.uploaded, reused: stored.reused}
 }

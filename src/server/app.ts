@@ -4,7 +4,7 @@
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {pipeline} from 'node:stream/promises'
-import type {EventQuery} from '../backends/backend.js'
+import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {LocalBackend} from '../backends/local/local-backend.js'
 import {validateDigest} from '../backends/validation.js'
@@ -15,6 +15,7 @@ import type {Metrics} from './metrics.js'
 import {projectAllows, scopeAllows, type TokenInfo, type TokenStore} from './tokens.js'
 
 const MAX_JSON_DEPTH = 32
+const MAX_NDJSON_LINE = 64 * 1024
 const KEEPALIVE_MS = 15_000
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -70,6 +71,23 @@ function queryValues(search: URLSearchParams): QueryValues {
     out[key] = all.length === 1 ? all[0] : all
   }
   return out
+}
+
+/** Write, and wait for the socket to drain when it is full; false when the client is gone. */
+function writeWithBackpressure(res: ServerResponse, chunk: string): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false)
+  if (res.write(chunk)) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  })
 }
 
 /** Split a request target into its path and query, without normalizing the path. */
@@ -214,6 +232,13 @@ export class App {
       if (!projectAllows(token, params.project)) throw denied()
       return
     }
+    // Runs and checkpoints have ids unique across projects: authorize by the project that owns them.
+    if (params.run !== undefined || params.uuid !== undefined) {
+      const owner = params.run !== undefined ? ctx.backend.tracking.projectOfRun(params.run) : ctx.backend.tracking.projectOfCheckpoint(params.uuid)
+      if (owner !== null && !projectAllows(token, owner)) throw denied()
+      if (owner === null) throw new RegistryError('not_found', params.run !== undefined ? `run ${JSON.stringify(params.run)} not found` : `checkpoint ${params.uuid} not found`)
+      return
+    }
     switch (route.id) {
       case 'listEvents':
       case 'followEvents': {
@@ -253,7 +278,9 @@ export class App {
       case 'blob-download':
         return this.download(ctx)
       case 'ndjson':
-        return this.follow(ctx)
+        return route.id === 'readMetrics' ? this.streamMetrics(ctx) : this.follow(ctx)
+      case 'ndjson-upload':
+        return this.ingestMetrics(ctx)
     }
   }
 
@@ -389,6 +416,65 @@ export class App {
       this.streams.delete(abort)
       ctx.res.end()
     }
+  }
+
+  /** Metric points from an NDJSON body, parsed line by line as they arrive (never whole). */
+  private async ingestMetrics(ctx: Context): Promise<void> {
+    const type = ctx.req.headers['content-type']
+    if (typeof type !== 'string' || !/^application\/(x-)?ndjson\b/i.test(type)) throw invalid('send metric points as application/x-ndjson')
+    const metrics = this.options.metrics
+    async function* points(req: IncomingMessage): AsyncIterable<MetricPointInput> {
+      let buffer = ''
+      let line = 0
+      const parse = (text: string): MetricPointInput | null => {
+        line++
+        if (text.trim() === '') return null
+        if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
+        try {
+          return JSON.parse(text) as MetricPointInput
+        } catch {
+          throw invalid(`line ${line}: not valid JSON`)
+        }
+      }
+      req.setEncoding('utf8')
+      for await (const chunk of req as AsyncIterable<string>) {
+        metrics.bytesIn += Buffer.byteLength(chunk)
+        buffer += chunk
+        let newline = buffer.indexOf('\n')
+        while (newline >= 0) {
+          const point = parse(buffer.slice(0, newline))
+          if (point) yield point
+          buffer = buffer.slice(newline + 1)
+          newline = buffer.indexOf('\n')
+        }
+        if (buffer.length > MAX_NDJSON_LINE) throw new RegistryError('payload_too_large', `line ${line + 1} is longer than ${MAX_NDJSON_LINE} bytes`)
+      }
+      const last = parse(buffer)
+      if (last) yield last
+    }
+    const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req))
+    this.sendJson(ctx.res, 200, result)
+  }
+
+  private async streamMetrics(ctx: Context): Promise<void> {
+    const name = typeof ctx.query.name === 'string' ? ctx.query.name : undefined
+    const split = typeof ctx.query.split === 'string' ? ctx.query.split : undefined
+    const series = ctx.backend.readMetrics(ctx.params.run, {name, split})[Symbol.asyncIterator]()
+    // The first page decides the status: a missing run is a 404, not an empty 200.
+    let next = await series.next()
+    ctx.res.writeHead(200, {'content-type': 'application/x-ndjson; charset=utf-8'})
+    let chunk = ''
+    while (!next.done) {
+      chunk += `${JSON.stringify(next.value)}\n`
+      if (chunk.length >= 65_536) {
+        this.options.metrics.bytesOut += chunk.length
+        if (!(await writeWithBackpressure(ctx.res, chunk))) return // the client went away
+        chunk = ''
+      }
+      next = await series.next()
+    }
+    this.options.metrics.bytesOut += chunk.length
+    ctx.res.end(chunk)
   }
 
   private sendJson(res: ServerResponse, status: number, value: unknown): void {

@@ -2,7 +2,6 @@
  * THE backend contract: one behaviour suite, run against every Backend implementation (local
  * engine; remote client -> server -> local engine). A behaviour is defined by passing here.
  */
-import {createHash} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
@@ -11,39 +10,13 @@ import type {Backend} from '../../src/backends/backend.js'
 import {downloadVersion, writeTar} from '../../src/registry/download.js'
 import {pushVersion, type PushInput} from '../../src/registry/push.js'
 import {tempDir} from '../helpers/tmp.js'
+import {files, rejects, sha, streamToBuffer} from './helpers.js'
+import {trackingContract} from './tracking.js'
 
 export interface ContractTarget {
   backend: Backend
   /** Where the store keeps a blob on disk (to damage it in integrity tests). */
   blobPath(digest: string): string
-}
-
-const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
-
-function files(dir: string, tree: Record<string, string>): string {
-  for (const [path, content] of Object.entries(tree)) {
-    const full = join(dir, path)
-    mkdirSync(join(full, '..'), {recursive: true})
-    writeFileSync(full, content)
-  }
-  return dir
-}
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<Error & {code: string}> {
-  try {
-    await promise
-  } catch (error) {
-    expect((error as {code?: string}).code, (error as Error).message).toBe(code)
-    expect((error as Error).message).not.toContain('\n')
-    return error as Error & {code: string}
-  }
-  throw new Error(`expected a rejection with code ${code}`)
-}
-
-async function streamToBuffer(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
 }
 
 export function backendContract(name: string, open: () => Promise<ContractTarget>): void {
@@ -581,5 +554,7 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         expect(seen).toEqual({'d/x.txt': 'xx', 'y.txt': 'yyy'})
       })
     })
+
+    trackingContract(() => ({target, backend: b, work}))
   })
 }

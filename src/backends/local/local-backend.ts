@@ -3,14 +3,30 @@
  * engine behind the server, so every rule is enforced here (through validation.ts).
  */
 import type {Statement} from 'better-sqlite3'
-import {mkdirSync, statSync} from 'node:fs'
-import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import type {
   Backend,
   BlobInfo,
   BlobStream,
+  Checkpoint,
+  CheckpointCreate,
+  CheckpointSummary,
+  Dataset,
+  DatasetInput,
   DeleteResult,
+  Experiment,
+  ExperimentCreate,
+  ExperimentPatch,
+  Lineage,
+  MetricPoint,
+  MetricPointInput,
+  MetricQuery,
+  RegisterInput,
+  Run,
+  RunCreate,
+  RunPatch,
+  RunQuery,
+  RunSummary,
   EventQuery,
   EventType,
   FileEntry,
@@ -37,7 +53,8 @@ import type {
   VersionSummary,
 } from '../backend.js'
 import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
-import {alreadyExists, conflict, fromFsError, invalid, notFound, RegistryError} from '../errors.js'
+import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
+import {compileFilter, type FieldResolver, jsonPath} from '../filter.js'
 import {
   LATEST,
   LIMITS,
@@ -58,23 +75,17 @@ import {
   validateRequestId,
   validateTag,
   validateText,
+  validateUuid,
 } from '../validation.js'
-import {BlobStore} from './blob-store.js'
-import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
+import type {BlobStore} from './blob-store.js'
+import {type EventFields, now, parseJson, type ProjectRow, Store} from './store.js'
+import {Tracking} from './tracking.js'
 
 export interface LocalBackendOptions {
   /** The store's directory ($MODELREG_HOME). */
   home: string
   /** Who is acting, recorded on events. */
   actor: string
-}
-
-interface ProjectRow {
-  id: number
-  name: string
-  name_key: string
-  description: string
-  created_at: string
 }
 
 interface ModelRow {
@@ -110,6 +121,22 @@ interface VersionRow {
   size: number
   file_count: number
   attachment_count: number
+  run_uid: string | null
+  lineage: string | null
+}
+
+interface PreparedVersion {
+  files: FileEntry[]
+  attachments: FileEntry[]
+  comment: string
+  author: string
+  metadata: JsonObject
+  metrics: Record<string, number>
+  framework: string | null
+  format: string | null
+  tags: string[]
+  source: SourceInfo
+  requestId: string | null
 }
 
 interface EventRow {
@@ -138,9 +165,38 @@ const SORT_COLUMNS: Record<(typeof MODEL_SORT_FIELDS)[number], string> = {
   last_updated_time: 'm.updated_at',
 }
 
+/** Fields a version filter may name. */
+const VERSION_FIELDS: FieldResolver = {
+  describe: 'version, author, comment, created_at, framework, format, tags, metadata.KEY or metrics.KEY',
+  field(name) {
+    const plain: Record<string, string> = {
+      version: 'v.number',
+      author: 'v.author',
+      comment: 'v.comment',
+      created_at: 'v.created_at',
+      framework: 'v.framework',
+      format: 'v.format',
+      run: 'v.run_uid',
+    }
+    if (plain[name]) return {sql: plain[name], params: []}
+    if (name.startsWith('metadata.') && name.length > 9) return {sql: 'json_extract(v.metadata, ?)', params: [jsonPath(name.slice(9))]}
+    if (name.startsWith('metrics.') && name.length > 8) return {sql: 'json_extract(v.metrics, ?)', params: [jsonPath(name.slice(8))]}
+    return null
+  },
+  special(name, op, value, fail) {
+    if (name !== 'tags') return null
+    if (op !== '=' && op !== '!=') fail('tags takes = or != (whether the version carries the tag)')
+    if (typeof value !== 'string') fail("tags is compared with a quoted tag name, e.g. tags = 'prod'")
+    const has =
+      nameKey(value as string) === LATEST
+        ? {sql: '(v.number = (SELECT MAX(x.number) FROM versions x WHERE x.model_id = v.model_id))', params: []}
+        : {sql: 'EXISTS (SELECT 1 FROM tags t WHERE t.version_id = v.id AND t.name_key = ?)', params: [nameKey(value as string)]}
+    return op === '=' ? has : {sql: `(NOT ${has.sql})`, params: has.params}
+  },
+}
+
 const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
 
-const now = () => new Date().toISOString()
 const FOLLOW_POLL_MS = 250
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -154,7 +210,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, {once: true})
   })
 }
-const parseJson = <T>(text: string): T => JSON.parse(text) as T
 
 function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
@@ -168,58 +223,45 @@ export class LocalBackend implements Backend {
   readonly kind = 'local' as const
   readonly location: string
   readonly blobs: BlobStore
-  private readonly db: Db
-  private readonly actor: string
-  private readonly eventContext?: JsonObject
-  private readonly statements = new Map<string, Statement<unknown[], unknown>>()
+  readonly store: Store
+  readonly tracking: Tracking
 
-  constructor(options: LocalBackendOptions) {
-    this.location = options.home
-    this.actor = options.actor
-    try {
-      mkdirSync(options.home, {recursive: true, mode: 0o700})
-    } catch (error) {
-      throw fromFsError(error, `creating the store directory ${options.home}`)
-    }
-    this.db = openDatabase(join(options.home, 'registry.db'))
-    this.blobs = new BlobStore(options.home)
+  constructor(options: LocalBackendOptions | Store) {
+    this.store = options instanceof Store ? options : Store.open(options.home, options.actor)
+    this.location = this.store.home
+    this.blobs = this.store.blobs
+    this.tracking = new Tracking(this.store)
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close()
+    this.store.close()
   }
 
   // -------------------------------------------------------------------------------------------
   // helpers
 
   private stmt(sql: string): Statement<unknown[], unknown> {
-    let statement = this.statements.get(sql)
-    if (!statement) {
-      statement = this.db.prepare(sql)
-      this.statements.set(sql, statement)
-    }
-    return statement
+    return this.store.stmt(sql)
   }
 
   private write<T>(what: string, fn: () => T): T {
-    return writeTransaction(this.db, what, fn)
+    return this.store.write(what, fn)
   }
 
   private read<T>(fn: () => T): T {
-    return readTransaction(this.db, fn)
+    return this.store.read(fn)
   }
 
   private findProject(name: string): ProjectRow | undefined {
-    return this.stmt('SELECT * FROM projects WHERE name_key = ?').get(nameKey(name)) as ProjectRow | undefined
+    return this.store.findProject(name)
   }
 
   private ensureProject(name: string): ProjectRow {
-    const existing = this.findProject(name)
-    if (existing) return existing
-    const time = now()
-    const info = this.stmt('INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?)').run(name, nameKey(name), time)
-    this.event('project.created', {project: name})
-    return {id: Number(info.lastInsertRowid), name, name_key: nameKey(name), description: '', created_at: time}
+    return this.store.ensureProject(name)
+  }
+
+  private event(type: EventType, fields: EventFields): void {
+    this.store.event(type, fields)
   }
 
   private findModel(project: string, name: string): ModelRow | undefined {
@@ -230,28 +272,6 @@ export class LocalBackend implements Backend {
     const row = this.findModel(project, name)
     if (!row) throw notFound(`model ${quote(name)} not found in project ${quote(project)}`, {project, model: name})
     return row
-  }
-
-  private event(
-    type: EventType,
-    fields: {project: string; model?: string | null; modelId?: number | null; version?: number | null; tag?: string | null; data?: JsonObject},
-  ): void {
-    this.stmt(
-      `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      now(),
-      type,
-      fields.project,
-      nameKey(fields.project),
-      fields.model ?? null,
-      fields.model ? nameKey(fields.model) : null,
-      fields.modelId ?? null,
-      fields.version ?? null,
-      fields.tag ?? null,
-      this.actor,
-      JSON.stringify(this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {})),
-    )
   }
 
   private touchModel(modelId: number): void {
@@ -306,7 +326,7 @@ export class LocalBackend implements Backend {
     const files: FileEntry[] = []
     const attachments: FileEntry[] = []
     for (const {kind, ...entry} of entries) (kind === 'file' ? files : attachments).push(entry)
-    return {...this.toSummary(model, row), files, attachments}
+    return {...this.toSummary(model, row), files, attachments, lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null}
   }
 
   private resolveVersion(model: ModelRow, selector: string): VersionRow {
@@ -585,16 +605,16 @@ export class LocalBackend implements Backend {
     validateName('project', project)
     validateName('model', model)
     const page = validatePage(query)
+    const filter = query.where ? compileFilter(query.where, VERSION_FIELDS) : null
     return this.read(() => {
       const row = this.requireModel(project, model)
-      const rows = this.stmt('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT ? OFFSET ?').all(
-        row.id,
-        page.limit,
-        page.offset,
-      ) as VersionRow[]
+      const where = filter ? `v.model_id = ? AND ${filter.sql}` : 'v.model_id = ?'
+      const params = filter ? [row.id, ...filter.params] : [row.id]
+      const total = filter ? (this.stmt(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`).get(...params) as {n: number}).n : row.version_count
+      const rows = this.stmt(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as VersionRow[]
       return this.page(
         rows.map((v) => this.toSummary(row, v)),
-        row.version_count,
+        total,
         page,
       )
     })
@@ -609,102 +629,127 @@ export class LocalBackend implements Backend {
     })
   }
 
-  async createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated> {
-    validateName('project', project)
-    validateName('model', model)
+  /** Check everything a new version carries, before taking the write lock. */
+  private prepareVersion(input: Omit<VersionCreate, 'run_id' | 'datasets'>, needFiles = true): PreparedVersion {
     const files = validateFileEntries(input.files, 'files')
     const attachments = validateFileEntries(input.attachments, 'attachments')
-    if (files.length === 0) throw invalid('a version needs at least one file')
-    const comment = input.comment === undefined ? '' : validateText(input.comment, 'comment')
-    const author = validateShortText(input.author, 'author')
-    const metadata = validateMetadata(input.metadata)
-    const metrics = validateMetrics(input.metrics)
-    const framework = validateOptionalShortText(input.framework, 'framework')
-    const format = validateOptionalShortText(input.format, 'format')
+    if (needFiles && files.length === 0) throw invalid('a version needs at least one file')
     const tags = (input.tags ?? []).map((tag) => validateTag(tag))
     if (tags.length > LIMITS.tagsPerPush) throw invalid(`too many tags (${tags.length}, at most ${LIMITS.tagsPerPush})`)
     const source = {...emptySource(), ...(input.source ?? {})}
     validateMetadata(source, 'source')
-    const requestId = input.request_id === undefined ? null : validateRequestId(input.request_id)
-    const size = files.reduce((sum, f) => sum + f.size, 0)
-    const blobs = new Map<string, number>()
-    for (const entry of [...files, ...attachments]) blobs.set(entry.sha256, entry.size)
-
-    return this.write('pushing a version', () => {
-      // Inside the write lock: every blob the version names must be in place, whole.
-      const time = now()
-      for (const [digest, blobSize] of blobs) this.claimBlob(digest, blobSize, time)
-      let modelRow = this.findModel(project, model)
-      if (modelRow && requestId) {
-        // The same push again (a retry whose first answer was lost): answer as the first time.
-        const earlier = this.stmt('SELECT * FROM versions WHERE model_id = ? AND request_id = ?').get(modelRow.id, requestId) as VersionRow | undefined
-        if (earlier) return {version: this.toVersion(modelRow, earlier), model_created: false}
-      }
-      const modelCreated = !modelRow
-      if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
-      const {last_number: number} = this.stmt('UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number').get(
-        time,
-        modelRow.id,
-      ) as {last_number: number}
-      const info = this.stmt(
-        `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count, request_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        modelRow.id,
-        number,
-        comment,
-        author,
-        time,
-        JSON.stringify(metadata),
-        JSON.stringify(metrics),
-        framework,
-        format,
-        JSON.stringify(source),
-        size,
-        files.length,
-        attachments.length,
-        requestId,
-      )
-      const versionId = Number(info.lastInsertRowid)
-      const insertFile = this.stmt('INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)')
-      for (const f of files) insertFile.run(versionId, 'file', f.path, f.size, f.sha256, f.mode)
-      for (const f of attachments) insertFile.run(versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
-      this.event('version.created', {
-        project: modelRow.project_name,
-        model: modelRow.name,
-        modelId: modelRow.id,
-        version: number,
-        data: {author, comment, size, file_count: files.length, attachment_count: attachments.length},
-      })
-      for (const tag of tags) this.moveTag(modelRow, tag, versionId, number, time)
-      const fresh = this.requireModel(project, model)
-      return {version: this.toVersion(fresh, this.resolveVersion(fresh, String(number))), model_created: modelCreated}
-    })
+    return {
+      files,
+      attachments,
+      comment: input.comment === undefined ? '' : validateText(input.comment, 'comment'),
+      author: validateShortText(input.author, 'author'),
+      metadata: validateMetadata(input.metadata),
+      metrics: validateMetrics(input.metrics),
+      framework: validateOptionalShortText(input.framework, 'framework'),
+      format: validateOptionalShortText(input.format, 'format'),
+      tags,
+      source,
+      requestId: input.request_id === undefined ? null : validateRequestId(input.request_id),
+    }
   }
 
   /**
-   * Make sure a blob a version is about to reference is stored whole, and mark it used now so
-   * that gc leaves it alone. Runs inside the write transaction that commits the version.
+   * Number and commit a version. Runs inside the write transaction: every blob it names must
+   * be in place, whole; the model is created if missing; tags move in the same transaction.
    */
-  private claimBlob(digest: string, size: number, time: string): void {
-    let actual: number | null = null
-    try {
-      const info = statSync(this.blobs.pathOf(digest))
-      if (info.isFile()) actual = info.size
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `checking blob ${digest}`)
+  private commitVersion(project: string, model: string, v: PreparedVersion, origin: () => {lineage: Lineage | null; runUid: string | null}): VersionCreated {
+    const time = now()
+    let modelRow = this.findModel(project, model)
+    if (modelRow && v.requestId) {
+      // The same push again (a retry whose first answer was lost): answer as the first time.
+      const earlier = this.stmt('SELECT * FROM versions WHERE model_id = ? AND request_id = ?').get(modelRow.id, v.requestId) as VersionRow | undefined
+      if (earlier) return {version: this.toVersion(modelRow, earlier), model_created: false}
     }
-    if (actual === null) throw invalid(`blob ${digest} is not in the store; upload it before creating the version`, {digest})
-    if (actual !== size) throw new RegistryError('integrity', `blob ${digest} is ${actual} bytes in the store, but the version says ${size}`, {digest})
-    this.touchBlob(digest, size, time)
+    for (const entry of [...v.files, ...v.attachments]) this.store.claimBlob(entry.sha256, entry.size, time)
+    const {lineage, runUid} = origin()
+    const modelCreated = !modelRow
+    if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
+    const {last_number: number} = this.stmt('UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number').get(
+      time,
+      modelRow.id,
+    ) as {last_number: number}
+    const size = v.files.reduce((sum, f) => sum + f.size, 0)
+    const info = this.stmt(
+      `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count, request_id, run_uid, lineage)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      modelRow.id,
+      number,
+      v.comment,
+      v.author,
+      time,
+      JSON.stringify(v.metadata),
+      JSON.stringify(v.metrics),
+      v.framework,
+      v.format,
+      JSON.stringify(v.source),
+      size,
+      v.files.length,
+      v.attachments.length,
+      v.requestId,
+      runUid,
+      lineage ? JSON.stringify(lineage) : null,
+    )
+    const versionId = Number(info.lastInsertRowid)
+    const insertFile = this.stmt('INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)')
+    for (const f of v.files) insertFile.run(versionId, 'file', f.path, f.size, f.sha256, f.mode)
+    for (const f of v.attachments) insertFile.run(versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
+    this.event('version.created', {
+      project: modelRow.project_name,
+      model: modelRow.name,
+      modelId: modelRow.id,
+      version: number,
+      data: {
+        author: v.author,
+        comment: v.comment,
+        size,
+        file_count: v.files.length,
+        attachment_count: v.attachments.length,
+        ...(runUid ? {run: runUid} : {}),
+        ...(lineage?.checkpoint ? {checkpoint: lineage.checkpoint.uuid} : {}),
+      },
+    })
+    for (const tag of v.tags) this.moveTag(modelRow, tag, versionId, number, time)
+    const fresh = this.requireModel(project, model)
+    return {version: this.toVersion(fresh, this.resolveVersion(fresh, String(number))), model_created: modelCreated}
   }
 
-  /** Record a blob as stored and used now (gc spares recently used blobs). */
-  private touchBlob(digest: string, size: number, time: string): void {
-    this.stmt(
-      `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,
-    ).run(digest, size, time, time)
+  async createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated> {
+    validateName('project', project)
+    validateName('model', model)
+    const prepared = this.prepareVersion(input)
+    this.tracking.checkDatasetsLimit(input.datasets)
+    const datasets = input.datasets ?? []
+    for (const d of datasets) this.tracking.validateDataset(d)
+    return this.write('pushing a version', () =>
+      this.commitVersion(project, model, prepared, () => {
+        if (input.run_id !== undefined && input.run_id !== null) {
+          const run = this.tracking.resolveRun(input.run_id)
+          return {lineage: this.tracking.lineageOf(run, null, datasets), runUid: run.uid}
+        }
+        return {lineage: datasets.length ? this.tracking.datasetsOnlyLineage(datasets) : null, runUid: null}
+      }),
+    )
+  }
+
+  async registerCheckpoint(project: string, model: string, uuid: string, input: RegisterInput): Promise<VersionCreated> {
+    validateName('project', project)
+    validateName('model', model)
+    validateUuid(uuid)
+    const prepared = this.prepareVersion({files: [], ...input}, false)
+    return this.write('registering a checkpoint', () => {
+      const {row, checkpoint} = this.tracking.requireCheckpoint(uuid)
+      const run = this.tracking.resolveRun(row.run_uid)
+      const lineage = this.tracking.lineageOf(run, {uuid: checkpoint.uuid, step: checkpoint.step})
+      // The checkpoint's files, by reference: no byte is copied.
+      const v: PreparedVersion = {...prepared, files: checkpoint.files, metrics: {...lineage.metrics, ...checkpoint.metrics, ...prepared.metrics}}
+      return this.commitVersion(project, model, v, () => ({lineage, runUid: run.uid}))
+    })
   }
 
   async deleteVersion(project: string, model: string, version: number): Promise<DeleteResult> {
@@ -724,6 +769,73 @@ export class LocalBackend implements Backend {
       this.event('version.deleted', {project: row.project_name, model: row.name, modelId: row.id, version})
       return {project: row.project_name, model: row.name, versions: [version], model_deleted: false}
     })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // experiment tracking (tracking.ts)
+
+  listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>> {
+    return this.tracking.listExperiments(project, query)
+  }
+
+  createExperiment(project: string, name: string, input?: ExperimentCreate): Promise<Experiment> {
+    return this.tracking.createExperiment(project, name, input)
+  }
+
+  getExperiment(project: string, name: string): Promise<Experiment> {
+    return this.tracking.getExperiment(project, name)
+  }
+
+  updateExperiment(project: string, name: string, patch: ExperimentPatch): Promise<Experiment> {
+    return this.tracking.updateExperiment(project, name, patch)
+  }
+
+  createRun(project: string, input: RunCreate): Promise<Run> {
+    return this.tracking.createRun(project, input)
+  }
+
+  getRun(run: string): Promise<Run> {
+    return this.tracking.getRun(run)
+  }
+
+  listRuns(project: string, query?: RunQuery): Promise<Page<RunSummary>> {
+    return this.tracking.listRuns(project, query)
+  }
+
+  updateRun(run: string, patch: RunPatch): Promise<Run> {
+    return this.tracking.updateRun(run, patch)
+  }
+
+  setRunParams(run: string, params: JsonObject, options?: {overwrite?: boolean}): Promise<JsonObject> {
+    return this.tracking.setRunParams(run, params, options)
+  }
+
+  deleteRun(run: string): Promise<{id: string; project: string; experiment: string}> {
+    return this.tracking.deleteRun(run)
+  }
+
+  logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+    return this.tracking.logMetrics(run, points)
+  }
+
+  readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {
+    return this.tracking.readMetrics(run, query)
+  }
+
+  setDataset(run: string, input: DatasetInput): Promise<Dataset> {
+    return this.tracking.setDataset(run, input)
+  }
+
+  createCheckpoint(run: string, input: CheckpointCreate): Promise<Checkpoint> {
+    return this.tracking.createCheckpoint(run, input)
+  }
+
+  getCheckpoint(uuid: string): Promise<Checkpoint> {
+    return this.tracking.getCheckpoint(uuid)
+  }
+
+  listCheckpoints(run: string): Promise<CheckpointSummary[]> {
+    return this.tracking.listCheckpoints(run)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -886,7 +998,7 @@ export class LocalBackend implements Backend {
    * (the server: the person the client names, and the token that authorized the change).
    */
   withActor(actor: string, context?: JsonObject): LocalBackend {
-    return Object.create(this, {actor: {value: actor}, eventContext: {value: context}}) as LocalBackend
+    return new LocalBackend(this.store.as(actor, context))
   }
 
   /** Count and bytes of stored blobs (for /metrics). */
@@ -922,7 +1034,7 @@ export class LocalBackend implements Backend {
       // A writer is about to rely on these: record that, so gc spares them.
       this.write('recording blob use', () => {
         const time = now()
-        for (const blob of present) this.touchBlob(blob.digest, blob.size, time)
+        for (const blob of present) this.store.touchBlob(blob.digest, blob.size, time)
       })
     }
     return missing
@@ -932,7 +1044,7 @@ export class LocalBackend implements Backend {
     validateDigest(digest)
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
     const stored = await this.blobs.put(digest, size, open())
-    this.write('recording a blob', () => this.touchBlob(digest, size, now()))
+    this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
     return {digest, size, stored}
   }
 

@@ -119,6 +119,104 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX versions_by_request ON versions(model_id, request_id) WHERE request_id IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'experiment tracking: experiments, runs, metric series, datasets, checkpoints, lineage',
+    sql: `
+      CREATE TABLE experiments (
+        id          INTEGER PRIMARY KEY,
+        project_id  INTEGER NOT NULL REFERENCES projects(id),
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        owner       TEXT,
+        framework   TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (project_id, name_key)
+      );
+
+      CREATE TABLE runs (
+        id            INTEGER PRIMARY KEY,
+        uid           TEXT NOT NULL UNIQUE,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        name          TEXT,
+        name_key      TEXT,
+        status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'killed')),
+        params        TEXT NOT NULL DEFAULT '{}',
+        tags          TEXT NOT NULL DEFAULT '{}',
+        author        TEXT NOT NULL,
+        source        TEXT NOT NULL DEFAULT '{}',
+        created_at    TEXT NOT NULL,
+        start_time    TEXT,
+        end_time      TEXT
+      );
+      CREATE UNIQUE INDEX runs_by_name ON runs(experiment_id, name_key) WHERE name_key IS NOT NULL;
+      CREATE INDEX runs_by_experiment ON runs(experiment_id, created_at);
+
+      -- one row per point; the key makes a repeated (name, split, step) replace, never duplicate
+      CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name   TEXT NOT NULL,
+        split  TEXT NOT NULL DEFAULT '',
+        step   INTEGER NOT NULL,
+        value  REAL NOT NULL,
+        time   TEXT NOT NULL,
+        PRIMARY KEY (run_id, name, split, step)
+      ) WITHOUT ROWID;
+
+      -- each series' last point, kept per batch, so "the last value" is one lookup, not a scan
+      CREATE TABLE metric_series (
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        split      TEXT NOT NULL DEFAULT '',
+        last_step  INTEGER NOT NULL,
+        last_value REAL NOT NULL,
+        PRIMARY KEY (run_id, name, split)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE datasets (
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        tag        TEXT NOT NULL,
+        uri        TEXT NOT NULL,
+        sha256     TEXT,
+        size       INTEGER,
+        metadata   TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, tag)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE checkpoints (
+        id         INTEGER PRIMARY KEY,
+        uuid       TEXT NOT NULL UNIQUE,
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step       INTEGER,
+        metrics    TEXT NOT NULL DEFAULT '{}',
+        metadata   TEXT NOT NULL DEFAULT '{}',
+        size       INTEGER NOT NULL,
+        file_count INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        request_id TEXT
+      );
+      CREATE INDEX checkpoints_by_run ON checkpoints(run_id, created_at);
+      CREATE UNIQUE INDEX checkpoints_by_request ON checkpoints(run_id, request_id) WHERE request_id IS NOT NULL;
+
+      CREATE TABLE checkpoint_files (
+        checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        sha256        TEXT NOT NULL,
+        mode          INTEGER NOT NULL,
+        PRIMARY KEY (checkpoint_id, path)
+      ) WITHOUT ROWID;
+      CREATE INDEX checkpoint_files_by_blob ON checkpoint_files(sha256);
+
+      -- a version keeps a snapshot of where it came from, so deleting the run breaks nothing
+      ALTER TABLE versions ADD COLUMN run_uid TEXT;
+      ALTER TABLE versions ADD COLUMN lineage TEXT;
+      CREATE INDEX versions_by_run ON versions(run_uid) WHERE run_uid IS NOT NULL;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

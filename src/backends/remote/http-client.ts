@@ -5,7 +5,7 @@
  * `unavailable` (exit 7) and names the URL.
  */
 import {createInterface} from 'node:readline'
-import {PassThrough, type Readable} from 'node:stream'
+import {PassThrough, Readable} from 'node:stream'
 import {Pool} from 'undici'
 import {CHUNK_SIZE} from '../digest.js'
 import {errorCodeForHttpStatus, isErrorCode, RegistryError} from '../errors.js'
@@ -192,6 +192,12 @@ export class HttpClient {
     }
   }
 
+  /** POST a stream of NDJSON lines (sent once: a stream cannot be replayed). */
+  async sendLines<T>(route: RouteSpec, params: Record<string, string>, lines: AsyncIterable<string>): Promise<T> {
+    const response = await this.send(route, {params, query: {}}, {headers: {'content-type': 'application/x-ndjson'}, body: () => Readable.from(lines)})
+    return (await response.body.json()) as T
+  }
+
   async upload<T>(route: RouteSpec, params: Record<string, string>, size: number, open: () => Readable): Promise<T> {
     const response = await this.send(
       route,
@@ -229,8 +235,11 @@ export class HttpClient {
     return {stream: out, size}
   }
 
-  /** An NDJSON stream: each non-empty line parsed. Ends when the signal aborts. */
-  async *lines<T>(route: RouteSpec, wire: WireRequest, signal: AbortSignal): AsyncIterable<T> {
+  /**
+   * An NDJSON response: each non-empty line parsed. A `finite` stream ends with its body; an
+   * endless one (following events) ends only when the signal aborts.
+   */
+  async *lines<T>(route: RouteSpec, wire: WireRequest, signal: AbortSignal, finite = false): AsyncIterable<T> {
     let response
     try {
       response = await this.send(route, wire, {signal, bodyTimeout: 0})
@@ -251,7 +260,7 @@ export class HttpClient {
     } finally {
       reader.close()
     }
-    if (!signal.aborted) throw new RegistryError('unavailable', `the modelreg server at ${this.url} closed the event stream`)
+    if (!signal.aborted && !finite) throw new RegistryError('unavailable', `the modelreg server at ${this.url} closed the event stream`)
   }
 }
 

@@ -3,13 +3,26 @@
  * validation of its own (the server's engine does), so local and remote answer alike.
  */
 import type {Readable} from 'node:stream'
-import type {Backend, BlobInfo, BlobStream, EventQuery, RegistryEvent} from '../backend.js'
+import type {Backend, BlobInfo, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricQuery, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
 import {JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
 import {HttpClient, type HttpClientOptions} from './http-client.js'
 
 type JsonCalls = {[K in JsonMethod]: Backend[K]}
+
+/** NDJSON in chunks of about 64 KB, so a large batch is not a write per point. */
+async function* toNdjson(points: AsyncIterable<MetricPointInput>): AsyncIterable<string> {
+  let chunk = ''
+  for await (const point of points) {
+    chunk += `${JSON.stringify(point)}\n`
+    if (chunk.length >= 65_536) {
+      yield chunk
+      chunk = ''
+    }
+  }
+  if (chunk) yield chunk
+}
 
 function jsonCall<K extends JsonMethod>(method: K) {
   return function (this: RemoteBackend, ...args: Parameters<Backend[K]>): ReturnType<Backend[K]> {
@@ -39,6 +52,19 @@ export class RemoteBackend implements Backend {
   async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
     const {params, query: wire} = JSON_ROUTES.listEvents.encode({...query, since: undefined, order: undefined, limit: undefined, offset: undefined})
     yield* this.http.lines<RegistryEvent>(STREAM_ROUTES.followEvents, {params, query: wire}, signal)
+  }
+
+  async logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, toNdjson(points))
+  }
+
+  async *readMetrics(run: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {
+    const abort = new AbortController()
+    try {
+      yield* this.http.lines<MetricPoint>(STREAM_ROUTES.readMetrics, {params: {run}, query: {name: query.name, split: query.split}}, abort.signal, true)
+    } finally {
+      abort.abort()
+    }
   }
 
   async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {

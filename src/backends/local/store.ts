@@ -1,0 +1,154 @@
+/**
+ * What every part of the local engine shares: the database, the blob directory, a cache of
+ * prepared statements, transactions, and the event journal (one event per change, written in
+ * the same transaction as the change).
+ */
+import type {Statement} from 'better-sqlite3'
+import {mkdirSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import type {EventType, JsonObject} from '../backend.js'
+import {fromFsError, invalid, RegistryError} from '../errors.js'
+import {nameKey} from '../validation.js'
+import {BlobStore} from './blob-store.js'
+import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
+
+export interface ProjectRow {
+  id: number
+  name: string
+  name_key: string
+  description: string
+  created_at: string
+}
+
+export interface EventFields {
+  project: string
+  model?: string | null
+  modelId?: number | null
+  version?: number | null
+  tag?: string | null
+  data?: JsonObject
+}
+
+export const now = (): string => new Date().toISOString()
+export const parseJson = <T>(text: string): T => JSON.parse(text) as T
+
+interface Shared {
+  home: string
+  db: Db
+  blobs: BlobStore
+  statements: Map<string, Statement<unknown[], unknown>>
+}
+
+export class Store {
+  readonly home: string
+  readonly db: Db
+  readonly blobs: BlobStore
+  private readonly statements: Map<string, Statement<unknown[], unknown>>
+
+  private constructor(
+    shared: Shared,
+    /** Who is acting, recorded on events. */
+    readonly actor: string,
+    /** Merged into every event's data (the server: the token that authorized the change). */
+    readonly eventContext?: JsonObject,
+  ) {
+    this.home = shared.home
+    this.db = shared.db
+    this.blobs = shared.blobs
+    this.statements = shared.statements
+  }
+
+  static open(home: string, actor: string): Store {
+    try {
+      mkdirSync(home, {recursive: true, mode: 0o700})
+    } catch (error) {
+      throw fromFsError(error, `creating the store directory ${home}`)
+    }
+    const db = openDatabase(join(home, 'registry.db'))
+    return new Store({home, db, blobs: new BlobStore(home), statements: new Map()}, actor)
+  }
+
+  /** The same store, acting as someone else. */
+  as(actor: string, eventContext?: JsonObject): Store {
+    return new Store({home: this.home, db: this.db, blobs: this.blobs, statements: this.statements}, actor, eventContext)
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+
+  stmt(sql: string): Statement<unknown[], unknown> {
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      statement = this.db.prepare(sql)
+      this.statements.set(sql, statement)
+    }
+    return statement
+  }
+
+  write<T>(what: string, fn: () => T): T {
+    return writeTransaction(this.db, what, fn)
+  }
+
+  read<T>(fn: () => T): T {
+    return readTransaction(this.db, fn)
+  }
+
+  findProject(name: string): ProjectRow | undefined {
+    return this.stmt('SELECT * FROM projects WHERE name_key = ?').get(nameKey(name)) as ProjectRow | undefined
+  }
+
+  /** The project, created (with its event) on first write. Call inside a write transaction. */
+  ensureProject(name: string): ProjectRow {
+    const existing = this.findProject(name)
+    if (existing) return existing
+    const time = now()
+    const info = this.stmt('INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?)').run(name, nameKey(name), time)
+    this.event('project.created', {project: name})
+    return {id: Number(info.lastInsertRowid), name, name_key: nameKey(name), description: '', created_at: time}
+  }
+
+  event(type: EventType, fields: EventFields): void {
+    this.stmt(
+      `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      now(),
+      type,
+      fields.project,
+      nameKey(fields.project),
+      fields.model ?? null,
+      fields.model ? nameKey(fields.model) : null,
+      fields.modelId ?? null,
+      fields.version ?? null,
+      fields.tag ?? null,
+      this.actor,
+      JSON.stringify(this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {})),
+    )
+  }
+
+  /**
+   * Make sure a blob a version or checkpoint is about to reference is stored whole, and mark it
+   * used now so that gc leaves it alone. Runs inside the write transaction that commits.
+   */
+  claimBlob(digest: string, size: number, time: string): void {
+    let actual: number | null = null
+    try {
+      const info = statSync(this.blobs.pathOf(digest))
+      if (info.isFile()) actual = info.size
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `checking blob ${digest}`)
+    }
+    if (actual === null) throw invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})
+    if (actual !== size) throw new RegistryError('integrity', `blob ${digest} is ${actual} bytes in the store, but the manifest says ${size}`, {digest})
+    this.touchBlob(digest, size, time)
+  }
+
+  /** Record a blob as stored and used now (gc spares recently used blobs). */
+  touchBlob(digest: string, size: number, time: string): void {
+    this.stmt(
+      `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,
+    ).run(digest, size, time, time)
+  }
+}

@@ -1,0 +1,780 @@
+/**
+ * Experiment tracking on the local engine: experiments, runs, metric series, datasets,
+ * checkpoints, and the lineage snapshots that versions keep.
+ */
+import {randomBytes, randomUUID} from 'node:crypto'
+import type {
+  Checkpoint,
+  CheckpointCreate,
+  CheckpointSummary,
+  Dataset,
+  DatasetInput,
+  Experiment,
+  ExperimentCreate,
+  ExperimentPatch,
+  FileEntry,
+  JsonObject,
+  Lineage,
+  MetricPoint,
+  MetricPointInput,
+  MetricQuery,
+  MetricSummary,
+  Page,
+  PageQuery,
+  Run,
+  RunCreate,
+  RunPatch,
+  RunQuery,
+  RunStatus,
+  RunSummary,
+  SourceInfo,
+} from '../backend.js'
+import {RUN_STATUSES} from '../backend.js'
+import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
+import {compileFilter, type FieldResolver, jsonPath, metricKey, parseMetricKey, type SqlFragment} from '../filter.js'
+import {
+  isJsonObject,
+  LIMITS,
+  nameKey,
+  quote,
+  validateDigest,
+  validateFileEntries,
+  validateLabels,
+  validateMetadata,
+  validateMetricName,
+  validateMetrics,
+  validateName,
+  validateOptionalShortText,
+  validatePage,
+  validateRequestId,
+  validateShortText,
+  validateSplit,
+  validateTag,
+  validateText,
+  validateUuid,
+} from '../validation.js'
+import {now, parseJson, type ProjectRow, type Store} from './store.js'
+
+interface ExperimentRow {
+  id: number
+  project_id: number
+  project_name: string
+  name: string
+  description: string
+  owner: string | null
+  framework: string | null
+  created_at: string
+  updated_at: string
+  run_count: number
+}
+
+export interface RunRow {
+  id: number
+  uid: string
+  experiment_id: number
+  experiment_name: string
+  project_name: string
+  name: string | null
+  status: RunStatus
+  params: string
+  tags: string
+  author: string
+  source: string
+  created_at: string
+  start_time: string | null
+  end_time: string | null
+}
+
+interface CheckpointRow {
+  id: number
+  uuid: string
+  run_id: number
+  run_uid: string
+  project_name: string
+  experiment_name: string
+  step: number | null
+  metrics: string
+  metadata: string
+  size: number
+  file_count: number
+  created_at: string
+}
+
+const EXPERIMENT_SELECT = `
+  SELECT e.*, p.name AS project_name, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id) AS run_count
+  FROM experiments e JOIN projects p ON p.id = e.project_id`
+
+const RUN_SELECT = `
+  SELECT r.*, e.name AS experiment_name, p.name AS project_name
+  FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id`
+
+const CHECKPOINT_SELECT = `
+  SELECT c.*, r.uid AS run_uid, e.name AS experiment_name, p.name AS project_name
+  FROM checkpoints c JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id`
+
+const BATCH = 5000
+const FINISHED: RunStatus[] = ['completed', 'failed', 'killed']
+const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
+
+const emptySource = (): SourceInfo => ({host: null, git: null, ci: null})
+
+/** Fields a run filter or sort may name. */
+const RUN_FIELDS: FieldResolver = {
+  describe: 'id, name, status, experiment, author, created_at, start_time, end_time, params.KEY, tags.KEY or metrics.NAME[split]',
+  field(name) {
+    const plain: Record<string, string> = {
+      id: 'r.uid',
+      name: 'r.name',
+      status: 'r.status',
+      experiment: 'e.name',
+      author: 'r.author',
+      created_at: 'r.created_at',
+      start_time: 'r.start_time',
+      end_time: 'r.end_time',
+    }
+    if (plain[name]) return {sql: plain[name], params: []}
+    if (name.startsWith('params.') && name.length > 7) return {sql: 'json_extract(r.params, ?)', params: [jsonPath(name.slice(7))]}
+    if (name.startsWith('tags.') && name.length > 5) return {sql: 'json_extract(r.tags, ?)', params: [jsonPath(name.slice(5))]}
+    if (name.startsWith('metrics.') && name.length > 8) {
+      const {name: metric, split} = parseMetricKey(name.slice(8))
+      return {sql: '(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.name = ? AND s.split = ?)', params: [metric, split]}
+    }
+    return null
+  },
+}
+
+function validateStatus(status: unknown): RunStatus {
+  if (typeof status !== 'string' || !(RUN_STATUSES as readonly string[]).includes(status)) {
+    throw invalid(`invalid status ${quote(status)}: use one of ${RUN_STATUSES.join(', ')}`)
+  }
+  return status as RunStatus
+}
+
+function validateTime(value: unknown, what: string): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`${what} must be an ISO 8601 time`)
+  return new Date(value).toISOString()
+}
+
+export class Tracking {
+  constructor(private readonly store: Store) {}
+
+  private stmt(sql: string) {
+    return this.store.stmt(sql)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // experiments
+
+  private findExperiment(project: string, name: string): ExperimentRow | undefined {
+    return this.stmt(`${EXPERIMENT_SELECT} WHERE p.name_key = ? AND e.name_key = ?`).get(nameKey(project), nameKey(name)) as ExperimentRow | undefined
+  }
+
+  private requireExperiment(project: string, name: string): ExperimentRow {
+    const row = this.findExperiment(project, name)
+    if (!row) throw notFound(`experiment ${quote(name)} not found in project ${quote(project)}`)
+    return row
+  }
+
+  private toExperiment(row: ExperimentRow): Experiment {
+    return {
+      project: row.project_name,
+      name: row.name,
+      description: row.description,
+      owner: row.owner,
+      framework: row.framework,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      run_count: row.run_count,
+    }
+  }
+
+  private experimentFields(input: ExperimentCreate) {
+    return {
+      description: input.description === undefined ? undefined : validateText(input.description, 'description'),
+      owner: input.owner === undefined ? undefined : validateOptionalShortText(input.owner, 'owner'),
+      framework: input.framework === undefined ? undefined : validateOptionalShortText(input.framework, 'framework'),
+    }
+  }
+
+  /** The experiment, created with its event if missing. Call inside a write transaction. */
+  private ensureExperiment(project: ProjectRow, name: string, input: ExperimentCreate = {}): ExperimentRow {
+    const existing = this.findExperiment(project.name, name)
+    if (existing) return existing
+    const fields = this.experimentFields(input)
+    const time = now()
+    this.stmt(
+      'INSERT INTO experiments (project_id, name, name_key, description, owner, framework, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(project.id, name, nameKey(name), fields.description ?? '', fields.owner ?? null, fields.framework ?? null, time, time)
+    this.store.event('experiment.created', {project: project.name, data: {experiment: name}})
+    return this.requireExperiment(project.name, name)
+  }
+
+  async listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    return this.store.read(() => {
+      const total = (
+        this.stmt('SELECT COUNT(*) AS n FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.name_key = ?').get(nameKey(project)) as {n: number}
+      ).n
+      const rows = this.stmt(`${EXPERIMENT_SELECT} WHERE p.name_key = ? ORDER BY e.name_key LIMIT ? OFFSET ?`).all(
+        nameKey(project),
+        page.limit,
+        page.offset,
+      ) as ExperimentRow[]
+      return {items: rows.map((r) => this.toExperiment(r)), total, ...page}
+    })
+  }
+
+  async createExperiment(project: string, name: string, input: ExperimentCreate = {}): Promise<Experiment> {
+    validateName('project', project)
+    validateName('experiment', name)
+    this.experimentFields(input)
+    return this.store.write('creating an experiment', () => {
+      const existing = this.findExperiment(project, name)
+      if (existing) throw alreadyExists(`experiment ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
+      return this.toExperiment(this.ensureExperiment(this.store.ensureProject(project), name, input))
+    })
+  }
+
+  async getExperiment(project: string, name: string): Promise<Experiment> {
+    validateName('project', project)
+    validateName('experiment', name)
+    return this.toExperiment(this.requireExperiment(project, name))
+  }
+
+  async updateExperiment(project: string, name: string, patch: ExperimentPatch): Promise<Experiment> {
+    validateName('project', project)
+    validateName('experiment', name)
+    const fields = this.experimentFields(patch)
+    return this.store.write('updating an experiment', () => {
+      const row = this.requireExperiment(project, name)
+      const next = {
+        description: fields.description ?? row.description,
+        owner: fields.owner === undefined ? row.owner : fields.owner,
+        framework: fields.framework === undefined ? row.framework : fields.framework,
+      }
+      if (next.description === row.description && next.owner === row.owner && next.framework === row.framework) return this.toExperiment(row)
+      this.stmt('UPDATE experiments SET description = ?, owner = ?, framework = ?, updated_at = ? WHERE id = ?').run(
+        next.description,
+        next.owner,
+        next.framework,
+        now(),
+        row.id,
+      )
+      this.store.event('experiment.updated', {project: row.project_name, data: {experiment: row.name}})
+      return this.toExperiment(this.requireExperiment(project, name))
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // runs
+
+  /** A run by id, or by a unique prefix of at least 6 characters. */
+  resolveRun(ref: string): RunRow {
+    if (typeof ref !== 'string' || !/^[0-9a-f]{6,32}$/.test(ref)) throw invalid(`invalid run id ${quote(ref)}: expected 6-32 lower-case hex characters`)
+    const exact = this.stmt(`${RUN_SELECT} WHERE r.uid = ?`).get(ref) as RunRow | undefined
+    if (exact) return exact
+    const matches = this.stmt(`${RUN_SELECT} WHERE r.uid >= ? AND r.uid < ? LIMIT 2`).all(ref, `${ref}g`) as RunRow[]
+    if (matches.length === 0) throw notFound(`run ${quote(ref)} not found`)
+    if (matches.length > 1) throw invalid(`run id prefix ${quote(ref)} is ambiguous; give more characters`)
+    return matches[0]
+  }
+
+  /** The project a run belongs to (the server authorizes project-limited tokens with it). */
+  projectOfRun(ref: string): string | null {
+    try {
+      return this.resolveRun(ref).project_name
+    } catch {
+      return null
+    }
+  }
+
+  projectOfCheckpoint(uuid: string): string | null {
+    const row = this.stmt(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`).get(uuid) as CheckpointRow | undefined
+    return row?.project_name ?? null
+  }
+
+  private lastValues(runIds: number[]): Map<number, Record<string, number>> {
+    const out = new Map<number, Record<string, number>>(runIds.map((id) => [id, {}]))
+    if (runIds.length === 0) return out
+    for (let i = 0; i < runIds.length; i += 500) {
+      const chunk = runIds.slice(i, i + 500)
+      const rows = this.stmt(`SELECT run_id, name, split, last_value FROM metric_series WHERE run_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY name, split`).all(
+        ...chunk,
+      ) as {run_id: number; name: string; split: string; last_value: number}[]
+      for (const row of rows) (out.get(row.run_id) as Record<string, number>)[metricKey(row.name, row.split)] = row.last_value
+    }
+    return out
+  }
+
+  private toRunSummary(row: RunRow, metrics: Record<string, number>): RunSummary {
+    return {
+      id: row.uid,
+      project: row.project_name,
+      experiment: row.experiment_name,
+      name: row.name,
+      status: row.status,
+      params: parseJson(row.params),
+      tags: parseJson(row.tags),
+      metrics,
+      author: row.author,
+      created_at: row.created_at,
+      start_time: row.start_time,
+      end_time: row.end_time,
+    }
+  }
+
+  private toRun(row: RunRow): Run {
+    const aggregates = new Map(
+      (
+        this.stmt('SELECT name, split, MIN(value) AS min, MAX(value) AS max, COUNT(*) AS count FROM metrics WHERE run_id = ? GROUP BY name, split').all(row.id) as {
+          name: string
+          split: string
+          min: number
+          max: number
+          count: number
+        }[]
+      ).map((a) => [`${a.name}\u0000${a.split}`, a]),
+    )
+    const series = this.stmt('SELECT name, split, last_step, last_value FROM metric_series WHERE run_id = ? ORDER BY name, split').all(row.id) as {
+      name: string
+      split: string
+      last_step: number
+      last_value: number
+    }[]
+    const summaries: MetricSummary[] = series.map((s) => {
+      const a = aggregates.get(`${s.name}\u0000${s.split}`)
+      return {name: s.name, split: s.split, last: s.last_value, last_step: s.last_step, min: a?.min ?? s.last_value, max: a?.max ?? s.last_value, count: a?.count ?? 0}
+    })
+    const metrics: Record<string, number> = {}
+    for (const m of summaries) metrics[metricKey(m.name, m.split)] = m.last
+    const versions = this.stmt(
+      `SELECT p.name AS project, m.name AS model, v.number AS version FROM versions v JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id
+       WHERE v.run_uid = ? ORDER BY v.id`,
+    ).all(row.uid) as {project: string; model: string; version: number}[]
+    return {
+      ...this.toRunSummary(row, metrics),
+      source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
+      metric_summaries: summaries,
+      datasets: this.datasetsOf(row.id),
+      checkpoints: (this.stmt(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`).all(row.id) as CheckpointRow[]).map((c) => this.toCheckpointSummary(c)),
+      versions,
+    }
+  }
+
+  async createRun(project: string, input: RunCreate): Promise<Run> {
+    validateName('project', project)
+    validateName('experiment', input.experiment)
+    const name = input.name === undefined || input.name === null || input.name === '' ? null : validateName('model', input.name)
+    const status = input.status ?? 'running'
+    if (status !== 'queued' && status !== 'running') throw invalid('a run starts as queued or running')
+    const params = validateMetadata(input.params, 'params')
+    const tags = validateLabels(input.tags)
+    const author = validateShortText(input.author, 'author')
+    const source = {...emptySource(), ...(input.source ?? {})}
+    validateMetadata(source, 'source')
+    return this.store.write('starting a run', () => {
+      const projectRow = this.store.ensureProject(project)
+      const experiment = this.ensureExperiment(projectRow, input.experiment)
+      if (name && this.stmt('SELECT 1 FROM runs WHERE experiment_id = ? AND name_key = ?').get(experiment.id, nameKey(name))) {
+        throw alreadyExists(`experiment ${quote(experiment.name)} already has a run named ${quote(name)}`)
+      }
+      let uid = randomBytes(6).toString('hex')
+      while (this.stmt('SELECT 1 FROM runs WHERE uid = ?').get(uid)) uid = randomBytes(6).toString('hex')
+      const time = now()
+      this.stmt(
+        `INSERT INTO runs (uid, experiment_id, name, name_key, status, params, tags, author, source, created_at, start_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        uid,
+        experiment.id,
+        name,
+        name ? nameKey(name) : null,
+        status,
+        JSON.stringify(params),
+        JSON.stringify(tags),
+        author,
+        JSON.stringify(source),
+        time,
+        status === 'running' ? time : null,
+      )
+      this.store.event('run.created', {project: projectRow.name, data: {run: uid, experiment: experiment.name, name, status}})
+      return this.toRun(this.resolveRun(uid))
+    })
+  }
+
+  async getRun(ref: string): Promise<Run> {
+    return this.store.read(() => this.toRun(this.resolveRun(ref)))
+  }
+
+  async listRuns(project: string, query: RunQuery = {}): Promise<Page<RunSummary>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    const where: string[] = ['p.name_key = ?']
+    const params: unknown[] = [nameKey(project)]
+    if (query.experiment !== undefined) {
+      where.push('e.name_key = ?')
+      params.push(nameKey(validateName('experiment', query.experiment)))
+    }
+    if (query.status?.length) {
+      where.push(`r.status IN (${query.status.map(() => '?').join(', ')})`)
+      params.push(...query.status.map((s) => validateStatus(s)))
+    }
+    for (const [key, value] of Object.entries(validateMetadata(query.params ?? {}, 'param filter'))) {
+      if (value !== null && typeof value === 'object') {
+        where.push('json_extract(r.params, ?) = json(?)')
+        params.push(jsonPath(key), JSON.stringify(value))
+      } else {
+        where.push('json_extract(r.params, ?) IS ?')
+        params.push(jsonPath(key), typeof value === 'boolean' ? (value ? 1 : 0) : value)
+      }
+    }
+    if (query.where) {
+      const filter = compileFilter(query.where, RUN_FIELDS)
+      where.push(filter.sql)
+      params.push(...filter.params)
+    }
+    const order = query.order_by ?? 'desc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const sortBy = query.sort_by ?? 'created_at'
+    const sort: SqlFragment | null = RUN_FIELDS.field(sortBy)
+    if (!sort) throw invalid(`cannot sort runs by ${quote(sortBy)}: use ${RUN_FIELDS.describe}`)
+    const clause = where.join(' AND ')
+    return this.store.read(() => {
+      const total = (
+        this.stmt(`SELECT COUNT(*) AS n FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE ${clause}`).get(
+          ...params,
+        ) as {n: number}
+      ).n
+      // Rows without the sort field go last, whatever the order.
+      const rows = this.stmt(`${RUN_SELECT} WHERE ${clause} ORDER BY (${sort.sql}) IS NULL, ${sort.sql} ${order}, r.id ${order} LIMIT ? OFFSET ?`).all(
+        ...params,
+        ...sort.params,
+        ...sort.params,
+        page.limit,
+        page.offset,
+      ) as RunRow[]
+      const last = this.lastValues(rows.map((r) => r.id))
+      return {items: rows.map((r) => this.toRunSummary(r, last.get(r.id) ?? {})), total, ...page}
+    })
+  }
+
+  async updateRun(ref: string, patch: RunPatch): Promise<Run> {
+    const status = patch.status === undefined ? undefined : validateStatus(patch.status)
+    const name = patch.name === undefined ? undefined : patch.name === null || patch.name === '' ? null : validateName('model', patch.name)
+    const tags = patch.tags === undefined ? undefined : validateLabels(patch.tags)
+    return this.store.write('updating a run', () => {
+      const row = this.resolveRun(ref)
+      const changes: JsonObject = {}
+      let startTime = row.start_time
+      let endTime = row.end_time
+      if (status !== undefined && status !== row.status) {
+        if (FINISHED.includes(row.status)) throw conflict(`run ${row.uid} already finished (${row.status}); its status cannot change`)
+        if (STATUS_ORDER[status] < STATUS_ORDER[row.status]) throw conflict(`run ${row.uid} is ${row.status}; it cannot go back to ${status}`)
+        const time = now()
+        if (status === 'running' || (FINISHED.includes(status) && !startTime)) startTime ??= time
+        if (FINISHED.includes(status)) endTime = time
+        changes.status = status
+      }
+      if (name !== undefined && name !== row.name) {
+        if (name && this.stmt('SELECT 1 FROM runs WHERE experiment_id = ? AND name_key = ? AND id != ?').get(row.experiment_id, nameKey(name), row.id)) {
+          throw alreadyExists(`experiment ${quote(row.experiment_name)} already has a run named ${quote(name)}`)
+        }
+        changes.name = name
+      }
+      const nextTags = tags === undefined ? parseJson<Record<string, string>>(row.tags) : {...parseJson<Record<string, string>>(row.tags), ...tags}
+      validateLabels(nextTags)
+      if (JSON.stringify(nextTags) !== row.tags) changes.tags = nextTags
+      if (Object.keys(changes).length === 0) return this.toRun(row)
+      this.stmt('UPDATE runs SET status = ?, name = ?, name_key = ?, tags = ?, start_time = ?, end_time = ? WHERE id = ?').run(
+        status ?? row.status,
+        name === undefined ? row.name : name,
+        name === undefined ? (row.name ? nameKey(row.name) : null) : name ? nameKey(name) : null,
+        JSON.stringify(nextTags),
+        startTime,
+        endTime,
+        row.id,
+      )
+      this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: Object.keys(changes), ...(status ? {status} : {})}})
+      return this.toRun(this.resolveRun(row.uid))
+    })
+  }
+
+  async setRunParams(ref: string, params: JsonObject, options: {overwrite?: boolean} = {}): Promise<JsonObject> {
+    if (!isJsonObject(params)) throw invalid('params must be an object')
+    validateMetadata(params, 'params')
+    return this.store.write('setting run params', () => {
+      const row = this.resolveRun(ref)
+      const current = parseJson<JsonObject>(row.params)
+      const changed: string[] = []
+      for (const [key, value] of Object.entries(params)) {
+        if (Object.hasOwn(current, key)) {
+          if (JSON.stringify(current[key]) === JSON.stringify(value)) continue
+          if (!options.overwrite) {
+            throw conflict(`param ${quote(key)} of run ${row.uid} is already ${JSON.stringify(current[key])}; use --overwrite to change it to ${JSON.stringify(value)}`)
+          }
+        }
+        current[key] = value
+        changed.push(key)
+      }
+      validateMetadata(current, 'params')
+      if (changed.length > 0) {
+        this.stmt('UPDATE runs SET params = ? WHERE id = ?').run(JSON.stringify(current), row.id)
+        this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: ['params'], params: changed}})
+      }
+      return current
+    })
+  }
+
+  async deleteRun(ref: string): Promise<{id: string; project: string; experiment: string}> {
+    return this.store.write('deleting a run', () => {
+      const row = this.resolveRun(ref)
+      this.stmt('DELETE FROM runs WHERE id = ?').run(row.id)
+      this.store.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
+      return {id: row.uid, project: row.project_name, experiment: row.experiment_name}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // metric series
+
+  async logMetrics(ref: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+    const run = this.store.read(() => this.resolveRun(ref))
+    let batch: MetricPointInput[] = []
+    let count = 0
+    for await (const point of points) {
+      batch.push(point)
+      if (batch.length >= BATCH) {
+        count += this.writeBatch(run, batch, count)
+        batch = []
+      }
+    }
+    if (batch.length > 0) count += this.writeBatch(run, batch, count)
+    return {count}
+  }
+
+  /** One transaction per batch: points upserted, each touched series' last point kept. */
+  private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): number {
+    const time = now()
+    const rows: [string, string, number | undefined, number, string][] = batch.map((p, i) => {
+      const where = `metric point ${before + i + 1}`
+      if (!p || typeof p !== 'object') throw invalid(`${where} must be an object with name and value`)
+      let name: string
+      let split: string
+      try {
+        name = validateMetricName(p.name)
+        split = validateSplit(p.split)
+      } catch (error) {
+        throw invalid(`${where}: ${(error as Error).message}`)
+      }
+      if (typeof p.value !== 'number' || !Number.isFinite(p.value)) throw invalid(`${where} (${name}): value must be a finite number`)
+      if (p.step !== undefined && p.step !== null && (typeof p.step !== 'number' || !Number.isSafeInteger(p.step) || p.step < 0)) {
+        throw invalid(`${where} (${name}): step must be a whole number >= 0`)
+      }
+      const at = p.time === undefined || p.time === null ? time : validateTime(p.time, `${where} time`)
+      return [name, split, p.step ?? undefined, p.value, at]
+    })
+    return this.store.write('logging metrics', () => {
+      const insert = this.stmt(
+        `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, name, split, step) DO UPDATE SET value = excluded.value, time = excluded.time`,
+      )
+      const lastOf = this.stmt('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?')
+      const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
+      for (const [name, split, step, value, at] of rows) {
+        const key = `${name}\u0000${split}`
+        let s = series.get(key)
+        if (!s) {
+          const existing = lastOf.get(run.id, name, split) as {last_step: number} | undefined
+          s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0}
+          series.set(key, s)
+        }
+        const at_step = step ?? Math.max(s.lastStep, s.step) + 1
+        insert.run(run.id, name, split, at_step, value, at)
+        if (at_step >= s.step) {
+          s.step = at_step
+          s.value = value
+        }
+      }
+      const upsert = this.stmt(
+        `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
+         WHERE excluded.last_step >= metric_series.last_step`,
+      )
+      for (const s of series.values()) upsert.run(run.id, s.name, s.split, s.step, s.value)
+      return rows.length
+    })
+  }
+
+  async *readMetrics(ref: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {
+    const run = this.store.read(() => this.resolveRun(ref))
+    const name = query.name === undefined ? undefined : validateMetricName(query.name)
+    const split = query.split === undefined ? undefined : validateSplit(query.split)
+    const filters = ['run_id = ?']
+    const base: unknown[] = [run.id]
+    if (name !== undefined) {
+      filters.push('name = ?')
+      base.push(name)
+    }
+    if (split !== undefined) {
+      filters.push('split = ?')
+      base.push(split)
+    }
+    // Pages, not one open cursor: the connection stays free for other requests between them.
+    let after: [string, string, number] | null = null
+    for (;;) {
+      const cursor: string = after ? ' AND (name, split, step) > (?, ?, ?)' : ''
+      const page = this.stmt(`SELECT name, split, step, value, time FROM metrics WHERE ${filters.join(' AND ')}${cursor} ORDER BY name, split, step LIMIT ${BATCH}`).all(
+        ...base,
+        ...(after ?? []),
+      ) as MetricPoint[]
+      for (const point of page) yield point
+      if (page.length < BATCH) return
+      const last = page[page.length - 1]
+      after = [last.name, last.split, last.step]
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // datasets
+
+  private datasetsOf(runId: number): Dataset[] {
+    return (this.stmt('SELECT tag, uri, sha256, size, metadata, updated_at FROM datasets WHERE run_id = ? ORDER BY tag').all(runId) as (Dataset & {metadata: string})[]).map(
+      (d) => ({...d, metadata: parseJson<JsonObject>(d.metadata as unknown as string)}),
+    )
+  }
+
+  validateDataset(input: DatasetInput): DatasetInput & {sha256: string | null; size: number | null; metadata: JsonObject} {
+    if (!input || typeof input !== 'object') throw invalid('a dataset must be an object with tag and uri')
+    validateTag(input.tag)
+    const uri = validateText(input.uri, 'dataset path or URI', 4096)
+    if (uri.trim() === '') throw invalid('dataset path or URI is required')
+    const sha256 = input.sha256 === undefined || input.sha256 === null ? null : validateDigest(input.sha256)
+    const size = input.size === undefined || input.size === null ? null : input.size
+    if (size !== null && (!Number.isSafeInteger(size) || size < 0)) throw invalid('dataset size must be a whole number of bytes')
+    return {tag: input.tag, uri, sha256, size, metadata: validateMetadata(input.metadata, 'dataset metadata')}
+  }
+
+  async setDataset(ref: string, input: DatasetInput): Promise<Dataset> {
+    const d = this.validateDataset(input)
+    return this.store.write('recording a dataset', () => {
+      const run = this.resolveRun(ref)
+      const time = now()
+      this.stmt(
+        `INSERT INTO datasets (run_id, tag, uri, sha256, size, metadata, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, tag) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, size = excluded.size, metadata = excluded.metadata, updated_at = excluded.updated_at`,
+      ).run(run.id, d.tag, d.uri, d.sha256, d.size, JSON.stringify(d.metadata), time)
+      this.store.event('run.updated', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, changed: ['datasets'], dataset: d.tag}})
+      return this.datasetsOf(run.id).find((x) => x.tag === d.tag) as Dataset
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // checkpoints
+
+  private toCheckpointSummary(row: CheckpointRow): CheckpointSummary {
+    return {
+      uuid: row.uuid,
+      run_id: row.run_uid,
+      project: row.project_name,
+      experiment: row.experiment_name,
+      step: row.step,
+      metrics: parseJson(row.metrics),
+      metadata: parseJson(row.metadata),
+      size: row.size,
+      file_count: row.file_count,
+      created_at: row.created_at,
+    }
+  }
+
+  private checkpointFiles(id: number): FileEntry[] {
+    return this.stmt('SELECT path, size, sha256, mode FROM checkpoint_files WHERE checkpoint_id = ? ORDER BY path').all(id) as FileEntry[]
+  }
+
+  requireCheckpoint(uuid: string): {row: CheckpointRow; checkpoint: Checkpoint} {
+    validateUuid(uuid)
+    const row = this.stmt(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`).get(uuid) as CheckpointRow | undefined
+    if (!row) throw notFound(`checkpoint ${uuid} not found`)
+    return {row, checkpoint: {...this.toCheckpointSummary(row), files: this.checkpointFiles(row.id)}}
+  }
+
+  async createCheckpoint(ref: string, input: CheckpointCreate): Promise<Checkpoint> {
+    const files = validateFileEntries(input.files, 'files')
+    if (files.length === 0) throw invalid('a checkpoint needs at least one file')
+    const step = input.step === undefined || input.step === null ? null : input.step
+    if (step !== null && (!Number.isSafeInteger(step) || step < 0)) throw invalid('step must be a whole number >= 0')
+    const metrics = validateMetrics(input.metrics)
+    const metadata = validateMetadata(input.metadata)
+    const requestId = input.request_id === undefined ? null : validateRequestId(input.request_id)
+    const size = files.reduce((sum, f) => sum + f.size, 0)
+    return this.store.write('committing a checkpoint', () => {
+      const run = this.resolveRun(ref)
+      if (requestId) {
+        const earlier = this.stmt('SELECT uuid FROM checkpoints WHERE run_id = ? AND request_id = ?').get(run.id, requestId) as {uuid: string} | undefined
+        if (earlier) return this.requireCheckpoint(earlier.uuid).checkpoint
+      }
+      const time = now()
+      for (const f of files) this.store.claimBlob(f.sha256, f.size, time)
+      const uuid = randomUUID()
+      const info = this.stmt(
+        'INSERT INTO checkpoints (uuid, run_id, step, metrics, metadata, size, file_count, created_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(uuid, run.id, step, JSON.stringify(metrics), JSON.stringify(metadata), size, files.length, time, requestId)
+      const insertFile = this.stmt('INSERT INTO checkpoint_files (checkpoint_id, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?)')
+      for (const f of files) insertFile.run(Number(info.lastInsertRowid), f.path, f.size, f.sha256, f.mode)
+      this.store.event('checkpoint.created', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, checkpoint: uuid, step}})
+      return this.requireCheckpoint(uuid).checkpoint
+    })
+  }
+
+  async getCheckpoint(uuid: string): Promise<Checkpoint> {
+    return this.store.read(() => this.requireCheckpoint(uuid).checkpoint)
+  }
+
+  async listCheckpoints(ref: string): Promise<CheckpointSummary[]> {
+    return this.store.read(() => {
+      const run = this.resolveRun(ref)
+      return (this.stmt(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`).all(run.id) as CheckpointRow[]).map((c) => this.toCheckpointSummary(c))
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // lineage
+
+  /**
+   * What a version made from this run records, as of now: the run, its params, each series'
+   * last value, and its datasets (with `extra` ones added, the same tag replacing).
+   */
+  lineageOf(run: RunRow, checkpoint: {uuid: string; step: number | null} | null, extra: DatasetInput[] = []): Lineage {
+    const datasets = new Map(this.datasetsOf(run.id).map((d) => [d.tag, d]))
+    const time = now()
+    for (const d of extra.map((x) => this.validateDataset(x))) {
+      datasets.set(d.tag, {tag: d.tag, uri: d.uri, sha256: d.sha256, size: d.size, metadata: d.metadata, updated_at: time})
+    }
+    return {
+      run: {id: run.uid, name: run.name, experiment: run.experiment_name, status: run.status},
+      checkpoint,
+      params: parseJson(run.params),
+      metrics: this.lastValues([run.id]).get(run.id) ?? {},
+      datasets: [...datasets.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
+    }
+  }
+
+  /** A lineage without a run: only datasets given with the push. */
+  datasetsOnlyLineage(extra: DatasetInput[]): Lineage {
+    const time = now()
+    return {
+      run: null,
+      checkpoint: null,
+      params: {},
+      metrics: {},
+      datasets: extra
+        .map((x) => this.validateDataset(x))
+        .map((d) => ({tag: d.tag, uri: d.uri, sha256: d.sha256, size: d.size, metadata: d.metadata, updated_at: time}))
+        .sort((a, b) => (a.tag < b.tag ? -1 : 1)),
+    }
+  }
+
+  checkDatasetsLimit(extra: DatasetInput[] | undefined): void {
+    if ((extra?.length ?? 0) > LIMITS.labelCount) throw invalid(`too many datasets (at most ${LIMITS.labelCount})`)
+  }
+}

@@ -1,0 +1,320 @@
+/** The experiment-tracking part of the backend contract (run from backendContract). */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import type {Backend, MetricPointInput, RunSummary} from '../../src/backends/backend.js'
+import {downloadFiles, downloadVersion} from '../../src/registry/download.js'
+import {pushCheckpoint, pushVersion} from '../../src/registry/push.js'
+import {collect, files, fromArray, rejects, sha} from './helpers.js'
+import type {ContractTarget} from './suite.js'
+
+const P = 'default'
+const AUTHOR = 'trainer@example.com'
+
+export function trackingContract(ctx: () => {target: ContractTarget; backend: Backend; work: string}): void {
+  const b = () => ctx().backend
+  const work = () => ctx().work
+  const run = (experiment = 'exp', extra: Partial<Parameters<Backend['createRun']>[1]> = {}) => b().createRun(P, {experiment, author: AUTHOR, ...extra})
+  const log = (id: string, points: MetricPointInput[]) => b().logMetrics(id, fromArray(points))
+
+  describe('experiments', () => {
+    it('creates, lists, gets and updates experiments; a run creates its experiment', async () => {
+      const e = await b().createExperiment(P, 'wav2vec-lid', {description: 'language id', owner: 'you@example.com', framework: 'pytorch'})
+      expect(e).toMatchObject({project: P, name: 'wav2vec-lid', description: 'language id', owner: 'you@example.com', framework: 'pytorch', run_count: 0})
+      await rejects(b().createExperiment(P, 'WAV2VEC-LID'), 'already_exists')
+      await rejects(b().createExperiment(P, '../x'), 'invalid_argument')
+      await run('auto-created')
+      const page = await b().listExperiments(P)
+      expect(page.items.map((x) => [x.name, x.run_count])).toEqual([
+        ['auto-created', 1],
+        ['wav2vec-lid', 0],
+      ])
+      expect((await b().updateExperiment(P, 'wav2vec-lid', {framework: 'pytorch-2.3'})).framework).toBe('pytorch-2.3')
+      await rejects(b().getExperiment(P, 'nope'), 'not_found')
+    })
+  })
+
+  describe('runs', () => {
+    it('starts a run with params, source and times; finishes it once', async () => {
+      const r = await run('exp', {name: 'lr-0.1', params: {lr: 0.1, layers: 12}, source: {host: 'box', git: null, ci: null}})
+      expect(r.id).toMatch(/^[0-9a-f]{12}$/)
+      expect(r).toMatchObject({project: P, experiment: 'exp', name: 'lr-0.1', status: 'running', params: {lr: 0.1, layers: 12}, author: AUTHOR, end_time: null})
+      expect(r.source.host).toBe('box')
+      expect(r.start_time).toBe(r.created_at)
+      expect((await b().getRun(r.id.slice(0, 7))).id).toBe(r.id)
+      await rejects(run('exp', {name: 'LR-0.1'}), 'already_exists')
+      const done = await b().updateRun(r.id, {status: 'completed'})
+      expect(done.status).toBe('completed')
+      expect(done.end_time).not.toBeNull()
+      await rejects(b().updateRun(r.id, {status: 'failed'}), 'conflict')
+      await rejects(b().getRun('ffffffffffff'), 'not_found')
+      await rejects(b().getRun('not-hex'), 'invalid_argument')
+      await rejects(b().updateRun(r.id, {status: 'bogus' as never}), 'invalid_argument')
+    })
+
+    it('queued runs get a start time when they start running, and cannot go back', async () => {
+      const r = await run('exp', {status: 'queued'})
+      expect(r).toMatchObject({status: 'queued', start_time: null})
+      const running = await b().updateRun(r.id, {status: 'running'})
+      expect(running.start_time).not.toBeNull()
+      await rejects(b().updateRun(r.id, {status: 'queued'}), 'conflict')
+      expect((await b().updateRun(r.id, {status: 'killed'})).status).toBe('killed')
+    })
+
+    it('params: new keys are added, the same value is fine, a different value is a conflict unless overwrite', async () => {
+      const r = await run('exp', {params: {lr: 0.1}})
+      expect(await b().setRunParams(r.id, {batch: 32, lr: 0.1})).toEqual({lr: 0.1, batch: 32})
+      const e = await rejects(b().setRunParams(r.id, {lr: 0.2}), 'conflict')
+      expect(e.message).toContain('--overwrite')
+      expect(await b().setRunParams(r.id, {lr: 0.2}, {overwrite: true})).toEqual({lr: 0.2, batch: 32})
+      expect((await b().getRun(r.id)).params).toEqual({lr: 0.2, batch: 32})
+    })
+  })
+
+  describe('metric series', () => {
+    it('logs points, replaces a repeated (name, split, step), and reads the series back in order', async () => {
+      const r = await run()
+      const batch: MetricPointInput[] = [
+        {name: 'loss', split: 'train', step: 0, value: 0.9},
+        {name: 'loss', split: 'train', step: 1, value: 0.5},
+        {name: 'loss', split: 'valid', step: 0, value: 1.0},
+        {name: 'loss', split: 'valid', step: 1, value: 0.7},
+        {name: 'rmse', step: 0, value: 3.5, time: '2026-01-01T00:00:00Z'},
+      ]
+      expect(await log(r.id, batch)).toEqual({count: 5})
+      // A retried batch changes nothing.
+      expect(await log(r.id, batch)).toEqual({count: 5})
+      const series = await collect(b().readMetrics(r.id))
+      expect(series.map((p) => [p.name, p.split, p.step, p.value])).toEqual([
+        ['loss', 'train', 0, 0.9],
+        ['loss', 'train', 1, 0.5],
+        ['loss', 'valid', 0, 1.0],
+        ['loss', 'valid', 1, 0.7],
+        ['rmse', '', 0, 3.5],
+      ])
+      expect(series[4].time).toBe('2026-01-01T00:00:00.000Z')
+      await log(r.id, [{name: 'loss', split: 'valid', step: 1, value: 0.6}])
+      expect((await collect(b().readMetrics(r.id, {name: 'loss', split: 'valid'}))).map((p) => p.value)).toEqual([1.0, 0.6])
+      const shown = await b().getRun(r.id)
+      expect(shown.metrics).toEqual({'loss[train]': 0.5, 'loss[valid]': 0.6, rmse: 3.5})
+      expect(shown.metric_summaries.find((m) => m.split === 'valid')).toEqual({name: 'loss', split: 'valid', last: 0.6, last_step: 1, min: 0.6, max: 1, count: 2})
+    })
+
+    it('numbers points without a step after the series\' last step', async () => {
+      const r = await run()
+      await log(r.id, [{name: 'acc', value: 0.1}, {name: 'acc', value: 0.2}])
+      await log(r.id, [{name: 'acc', value: 0.3}, {name: 'acc', step: 10, value: 0.4}, {name: 'acc', value: 0.5}])
+      expect((await collect(b().readMetrics(r.id))).map((p) => [p.step, p.value])).toEqual([
+        [0, 0.1],
+        [1, 0.2],
+        [2, 0.3],
+        [10, 0.4],
+        [11, 0.5],
+      ])
+    })
+
+    it('streams batches larger than one transaction', async () => {
+      const r = await run()
+      async function* many() {
+        for (let i = 0; i < 12_345; i++) yield {name: 'loss', step: i, value: 1 / (i + 1)}
+      }
+      expect(await b().logMetrics(r.id, many())).toEqual({count: 12_345})
+      let n = 0
+      let ok = true
+      for await (const p of b().readMetrics(r.id)) {
+        if (p.step !== n || p.value !== 1 / (n + 1)) ok = false
+        n++
+      }
+      expect([n, ok]).toEqual([12_345, true])
+      expect((await b().getRun(r.id)).metric_summaries[0]).toMatchObject({count: 12_345, last_step: 12_344, min: 1 / 12_345, max: 1})
+    })
+
+    it('refuses bad points with the point number, and unknown runs', async () => {
+      const r = await run()
+      const e = await rejects(log(r.id, [{name: 'ok', value: 1}, {name: 'bad name!', value: 1}]), 'invalid_argument')
+      expect(e.message).toMatch(/metric point 2/)
+      await rejects(log(r.id, [{name: 'x', value: Number.NaN}]), 'invalid_argument')
+      await rejects(log(r.id, [{name: 'x', value: 1, step: -1}]), 'invalid_argument')
+      await rejects(log(r.id, [{name: 'x', value: 1, split: 'a b'}]), 'invalid_argument')
+      await rejects(log(r.id, [{name: 'x', value: 'high' as never}]), 'invalid_argument')
+      await rejects(log('abcdef012345', [{name: 'x', value: 1}]), 'not_found')
+      await rejects(collect(b().readMetrics('abcdef012345')), 'not_found')
+    })
+  })
+
+  describe('datasets and checkpoints', () => {
+    it('records tagged datasets, replacing a tag', async () => {
+      const r = await run()
+      await b().setDataset(r.id, {tag: 'train', uri: '/path/to/train', metadata: {num_cols: 15, dist: 'random'}})
+      await b().setDataset(r.id, {tag: 'test', uri: 's3://bucket/test', sha256: sha('test'), size: 4})
+      const replaced = await b().setDataset(r.id, {tag: 'train', uri: '/path/to/train-v2'})
+      expect(replaced).toMatchObject({tag: 'train', uri: '/path/to/train-v2', sha256: null, metadata: {}})
+      expect((await b().getRun(r.id)).datasets.map((d) => [d.tag, d.uri])).toEqual([
+        ['test', 's3://bucket/test'],
+        ['train', '/path/to/train-v2'],
+      ])
+      await rejects(b().setDataset(r.id, {tag: '123', uri: 'x'}), 'invalid_argument')
+      await rejects(b().setDataset(r.id, {tag: 'train', uri: ''}), 'invalid_argument')
+    })
+
+    it('stores checkpoint files deduplicated, gives them a UUID, and downloads them verified', async () => {
+      const r = await run()
+      const dir = files(join(work(), 'ckpt'), {'model.pt': 'weights-epoch-1', 'opt/state.bin': 'optimizer'})
+      const c = await pushCheckpoint(b(), r.id, [dir], {step: 100, metrics: {loss: 0.42}})
+      expect(c.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(c).toMatchObject({run_id: r.id, experiment: 'exp', step: 100, metrics: {loss: 0.42}, file_count: 2, size: 24})
+      expect(c.uploaded.files).toBe(2)
+      const again = await pushCheckpoint(b(), r.id, [dir], {step: 200})
+      expect(again.uploaded).toEqual({files: 0, bytes: 0})
+      expect((await b().listCheckpoints(r.id)).map((x) => x.step)).toEqual([100, 200])
+      const got = await b().getCheckpoint(c.uuid)
+      expect(got.files.map((f) => f.path)).toEqual(['model.pt', 'opt/state.bin'])
+      const out = join(work(), 'restored')
+      await downloadFiles(b(), {ref: `checkpoint ${c.uuid}`, project: got.project, created_at: got.created_at, files: got.files}, out)
+      expect(readFileSync(join(out, 'opt/state.bin'), 'utf8')).toBe('optimizer')
+      await rejects(b().getCheckpoint('00000000-0000-4000-8000-000000000000'), 'not_found')
+      await rejects(b().getCheckpoint('nope'), 'invalid_argument')
+      await rejects(b().createCheckpoint(r.id, {files: [{path: 'x', size: 3, sha256: sha('never stored'), mode: 0o644}]}), 'invalid_argument')
+    })
+  })
+
+  describe('registration and lineage', () => {
+    it('registers a checkpoint as a version without copying bytes; lineage survives deleting the run', async () => {
+      const r = await run('mnist', {name: 'best', params: {lr: 0.01}})
+      await b().setDataset(r.id, {tag: 'train', uri: '/data/train', metadata: {rows: 60000}})
+      await log(r.id, [
+        {name: 'loss', split: 'valid', step: 0, value: 0.3},
+        {name: 'accuracy', step: 0, value: 0.97},
+      ])
+      const c = await pushCheckpoint(b(), r.id, [files(join(work(), 'ck'), {'w.h5': 'trained weights'})], {step: 5, metrics: {accuracy: 0.98}})
+      const {version, model_created: created} = await b().registerCheckpoint(P, 'mnist_cnn', c.uuid, {author: AUTHOR, comment: 'best run', tags: ['staging']})
+      expect(created).toBe(true)
+      expect(version).toMatchObject({model: 'mnist_cnn', version: 1, comment: 'best run', tags: ['latest', 'staging'], metrics: {accuracy: 0.98, 'loss[valid]': 0.3}})
+      expect(version.files).toEqual(c.files)
+      expect(version.lineage).toMatchObject({
+        run: {id: r.id, name: 'best', experiment: 'mnist', status: 'running'},
+        checkpoint: {uuid: c.uuid, step: 5},
+        params: {lr: 0.01},
+        metrics: {accuracy: 0.97, 'loss[valid]': 0.3},
+        datasets: [{tag: 'train', uri: '/data/train', metadata: {rows: 60000}}],
+      })
+      expect((await b().getRun(r.id)).versions).toEqual([{project: P, model: 'mnist_cnn', version: 1}])
+      // Registering again with the same request id is one version; a new request is another.
+      await rejects(b().registerCheckpoint(P, 'mnist_cnn', '00000000-0000-4000-8000-000000000000', {author: AUTHOR}), 'not_found')
+
+      await b().deleteRun(r.id)
+      await rejects(b().getRun(r.id), 'not_found')
+      await rejects(b().getCheckpoint(c.uuid), 'not_found')
+      const kept = await b().getVersion(P, 'mnist_cnn', 'staging')
+      expect(kept.lineage?.run?.id).toBe(r.id)
+      const out = join(work(), 'registered')
+      await downloadVersion(b(), kept, out)
+      expect(readFileSync(join(out, 'w.h5'), 'utf8')).toBe('trained weights')
+    })
+
+    it('links a pushed version to a run, and records datasets given with the push', async () => {
+      const r = await run('exp', {params: {depth: 4}})
+      await log(r.id, [{name: 'auc', value: 0.81}])
+      const pushed = await pushVersion(b(), {
+        project: P,
+        model: 'churn',
+        paths: [files(join(work(), 'm'), {'m.pkl': 'model'})],
+        author: AUTHOR,
+        run_id: r.id,
+        datasets: [{tag: 'test', uri: 's3://b/test.csv'}],
+      })
+      expect(pushed.version.lineage).toMatchObject({run: {id: r.id}, checkpoint: null, params: {depth: 4}, metrics: {auc: 0.81}, datasets: [{tag: 'test'}]})
+      const plain = await pushVersion(b(), {project: P, model: 'churn', paths: [files(join(work(), 'm2'), {'m.pkl': 'model 2'})], author: AUTHOR})
+      expect(plain.version.lineage).toBeNull()
+      await rejects(
+        pushVersion(b(), {project: P, model: 'churn', paths: [files(join(work(), 'm3'), {'m.pkl': 'x'})], author: AUTHOR, run_id: 'ffffffffffff'}),
+        'not_found',
+      )
+      expect((await b().listVersions(P, 'churn')).total).toBe(2)
+    })
+  })
+
+  describe('finding runs', () => {
+    async function seed(): Promise<RunSummary[]> {
+      const specs: [string, Record<string, number | string>, Record<string, number>, 'completed' | 'failed' | null, string][] = [
+        ['a', {lr: 0.1, opt: 'sgd'}, {accuracy: 0.81, loss: 0.5}, 'completed', 'cnn'],
+        ['b', {lr: 0.01, opt: 'adam'}, {accuracy: 0.93, loss: 0.2}, 'completed', 'cnn'],
+        ['c', {lr: 0.001, opt: 'adam'}, {accuracy: 0.88}, 'failed', 'rnn'],
+        ['d', {lr: 0.01, opt: 'sgd'}, {}, null, 'rnn'],
+      ]
+      for (const [name, params, metrics, status, experiment] of specs) {
+        const r = await run(experiment, {name, params, tags: {team: name === 'a' ? 'vision' : 'speech'}})
+        await log(
+          r.id,
+          Object.entries(metrics).map(([k, v]) => ({name: k, value: v})),
+        )
+        if (status) await b().updateRun(r.id, {status})
+      }
+      return (await b().listRuns(P)).items
+    }
+    const names = async (q: Parameters<Backend['listRuns']>[1]) => (await b().listRuns(P, q)).items.map((r) => r.name)
+
+    it('filters by experiment, status and params; sorts by metrics with missing values last', async () => {
+      const all = await seed()
+      expect(all.map((r) => r.name)).toEqual(['d', 'c', 'b', 'a']) // newest first
+      expect(all.find((r) => r.name === 'b')?.metrics).toEqual({accuracy: 0.93, loss: 0.2})
+      expect(await names({experiment: 'rnn'})).toEqual(['d', 'c'])
+      expect(await names({status: ['completed']})).toEqual(['b', 'a'])
+      expect(await names({params: {opt: 'adam'}})).toEqual(['c', 'b'])
+      expect(await names({params: {lr: 0.01}})).toEqual(['d', 'b'])
+      expect(await names({sort_by: 'metrics.accuracy', order_by: 'desc'})).toEqual(['b', 'c', 'a', 'd'])
+      expect(await names({sort_by: 'metrics.accuracy', order_by: 'asc'})).toEqual(['a', 'c', 'b', 'd'])
+      expect(await names({sort_by: 'params.lr', order_by: 'asc', limit: 2})).toEqual(['c', 'b'])
+      expect(await names({sort_by: 'name', order_by: 'asc', offset: 3})).toEqual(['d'])
+      await rejects(b().listRuns(P, {sort_by: 'bogus'}), 'invalid_argument')
+    })
+
+    it('--where: every operator, and/or precedence, parentheses, not, and errors at a position', async () => {
+      await seed()
+      expect(await names({where: 'metrics.accuracy > 0.85', sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c'])
+      expect(await names({where: 'metrics.accuracy >= 0.88', sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c'])
+      expect(await names({where: 'metrics.accuracy < 0.88', sort_by: 'name', order_by: 'asc'})).toEqual(['a'])
+      expect(await names({where: 'metrics.accuracy <= 0.88', sort_by: 'name', order_by: 'asc'})).toEqual(['a', 'c'])
+      expect(await names({where: "params.opt = 'adam'", sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c'])
+      expect(await names({where: "params.opt != 'adam'", sort_by: 'name', order_by: 'asc'})).toEqual(['a', 'd'])
+      expect(await names({where: "tags.team LIKE 'spe%'", sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c', 'd'])
+      expect(await names({where: "name not like 'a%'", sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c', 'd'])
+      // and binds tighter than or
+      expect(await names({where: "status = 'failed' or status = 'completed' and params.lr = 0.1", sort_by: 'name', order_by: 'asc'})).toEqual(['a', 'c'])
+      expect(await names({where: "(status = 'failed' or status = 'completed') and params.lr = 0.1", sort_by: 'name', order_by: 'asc'})).toEqual(['a'])
+      expect(await names({where: "not (params.opt = 'sgd')", sort_by: 'name', order_by: 'asc'})).toEqual(['b', 'c'])
+      expect(await names({where: 'metrics.loss = null', sort_by: 'name', order_by: 'asc'})).toEqual(['c', 'd'])
+      expect(await names({where: "experiment = 'cnn' AND metrics.loss < 0.3"})).toEqual(['b'])
+      for (const [bad, column] of [
+        ['metrics.accuracy >', 19],
+        ['params.lr = 0.1 and', 20],
+        ['(status = 1', 12],
+        ['bogus = 1', 1],
+        ['name ~ 1', 6],
+        ["name = 'open", 8],
+        ['name = 1 status = 2', 10],
+      ] as const) {
+        const e = await rejects(b().listRuns(P, {where: bad}), 'invalid_argument')
+        expect(e.message, bad).toContain(`column ${column}`)
+      }
+    })
+
+    it('--where on versions: metadata, metrics, tags and author', async () => {
+      const push = (content: string, extra: object) =>
+        pushVersion(b(), {project: P, model: 'w', paths: [files(join(work(), `w-${content}`), {'f.bin': content})], author: AUTHOR, ...extra})
+      await push('1', {metadata: {data: 'june'}, metrics: {auc: 0.7}})
+      await push('2', {metadata: {data: 'july'}, metrics: {auc: 0.9}, tags: ['prod']})
+      await push('3', {metadata: {data: 'july'}, metrics: {auc: 0.8}, author: 'other@example.com'})
+      const versions = async (where: string) => (await b().listVersions(P, 'w', {where})).items.map((v) => v.version)
+      expect(await versions("metadata.data = 'july'")).toEqual([3, 2])
+      expect(await versions('metrics.auc > 0.75')).toEqual([3, 2])
+      expect(await versions("tags = 'prod'")).toEqual([2])
+      expect(await versions("tags != 'prod'")).toEqual([3, 1])
+      expect(await versions("tags = 'latest'")).toEqual([3])
+      expect(await versions(`author = '${AUTHOR}' and metrics.auc < 0.85`)).toEqual([1])
+      expect((await b().listVersions(P, 'w', {where: "metadata.data = 'july'"})).total).toBe(2)
+      await rejects(b().listVersions(P, 'w', {where: "tags > 'a'"}), 'invalid_argument')
+      await rejects(b().listVersions(P, 'w', {where: 'params.x = 1'}), 'invalid_argument')
+    })
+  })
+}
