@@ -63,7 +63,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
-      args: this.ctor.args,
+      // oclif would read a missing argument from piped stdin; stdin is data here (runs log --file -).
+      args: Object.fromEntries(Object.entries(this.ctor.args).map(([name, arg]) => [name, {...arg, ignoreStdin: true}])),
       strict: this.ctor.strict,
     })
     this.flags = flags as FlagsOf<T>

@@ -1,8 +1,10 @@
 /** Shared flags, and parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
 import {Flags} from '@oclif/core'
-import type {Json, JsonObject} from '../backends/backend.js'
-import {invalid} from '../backends/errors.js'
-import {parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
+import {readFile} from 'node:fs/promises'
+import {parse as parseYaml} from 'yaml'
+import type {DatasetInput, Json, JsonObject} from '../backends/backend.js'
+import {fromFsError, invalid} from '../backends/errors.js'
+import {isJsonObject, parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
 
 function splitPair(text: string, flag: string): [string, string] {
   const eq = text.indexOf('=')
@@ -67,4 +69,31 @@ export function pageFlags(what: string, defaultLimit = 100) {
     limit: Flags.integer({default: defaultLimit, min: 1, max: 10_000, description: `At most this many ${what}.`}),
     offset: Flags.integer({default: 0, min: 0, description: `Skip this many ${what} first.`}),
   }
+}
+
+/** --dataset TAG=PATH_OR_URI. */
+export function parseDatasetPairs(pairs: string[] | undefined, flag = '--dataset'): DatasetInput[] | undefined {
+  if (!pairs?.length) return undefined
+  return pairs.map((pair) => {
+    const [tag, uri] = splitPair(pair, flag)
+    return {tag, uri}
+  })
+}
+
+/** A YAML or JSON file holding one mapping (YAML is a superset of JSON). */
+export async function readObjectFile(path: string, flag: string): Promise<JsonObject> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw fromFsError(error, `${flag} ${path}`)
+  }
+  let value: unknown
+  try {
+    value = parseYaml(text)
+  } catch (error) {
+    throw invalid(`${flag} ${path} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (!isJsonObject(value)) throw invalid(`${flag} ${path} must hold a mapping (a JSON object)`)
+  return validateMetadata(JSON.parse(JSON.stringify(value)), `${flag} ${path}`)
 }

@@ -1,5 +1,5 @@
 /** Human renderings of registry entities, shared by the commands that show them. */
-import type {FileEntry, Model, SourceInfo, Version, VersionSummary} from '../backends/backend.js'
+import type {CheckpointSummary, FileEntry, Lineage, Model, Run, SourceInfo, Version, VersionSummary} from '../backends/backend.js'
 import {formatRef} from '../backends/validation.js'
 import {formatBytes, formatJsonInline, relativeTime, renderFields} from './output.js'
 
@@ -64,8 +64,82 @@ export function renderVersion(v: Version): string {
   if (metrics.length) sections.push(`Metrics:\n${alignRows(metrics.map(([k, n]) => [k, String(n)]))}`)
   const metadata = Object.entries(v.metadata)
   if (metadata.length) sections.push(`Metadata:\n${alignRows(metadata.map(([k, value]) => [k, formatJsonInline(value)]))}`)
+  if (v.lineage) sections.push(renderLineage(v.lineage))
   sections.push(`Files:\n${alignRows(fileRows(v.files))}`)
   if (v.attachments.length) sections.push(`Attachments:\n${alignRows(fileRows(v.attachments))}`)
+  return sections.join('\n\n')
+}
+
+export function renderLineage(l: Lineage): string {
+  const lines = ['Lineage:']
+  if (l.run) lines.push(`  run         ${l.run.id}${l.run.name ? ` (${l.run.name})` : ''} in experiment ${l.run.experiment}, ${l.run.status} when recorded`)
+  if (l.checkpoint) lines.push(`  checkpoint  ${l.checkpoint.uuid}${l.checkpoint.step === null ? '' : ` at step ${l.checkpoint.step}`}`)
+  const params = Object.entries(l.params)
+  if (params.length) lines.push(`  params      ${params.map(([k, v]) => `${k}=${formatJsonInline(v)}`).join(' ')}`)
+  const metrics = Object.entries(l.metrics)
+  if (metrics.length) lines.push(`  metrics     ${metrics.map(([k, v]) => `${k}=${v}`).join(' ')}`)
+  for (const d of l.datasets) lines.push(`  dataset     ${d.tag}: ${d.uri}${d.sha256 ? ` sha256:${d.sha256.slice(0, 12)}` : ''}`)
+  return lines.join('\n')
+}
+
+/** "3m 12s", "1h 4m", "0.4s". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${(ms / 1000).toFixed(1)}s`
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m ${s % 60}s`
+  const h = Math.floor(m / 60)
+  return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`
+}
+
+export function runDuration(r: {start_time: string | null; end_time: string | null}, now = Date.now()): string {
+  if (!r.start_time) return ''
+  const end = r.end_time ? Date.parse(r.end_time) : now
+  return `${formatDuration(end - Date.parse(r.start_time))}${r.end_time ? '' : '+'}`
+}
+
+export function metricsInline(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k}=${Number(v.toPrecision(6))}`)
+    .join(' ')
+}
+
+export function checkpointRows(checkpoints: CheckpointSummary[]): string[][] {
+  return checkpoints.map((c) => [c.uuid, c.step === null ? '' : String(c.step), `${c.file_count}`, formatBytes(c.size), metricsInline(c.metrics)])
+}
+
+export function renderRun(r: Run): string {
+  const sections = [
+    `run ${r.id}${r.name ? `  (${r.name})` : ''}`,
+    renderFields([
+      ['Project', r.project],
+      ['Experiment', r.experiment],
+      ['Status', r.status],
+      ['Author', r.author],
+      ['Created', timeWithAge(r.created_at)],
+      ['Started', r.start_time ? timeWithAge(r.start_time) : null],
+      ['Ended', r.end_time ? timeWithAge(r.end_time) : null],
+      ['Duration', runDuration(r)],
+      ['Tags', labelsText(r.tags)],
+      ['Source', describeSource(r.source)],
+    ]),
+  ]
+  const params = Object.entries(r.params)
+  if (params.length) sections.push(`Params:\n${alignRows(params.map(([k, v]) => [k, formatJsonInline(v)]))}`)
+  if (r.metric_summaries.length) {
+    sections.push(
+      `Metrics:\n${alignRows([
+        ['NAME', 'SPLIT', 'LAST', 'MIN', 'MAX', 'STEPS'],
+        ...r.metric_summaries.map((m) => [m.name, m.split, String(m.last), String(m.min), String(m.max), String(m.count)]),
+      ])}`,
+    )
+  }
+  if (r.datasets.length) {
+    sections.push(`Datasets:\n${alignRows(r.datasets.map((d) => [d.tag, d.uri, d.sha256 ? `sha256:${d.sha256.slice(0, 12)}` : '', Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '']))}`)
+  }
+  if (r.checkpoints.length) sections.push(`Checkpoints:\n${alignRows([['UUID', 'STEP', 'FILES', 'SIZE', 'METRICS'], ...checkpointRows(r.checkpoints)])}`)
+  if (r.versions.length) sections.push(`Versions:\n${alignRows(r.versions.map((v) => [`${v.project}/${v.model}:${v.version}`]))}`)
   return sections.join('\n\n')
 }
 

@@ -8,6 +8,7 @@ import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {LocalBackend} from '../backends/local/local-backend.js'
 import {validateDigest} from '../backends/validation.js'
+import {splitLines} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
 import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
@@ -424,33 +425,24 @@ export class App {
     if (typeof type !== 'string' || !/^application\/(x-)?ndjson\b/i.test(type)) throw invalid('send metric points as application/x-ndjson')
     const metrics = this.options.metrics
     async function* points(req: IncomingMessage): AsyncIterable<MetricPointInput> {
-      let buffer = ''
       let line = 0
-      const parse = (text: string): MetricPointInput | null => {
+      const counted = (async function* () {
+        for await (const chunk of req as AsyncIterable<Buffer>) {
+          metrics.bytesIn += chunk.length
+          yield chunk
+        }
+      })()
+      for await (const text of splitLines(counted, MAX_NDJSON_LINE)) {
         line++
-        if (text.trim() === '') return null
+        if (text.trim() === '') continue
         if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
         try {
-          return JSON.parse(text) as MetricPointInput
-        } catch {
+          yield JSON.parse(text) as MetricPointInput
+        } catch (error) {
+          if (error instanceof RegistryError) throw error
           throw invalid(`line ${line}: not valid JSON`)
         }
       }
-      req.setEncoding('utf8')
-      for await (const chunk of req as AsyncIterable<string>) {
-        metrics.bytesIn += Buffer.byteLength(chunk)
-        buffer += chunk
-        let newline = buffer.indexOf('\n')
-        while (newline >= 0) {
-          const point = parse(buffer.slice(0, newline))
-          if (point) yield point
-          buffer = buffer.slice(newline + 1)
-          newline = buffer.indexOf('\n')
-        }
-        if (buffer.length > MAX_NDJSON_LINE) throw new RegistryError('payload_too_large', `line ${line + 1} is longer than ${MAX_NDJSON_LINE} bytes`)
-      }
-      const last = parse(buffer)
-      if (last) yield last
     }
     const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req))
     this.sendJson(ctx.res, 200, result)

@@ -303,6 +303,11 @@ describe.each(BACKENDS)('--json, errors and exit codes on %s', (backend) => {
     expect((await runCli(ctx, ['models', '--json'])).json()).toEqual({items: [], total: 0, limit: 100, offset: 0})
   })
 
+  it('never takes a missing argument from piped stdin', async () => {
+    const r = await runCli(ctx, ['models', 'log', '--json'], {input: 'not-a-model\n'})
+    expect(r.code, r.stderr).toBe(0)
+  })
+
   it('a model name that differs only in case is the same model', async () => {
     expect((await runCli(ctx, ['models', 'create', 'Credit-Risk'])).code).toBe(0)
     const r = await runCli(ctx, ['models', 'create', 'credit-risk'])

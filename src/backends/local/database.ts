@@ -65,6 +65,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       db.pragma('synchronous = FULL')
       db.pragma('foreign_keys = ON')
       db.pragma('temp_store = MEMORY')
+      db.pragma('cache_size = -8000')
     }, `opening the ${what} database`)
     if (!options.readonly) migrate(db, migrations, what)
     else checkSchemaVersion(db, migrations, what)

@@ -556,7 +556,7 @@ export class Tracking {
   /** One transaction per batch: points upserted, each touched series' last point kept. */
   private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): number {
     const time = now()
-    const rows: [string, string, number | undefined, number, string][] = batch.map((p, i) => {
+    const rows: [string, string, number | undefined, number, string, number][] = batch.map((p, i) => {
       const where = `metric point ${before + i + 1}`
       if (!p || typeof p !== 'object') throw invalid(`${where} must be an object with name and value`)
       let name: string
@@ -571,17 +571,22 @@ export class Tracking {
       if (p.step !== undefined && p.step !== null && (typeof p.step !== 'number' || !Number.isSafeInteger(p.step) || p.step < 0)) {
         throw invalid(`${where} (${name}): step must be a whole number >= 0`)
       }
-      const at = p.time === undefined || p.time === null ? time : validateTime(p.time, `${where} time`)
-      return [name, split, p.step ?? undefined, p.value, at]
+      const explicit = p.time !== undefined && p.time !== null
+      const at = explicit ? validateTime(p.time, `${where} time`) : time
+      return [name, split, p.step ?? undefined, p.value, at, explicit ? 1 : 0]
     })
     return this.store.write('logging metrics', () => {
+      // A point logged again replaces the value; its time changes only when the value does or
+      // when a time is given, so a retried batch leaves the series exactly as it was.
       const insert = this.stmt(
         `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, name, split, step) DO UPDATE SET value = excluded.value, time = excluded.time`,
+         ON CONFLICT (run_id, name, split, step) DO UPDATE SET
+           time = CASE WHEN ? OR excluded.value != metrics.value THEN excluded.time ELSE metrics.time END,
+           value = excluded.value`,
       )
       const lastOf = this.stmt('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?')
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
-      for (const [name, split, step, value, at] of rows) {
+      for (const [name, split, step, value, at, explicit] of rows) {
         const key = `${name}\u0000${split}`
         let s = series.get(key)
         if (!s) {
@@ -590,7 +595,7 @@ export class Tracking {
           series.set(key, s)
         }
         const at_step = step ?? Math.max(s.lastStep, s.step) + 1
-        insert.run(run.id, name, split, at_step, value, at)
+        insert.run(run.id, name, split, at_step, value, at, explicit)
         if (at_step >= s.step) {
           s.step = at_step
           s.value = value

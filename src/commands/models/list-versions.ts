@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import type {Page, VersionSummary} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
@@ -12,6 +12,7 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
     '<%= config.bin %> model list-versions credit-risk',
     '<%= config.bin %> models list-versions credit-risk --limit 5',
     "<%= config.bin %> models list-versions credit-risk --json | jq '.items[] | {version, metrics}'",
+    "<%= config.bin %> models list-versions credit-risk --where \"metrics.auc >= 0.85 and author like '%@example.com'\"",
   ]
 
   static override args = {
@@ -19,14 +20,15 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
   }
 
   static override flags = {
+    where: Flags.string({char: 'w', description: "Filter: metadata.KEY, metrics.KEY, tags, author, version, framework ... e.g. \"metrics.auc > 0.8 and tags != 'prod'\"."}),
     ...pageFlags('versions'),
   }
 
   async run(): Promise<Page<VersionSummary>> {
     const ref = parseRef(this.args.name)
     const backend = await this.backend()
-    const page = await backend.listVersions(ref.project ?? this.project, ref.name, {limit: this.flags.limit, offset: this.flags.offset})
-    if (page.total === 0) this.note(`Model ${ref.name} has no versions yet.`)
+    const page = await backend.listVersions(ref.project ?? this.project, ref.name, {where: this.flags.where, limit: this.flags.limit, offset: this.flags.offset})
+    if (page.total === 0) this.note(this.flags.where ? 'No versions match.' : `Model ${ref.name} has no versions yet.`)
     this.table(
       ['VERSION', 'TAGS', 'AUTHOR', 'CREATED', 'SIZE', 'FILES', {header: 'COMMENT', max: 60}],
       page.items.map((v) => [v.version, v.tags.join(','), v.author, formatTime(v.created_at), formatBytes(v.size), v.file_count, v.comment]),

@@ -1,32 +1,12 @@
-import {readFile} from 'node:fs/promises'
 import {Args, Flags} from '@oclif/core'
-import {parse as parseYaml} from 'yaml'
-import type {JsonObject} from '../../backends/backend.js'
-import {fromFsError, invalid} from '../../backends/errors.js'
-import {formatRef, isJsonObject, parseRef, validateMetadata} from '../../backends/validation.js'
+import {invalid} from '../../backends/errors.js'
+import {formatRef, parseRef, validateMetadata} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {parseMetaPairs, parseMetricPairs} from '../../cli/flags.js'
+import {parseDatasetPairs, parseMetaPairs, parseMetricPairs, readObjectFile} from '../../cli/flags.js'
 import {formatBytes} from '../../cli/output.js'
 import {startProgress} from '../../cli/progress.js'
 import {collectSource, resolveAuthor} from '../../registry/provenance.js'
 import {type PushResult, pushVersion} from '../../registry/push.js'
-
-async function readMetadataFile(path: string): Promise<JsonObject> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw fromFsError(error, `--metadata-file ${path}`)
-  }
-  let value: unknown
-  try {
-    value = parseYaml(text) // YAML is a superset of JSON
-  } catch (error) {
-    throw invalid(`--metadata-file ${path} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
-  }
-  if (!isJsonObject(value)) throw invalid(`--metadata-file ${path} must hold a mapping (a JSON object)`)
-  return validateMetadata(JSON.parse(JSON.stringify(value)), `--metadata-file ${path}`)
-}
 
 export default class ModelsPush extends BaseCommand<typeof ModelsPush> {
   static override summary = 'Push files or directories as a new version of a model.'
@@ -40,6 +20,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     '<%= config.bin %> models push credit-risk model.pkl -m "Built new model using the data till June 2017"',
     '<%= config.bin %> models push credit-risk ./out --meta Input-Data-Source=s3://credit-risk-dataset-201706 --metric accuracy=0.89 --attach log.txt',
     '<%= config.bin %> models push mnist_cnn ./checkpoint --framework pytorch-2.3 --format pt --tag staging --metadata-file meta.yaml',
+    '<%= config.bin %> models push churn ./model --run $RUN --dataset train=s3://bucket/train.csv',
   ]
 
   static override args = {
@@ -56,6 +37,8 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     tag: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Tag the new version (e.g. staging); repeatable.'}),
     framework: Flags.string({description: 'Framework and version, e.g. pytorch-2.3, sklearn-1.5.'}),
     format: Flags.string({description: 'Serialization format, e.g. pickle, onnx, safetensors.'}),
+    run: Flags.string({description: 'The run that produced it: its params, datasets and final metrics become the lineage.'}),
+    dataset: Flags.string({multiple: true, multipleNonGreedy: true, description: 'A dataset reference TAG=PATH_OR_URI for the lineage; repeatable.'}),
   }
 
   async run(): Promise<PushResult> {
@@ -63,7 +46,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     const ref = parseRef(nameArg)
     if (ref.explicit) throw invalid(`push to a model name, not a version or tag (${nameArg}); use --tag to tag the new version`)
     const project = ref.project ?? this.project
-    const fileMetadata = this.flags['metadata-file'] ? await readMetadataFile(this.flags['metadata-file']) : {}
+    const fileMetadata = this.flags['metadata-file'] ? await readObjectFile(this.flags['metadata-file'], '--metadata-file') : {}
     const metadata = validateMetadata({...fileMetadata, ...parseMetaPairs(this.flags.meta, '--meta')})
     const metrics = parseMetricPairs(this.flags.metric)
     const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
@@ -84,6 +67,8 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
         format: this.flags.format,
         tags: this.flags.tag,
         source,
+        run_id: this.flags.run,
+        datasets: parseDatasetPairs(this.flags.dataset),
         onProgress: (p) => progress.update(p),
       })
     } finally {

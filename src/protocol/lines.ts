@@ -1,0 +1,27 @@
+/**
+ * Lines from a byte stream, pulled chunk by chunk: the reader sets the pace (unlike readline's
+ * iterator, which keeps reading ahead while a slow consumer works), so memory stays flat.
+ */
+import {StringDecoder} from 'node:string_decoder'
+import {RegistryError} from '../backends/errors.js'
+
+export async function* splitLines(source: AsyncIterable<Buffer | string>, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<string> {
+  const decoder = new StringDecoder('utf8')
+  let rest = ''
+  let line = 0
+  for await (const chunk of source) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk))
+    let start = 0
+    let newline = text.indexOf('\n')
+    while (newline >= 0) {
+      line++
+      yield text.charCodeAt(newline - 1) === 13 ? text.slice(start, newline - 1) : text.slice(start, newline)
+      start = newline + 1
+      newline = text.indexOf('\n', start)
+    }
+    rest = text.slice(start)
+    if (rest.length > maxLine) throw new RegistryError('payload_too_large', `line ${line + 1} is longer than ${maxLine} characters`)
+  }
+  rest += decoder.end()
+  if (rest.length > 0) yield rest
+}
