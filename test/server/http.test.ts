@@ -11,7 +11,17 @@ import {startTestServer, type TestServer} from '../helpers/server.js'
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
 const DIGEST = sha('sweep')
-const PARAMS: Record<string, string> = {project: 'default', model: 'm', selector: 'latest', tag: 'prod', version: '1', digest: DIGEST}
+const PARAMS: Record<string, string> = {
+  project: 'default',
+  model: 'm',
+  selector: 'latest',
+  tag: 'prod',
+  version: '1',
+  digest: DIGEST,
+  experiment: 'e',
+  run: 'abcdef123456',
+  uuid: '00000000-0000-4000-8000-000000000000',
+}
 
 let srv: TestServer
 const logs: string[] = []
@@ -32,6 +42,9 @@ async function call(route: RouteSpec, token?: string, extra: {headers?: Record<s
   if (body === undefined && route.kind === 'blob-upload') {
     body = 'sweep'
     headers['content-length'] = '5'
+  } else if (body === undefined && route.kind === 'ndjson-upload') {
+    body = '{"name": "x", "value": 1}\n'
+    headers['content-type'] = 'application/x-ndjson'
   } else if (body === undefined && ['POST', 'PUT', 'PATCH'].includes(route.method)) {
     body = '{}'
     headers['content-type'] = 'application/json'
