@@ -492,6 +492,57 @@ export interface RegisterInput {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Integrity and space
+
+export interface VerifyQuery {
+  /** Only this project's versions and checkpoints (with model: only that model's versions). */
+  project?: string
+  model?: string
+  /** With model: only this version ('latest', a number or a tag). */
+  selector?: string
+}
+
+export type VerifyProblemKind = 'database' | 'blob_missing' | 'blob_size' | 'blob_digest' | 'manifest'
+
+export interface VerifyProblem {
+  kind: VerifyProblemKind
+  /** The blob concerned, if any. */
+  blob: string | null
+  message: string
+  /** The versions that use the blob: `project/model:3`. */
+  versions: string[]
+  /** The checkpoints that use the blob (UUIDs). */
+  checkpoints: string[]
+}
+
+export interface VerifyReport {
+  /** True when nothing is wrong (warnings do not count). */
+  ok: boolean
+  /** What was checked: "the whole store" or a reference. */
+  scope: string
+  checked: {versions: number; checkpoints: number; blobs: number; bytes: number}
+  problems: VerifyProblem[]
+  /** Leftovers that are not damage: temp files of interrupted writes, blobs nothing uses (gc reclaims both). */
+  warnings: {kind: 'temp_file' | 'unreferenced_blobs'; message: string; count: number; bytes: number}[]
+}
+
+export interface GcOptions {
+  dry_run?: boolean
+  /** Spare what was written or used more recently than this (default 3600). */
+  grace_seconds?: number
+}
+
+export interface GcReport {
+  dry_run: boolean
+  /** Unreferenced blobs removed (or that would be, with dry_run). */
+  blobs: {count: number; bytes: number}
+  /** Stale temp files of interrupted writes removed. */
+  temp_files: {count: number; bytes: number}
+  /** Unreferenced but recently used (a push may be about to reference them): kept. */
+  kept_recent: {count: number; bytes: number}
+}
+
+// ---------------------------------------------------------------------------------------------
 // The interface
 
 export interface Backend {
@@ -582,6 +633,12 @@ export interface Backend {
   listCheckpoints(run: string): Promise<CheckpointSummary[]>
   /** A new version from a checkpoint's files (no bytes copied), with its lineage. */
   registerCheckpoint(project: string, model: string, uuid: string, input: RegisterInput): Promise<VersionCreated>
+
+  // integrity and space
+  /** Check the store: the database, and every referenced blob's presence, size and digest. */
+  verify(query?: VerifyQuery): Promise<VerifyReport>
+  /** Remove blobs nothing references and stale temp files, sparing anything used recently. */
+  gc(options?: GcOptions): Promise<GcReport>
 
   // blobs (content-addressed by sha256)
   /** The digests, of those given, that the store does not hold. */

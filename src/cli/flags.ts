@@ -97,3 +97,11 @@ export async function readObjectFile(path: string, flag: string): Promise<JsonOb
   if (!isJsonObject(value)) throw invalid(`${flag} ${path} must hold a mapping (a JSON object)`)
   return validateMetadata(JSON.parse(JSON.stringify(value)), `${flag} ${path}`)
 }
+
+/** "0", "90s", "30m", "2h", "7d" -> seconds. */
+export function parseDurationSeconds(text: string, flag: string): number {
+  const match = /^(\d+)\s*([smhdw]?)$/.exec(text.trim())
+  if (!match) throw invalid(`${flag} ${quote(text)}: expected a duration such as 0, 90s, 30m, 2h or 7d`)
+  const unit = {'': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800}[match[2] as '' | 's' | 'm' | 'h' | 'd' | 'w']
+  return Number(match[1]) * unit
+}

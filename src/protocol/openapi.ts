@@ -211,6 +211,25 @@ export const SCHEMAS: Record<string, Schema> = {
     metrics: numberMap,
     datasets: {type: 'array', items: ref('Dataset')},
   }),
+  VerifyQuery: obj({project: str, model: str, selector: str}, []),
+  VerifyReport: obj({
+    ok: {type: 'boolean'},
+    scope: str,
+    checked: obj({versions: int, checkpoints: int, blobs: int, bytes: int}),
+    problems: {
+      type: 'array',
+      items: obj({
+        kind: {type: 'string', enum: ['database', 'blob_missing', 'blob_size', 'blob_digest', 'manifest']},
+        blob: nullable(str),
+        message: str,
+        versions: {type: 'array', items: str},
+        checkpoints: {type: 'array', items: str},
+      }),
+    },
+    warnings: {type: 'array', items: obj({kind: str, message: str, count: int, bytes: int})},
+  }),
+  GcOptions: obj({dry_run: {type: 'boolean'}, grace_seconds: {type: 'number'}}, []),
+  GcReport: obj({dry_run: {type: 'boolean'}, blobs: obj({count: int, bytes: int}), temp_files: obj({count: int, bytes: int}), kept_recent: obj({count: int, bytes: int})}),
   DigestList: obj({digests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}}}),
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
 }

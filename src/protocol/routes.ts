@@ -41,6 +41,8 @@ export interface RouteSpec {
   responseSchema?: string
   /** HTTP status of a success. */
   status?: number
+  /** The answer may take minutes (the server works through the whole store first). */
+  longRunning?: boolean
 }
 
 /** The Backend methods that are plain JSON calls. */
@@ -654,6 +656,42 @@ export const JSON_ROUTES = {
     decode: (r) => {
       const {checkpoint, ...input} = body(r)
       return [r.params.project, r.params.model, str(checkpoint, 'checkpoint'), input as never]
+    },
+  }),
+  verify: route({
+    id: 'verify',
+    backend: 'verify',
+    longRunning: true,
+    method: 'POST',
+    path: `${API_PREFIX}/verify`,
+    action: 'admin',
+    idempotent: true,
+    summary: "Check the server's store: the database, and every referenced blob's presence, size and digest.",
+    requestSchema: 'VerifyQuery',
+    responseSchema: 'VerifyReport',
+    encode: (query) => ({params: {}, query: {}, body: query ?? {}}),
+    decode: (r) => {
+      const b = body(r)
+      return [{project: optionalStr(b.project, 'project'), model: optionalStr(b.model, 'model'), selector: optionalStr(b.selector, 'selector')}]
+    },
+  }),
+  gc: route({
+    id: 'gc',
+    backend: 'gc',
+    longRunning: true,
+    method: 'POST',
+    path: `${API_PREFIX}/gc`,
+    action: 'admin',
+    idempotent: true,
+    summary: 'Remove blobs nothing references and stale temp files, sparing recently used ones.',
+    requestSchema: 'GcOptions',
+    responseSchema: 'GcReport',
+    encode: (options) => ({params: {}, query: {}, body: options ?? {}}),
+    decode: (r) => {
+      const b = body(r)
+      if (b.dry_run !== undefined && typeof b.dry_run !== 'boolean') throw invalid('dry_run must be true or false')
+      if (b.grace_seconds !== undefined && typeof b.grace_seconds !== 'number') throw invalid('grace_seconds must be a number')
+      return [{dry_run: b.dry_run as boolean | undefined, grace_seconds: b.grace_seconds as number | undefined}]
     },
   }),
   missingBlobs: route({

@@ -20,7 +20,7 @@ import {
   validateText,
 } from '../backends/validation.js'
 import {collectFiles, type LocalFile} from './files.js'
-import {mapLimit} from './pool.js'
+import {mapLimit} from '../backends/pool.js'
 
 export interface TransferProgress {
   phase: 'scanning' | 'hashing' | 'uploading' | 'committing' | 'downloading'
@@ -91,6 +91,24 @@ export interface Uploaded {
   attachments: FileEntry[]
   uploaded: TransferStats
   reused: TransferStats
+  /** Upload again whatever the store lacks now (a gc with no grace removed it meanwhile). */
+  restore(): Promise<void>
+}
+
+/**
+ * Commit, and should the store have lost a blob between upload and commit (only a gc run
+ * with no grace period can do that), upload it again and commit again.
+ */
+async function commitWithBlobs<T>(stored: Uploaded, commit: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await commit()
+    } catch (error) {
+      const lost = error instanceof RegistryError && error.code === 'invalid_argument' && /^blob [0-9a-f]{64} is not in the store/.test(error.message)
+      if (!lost || attempt >= 3) throw error
+      await stored.restore()
+    }
+  }
 }
 
 /**
@@ -116,34 +134,34 @@ export async function uploadFiles(
     progress({phase: 'hashing', bytesDone: hashed, bytesTotal: totalBytes})
   })
 
-  const missing = new Set(await backend.missingBlobs([...new Set(entries.map((e) => e.sha256))]))
-  // One upload per missing digest, from the first local file that has it.
-  const uploads = new Map<string, LocalFile>()
+  const sources = new Map<string, LocalFile>()
   all.forEach((file, i) => {
-    const digest = entries[i].sha256
-    if (missing.has(digest) && !uploads.has(digest)) uploads.set(digest, file)
+    if (!sources.has(entries[i].sha256)) sources.set(entries[i].sha256, file)
   })
+  const upload = async (digests: string[], onBytes: (n: number) => void) =>
+    mapLimit(digests, options.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async (digest) => {
+      const file = sources.get(digest) as LocalFile
+      try {
+        await backend.putBlob(digest, file.size, () =>
+          pipeline(createReadStream(file.source, {highWaterMark: CHUNK_SIZE}), new CountingStream(onBytes), () => {}),
+        )
+      } catch (error) {
+        if (error instanceof RegistryError && error.code === 'integrity') {
+          throw new RegistryError('integrity', `file ${file.source} changed while it was being pushed; nothing was committed, retry`)
+        }
+        throw error
+      }
+    })
+
+  // One upload per missing digest, from the first local file that has it.
+  const missing = await backend.missingBlobs([...sources.keys()])
+  const uploads = new Map(missing.map((digest) => [digest, sources.get(digest) as LocalFile]))
   const uploadBytes = [...uploads.values()].reduce((sum, f) => sum + f.size, 0)
   let sent = 0
   progress({phase: 'uploading', bytesDone: 0, bytesTotal: uploadBytes})
-  await mapLimit([...uploads.entries()], options.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async ([digest, file]) => {
-    try {
-      await backend.putBlob(digest, file.size, () =>
-        pipeline(
-          createReadStream(file.source, {highWaterMark: CHUNK_SIZE}),
-          new CountingStream((n) => {
-            sent += n
-            progress({phase: 'uploading', bytesDone: sent, bytesTotal: uploadBytes})
-          }),
-          () => {},
-        ),
-      )
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === 'integrity') {
-        throw new RegistryError('integrity', `file ${file.source} changed while it was being pushed; nothing was committed, retry`)
-      }
-      throw error
-    }
+  await upload(missing, (n) => {
+    sent += n
+    progress({phase: 'uploading', bytesDone: sent, bytesTotal: uploadBytes})
   })
   progress({phase: 'committing', bytesDone: uploadBytes, bytesTotal: uploadBytes})
   const uploadedDigests = new Set(uploads.keys())
@@ -153,6 +171,9 @@ export async function uploadFiles(
     attachments: entries.slice(files.length),
     uploaded: {files: uploads.size, bytes: uploadBytes},
     reused: {files: reused.length, bytes: reused.reduce((sum, e) => sum + e.size, 0)},
+    async restore() {
+      await upload(await backend.missingBlobs([...sources.keys()]), () => {})
+    },
   }
 }
 
@@ -164,7 +185,8 @@ export function newRequestId(): string {
 export async function pushVersion(backend: Backend, input: PushInput): Promise<PushResult> {
   validatePushInput(input)
   const stored = await uploadFiles(backend, input.paths, input.attachments ?? [], input)
-  const created = await backend.createVersion(input.project, input.model, {
+  const requestId = newRequestId()
+  const created = await commitWithBlobs(stored, () => backend.createVersion(input.project, input.model, {
     files: stored.files,
     attachments: stored.attachments,
     comment: input.comment,
@@ -177,8 +199,8 @@ export async function pushVersion(backend: Backend, input: PushInput): Promise<P
     source: input.source,
     run_id: input.run_id,
     datasets: input.datasets,
-    request_id: newRequestId(),
-  })
+    request_id: requestId,
+  }))
   return {...created, uploaded: stored.uploaded, reused: stored.reused}
 }
 
@@ -196,12 +218,9 @@ export async function pushCheckpoint(
 ): Promise<CheckpointPushResult> {
   if (paths.length === 0) throw invalid('name at least one file or directory to store')
   const stored = await uploadFiles(backend, paths, [], input)
-  const checkpoint = await backend.createCheckpoint(run, {
-    files: stored.files,
-    step: input.step,
-    metrics: input.metrics,
-    metadata: input.metadata,
-    request_id: newRequestId(),
-  })
+  const requestId = newRequestId()
+  const checkpoint = await commitWithBlobs(stored, () =>
+    backend.createCheckpoint(run, {files: stored.files, step: input.step, metrics: input.metrics, metadata: input.metadata, request_id: requestId}),
+  )
   return {...checkpoint, uploaded: stored.uploaded, reused: stored.reused}
 }

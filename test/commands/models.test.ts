@@ -6,6 +6,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {BACKENDS, makeBackendEnv} from '../helpers/backends.js'
 import {type CliEnv, makeCliEnv, runCli} from '../helpers/cli.js'
 import {storeSnapshot} from '../helpers/store.js'
+import {markDamaged} from '../helpers/tmp.js'
 
 function write(dir: string, tree: Record<string, string>): string {
   for (const [path, content] of Object.entries(tree)) {
@@ -252,6 +253,7 @@ describe.each(BACKENDS)('downloads on %s', (backend) => {
     const shown = (await runCli(ctx, ['models', 'show', 'm', '--json'])).json()
     const digest = shown.files.find((f: {path: string}) => f.path === 'nested/deep/a.bin').sha256
     const blob = join(ctx.storeHome, 'blobs/sha256', digest.slice(0, 2), digest.slice(2))
+    markDamaged(ctx.storeHome)
     chmodSync(blob, 0o644)
     writeFileSync(blob, `${'A'.repeat(4999)}B`)
     const r = await runCli(ctx, ['models', 'download', 'm', '-o', 'bad'])

@@ -9,12 +9,14 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backends/backend.js'
 import {downloadVersion, writeTar} from '../../src/registry/download.js'
 import {pushVersion, type PushInput} from '../../src/registry/push.js'
-import {tempDir} from '../helpers/tmp.js'
+import {markDamaged, tempDir} from '../helpers/tmp.js'
 import {files, rejects, sha, streamToBuffer} from './helpers.js'
 import {trackingContract} from './tracking.js'
 
 export interface ContractTarget {
   backend: Backend
+  /** The directory of the store the backend writes to (the server's data directory for remote). */
+  home: string
   /** Where the store keeps a blob on disk (to damage it in integrity tests). */
   blobPath(digest: string): string
 }
@@ -516,6 +518,7 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
       it('refuses to serve a damaged blob: nothing at the final path, integrity error', async () => {
         const {version} = await push('m', [files(join(work, 'src'), {'w.bin': 'precious weights'})])
         const blob = target.blobPath(sha('precious weights'))
+        markDamaged(target.home)
         chmodSync(blob, 0o644)
         writeFileSync(blob, 'precious weighTs')
         const out = join(work, 'out')

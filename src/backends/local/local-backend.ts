@@ -17,6 +17,8 @@ import type {
   Experiment,
   ExperimentCreate,
   ExperimentPatch,
+  GcOptions,
+  GcReport,
   Lineage,
   MetricPoint,
   MetricPointInput,
@@ -51,6 +53,8 @@ import type {
   VersionCreated,
   VersionQuery,
   VersionSummary,
+  VerifyQuery,
+  VerifyReport,
 } from '../backend.js'
 import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
 import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
@@ -79,6 +83,7 @@ import {
 } from '../validation.js'
 import type {BlobStore} from './blob-store.js'
 import {type EventFields, now, parseJson, type ProjectRow, Store} from './store.js'
+import {Maintenance} from './maintenance.js'
 import {Tracking} from './tracking.js'
 
 export interface LocalBackendOptions {
@@ -225,12 +230,22 @@ export class LocalBackend implements Backend {
   readonly blobs: BlobStore
   readonly store: Store
   readonly tracking: Tracking
+  private readonly maintenance: Maintenance
 
   constructor(options: LocalBackendOptions | Store) {
     this.store = options instanceof Store ? options : Store.open(options.home, options.actor)
     this.location = this.store.home
     this.blobs = this.store.blobs
     this.tracking = new Tracking(this.store)
+    this.maintenance = new Maintenance(this.store)
+  }
+
+  verify(query?: VerifyQuery): Promise<VerifyReport> {
+    return this.maintenance.verify(query)
+  }
+
+  gc(options?: GcOptions): Promise<GcReport> {
+    return this.maintenance.gc(options)
   }
 
   async close(): Promise<void> {

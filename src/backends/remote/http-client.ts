@@ -155,6 +155,7 @@ export class HttpClient {
           body: extra.body?.(),
           signal: extra.signal,
           bodyTimeout: extra.bodyTimeout,
+          ...(route.longRunning ? {headersTimeout: 0} : {}),
         })
       } catch (error) {
         if (extra.signal?.aborted) throw error
