@@ -558,6 +558,63 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
       })
     })
 
+    describe('integrity: verify and gc', () => {
+      const blobOf = async (model: string) => (await b.getVersion(P, model, 'latest')).files[0].sha256
+
+      it('verifies a clean store, and names each damaged blob with the versions that use it', async () => {
+        await push('flip', [files(join(work, 'a'), {'w.bin': 'flip me'})])
+        await push('trunc', [files(join(work, 'b'), {'w.bin': 'truncate me'})])
+        await push('gone', [files(join(work, 'c'), {'w.bin': 'delete me'})])
+        await push('fine', [files(join(work, 'd'), {'w.bin': 'leave me'})])
+        const clean = await b.verify()
+        expect(clean).toMatchObject({ok: true, scope: 'the whole store', problems: [], checked: {versions: 4, blobs: 4}})
+        markDamaged(target.home)
+        const flipped = target.blobPath(await blobOf('flip'))
+        chmodSync(flipped, 0o644)
+        writeFileSync(flipped, 'flip mE')
+        const truncated = target.blobPath(await blobOf('trunc'))
+        chmodSync(truncated, 0o644)
+        writeFileSync(truncated, 'trunc')
+        const { unlinkSync } = await import('node:fs')
+        unlinkSync(target.blobPath(await blobOf('gone')))
+        const report = await b.verify()
+        expect(report.ok).toBe(false)
+        const byKind = Object.fromEntries(report.problems.map((p) => [p.kind, p]))
+        expect(byKind.blob_digest).toMatchObject({blob: sha('flip me'), versions: ['default/flip:1']})
+        expect(byKind.blob_size).toMatchObject({blob: sha('truncate me'), versions: ['default/trunc:1']})
+        expect(byKind.blob_missing).toMatchObject({blob: sha('delete me'), versions: ['default/gone:1']})
+        expect(report.problems).toHaveLength(3)
+        // Scoped to one model: only its blobs.
+        expect((await b.verify({project: P, model: 'fine'})).ok).toBe(true)
+        expect((await b.verify({project: P, model: 'flip', selector: '1'})).problems.map((p) => p.kind)).toEqual(['blob_digest'])
+        await rejects(b.verify({project: P, model: 'fine', selector: '9'}), 'invalid_argument')
+        // Downloads refuse every damaged version.
+        for (const model of ['flip', 'trunc', 'gone']) {
+          const out = join(work, `dl-${model}`)
+          await expect(downloadVersion(b, await b.getVersion(P, model, 'latest'), out)).rejects.toMatchObject({code: model === 'gone' ? 'not_found' : 'integrity'})
+          expect(existsSync(join(out, 'w.bin'))).toBe(false)
+        }
+      })
+
+      it('gc removes only what nothing references, after the grace period; a dry run removes nothing', async () => {
+        await push('keep', [files(join(work, 'k'), {'w.bin': 'referenced'})])
+        await push('drop', [files(join(work, 'd'), {'w.bin': 'soon unreferenced'})])
+        await b.deleteModel(P, 'drop')
+        const orphan = sha('soon unreferenced')
+        // Used a moment ago: the default grace keeps it.
+        expect(await b.gc()).toMatchObject({dry_run: false, blobs: {count: 0}, kept_recent: {count: 1, bytes: 17}})
+        expect(await b.gc({dry_run: true, grace_seconds: 0})).toMatchObject({dry_run: true, blobs: {count: 1, bytes: 17}})
+        expect(existsSync(target.blobPath(orphan))).toBe(true)
+        expect(await b.gc({grace_seconds: 0})).toMatchObject({blobs: {count: 1, bytes: 17}})
+        expect(existsSync(target.blobPath(orphan))).toBe(false)
+        expect(await b.missingBlobs([orphan, sha('referenced')])).toEqual([orphan])
+        expect(await b.verify()).toMatchObject({ok: true, warnings: []})
+        // Gone blobs come back with a push of the same content.
+        expect((await push('drop', [files(join(work, 'd2'), {'w.bin': 'soon unreferenced'})])).uploaded.files).toBe(1)
+        expect((await b.verify()).ok).toBe(true)
+      })
+    })
+
     trackingContract(() => ({target, backend: b, work}))
   })
 }

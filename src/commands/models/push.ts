@@ -3,8 +3,10 @@ import {invalid} from '../../backends/errors.js'
 import {formatRef, parseRef, validateMetadata} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {parseDatasetPairs, parseMetaPairs, parseMetricPairs, readObjectFile} from '../../cli/flags.js'
+import {openInput} from '../../cli/input.js'
 import {formatBytes} from '../../cli/output.js'
 import {startProgress} from '../../cli/progress.js'
+import {extractToTemp} from '../../registry/archive.js'
 import {collectSource, resolveAuthor} from '../../registry/provenance.js'
 import {type PushResult, pushVersion} from '../../registry/push.js'
 
@@ -21,11 +23,12 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     '<%= config.bin %> models push credit-risk ./out --meta Input-Data-Source=s3://credit-risk-dataset-201706 --metric accuracy=0.89 --attach log.txt',
     '<%= config.bin %> models push mnist_cnn ./checkpoint --framework pytorch-2.3 --format pt --tag staging --metadata-file meta.yaml',
     '<%= config.bin %> models push churn ./model --run $RUN --dataset train=s3://bucket/train.csv',
+    'tar -cz -C build . | <%= config.bin %> models push churn --from-tar -',
   ]
 
   static override args = {
     name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
-    path: Args.string({required: true, description: 'Files or directories to store (one or more).'}),
+    path: Args.string({required: false, description: 'Files or directories to store (one or more).'}),
   }
 
   static override flags = {
@@ -39,10 +42,15 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     format: Flags.string({description: 'Serialization format, e.g. pickle, onnx, safetensors.'}),
     run: Flags.string({description: 'The run that produced it: its params, datasets and final metrics become the lineage.'}),
     dataset: Flags.string({multiple: true, multipleNonGreedy: true, description: 'A dataset reference TAG=PATH_OR_URI for the lineage; repeatable.'}),
+    'from-tar': Flags.string({
+      description:
+        'Store the files of a tar archive (gzip too; "-" for stdin). Refused whole if any entry is a link, device or FIFO, has an absolute or ".." path, or the archive is a decompression bomb.',
+    }),
   }
 
   async run(): Promise<PushResult> {
-    const [nameArg, ...paths] = this.positionals
+    const [nameArg, ...givenPaths] = this.positionals
+    if (givenPaths.length === 0 && !this.flags['from-tar']) throw invalid('name the files or directories to push, or --from-tar ARCHIVE')
     const ref = parseRef(nameArg)
     if (ref.explicit) throw invalid(`push to a model name, not a version or tag (${nameArg}); use --tag to tag the new version`)
     const project = ref.project ?? this.project
@@ -50,6 +58,13 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     const metadata = validateMetadata({...fileMetadata, ...parseMetaPairs(this.flags.meta, '--meta')})
     const metrics = parseMetricPairs(this.flags.metric)
     const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    // An archive is extracted (checked entry by entry) into a private temp directory first.
+    let paths = givenPaths
+    let archive: Awaited<ReturnType<typeof extractToTemp>> | undefined
+    if (this.flags['from-tar']) {
+      archive = await extractToTemp(await openInput(this.flags['from-tar'], '--from-tar', 1024 * 1024))
+      paths = [...givenPaths, archive.dir]
+    }
     const backend = await this.backend()
     const progress = await startProgress()
     let result: PushResult
@@ -73,6 +88,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
       })
     } finally {
       progress.stop()
+      await archive?.cleanup()
     }
     const v = result.version
     if (result.model_created) this.say(`Created model ${v.model} in project ${v.project}.`)

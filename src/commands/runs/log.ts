@@ -1,21 +1,15 @@
-import {createReadStream} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 import type {MetricPointInput} from '../../backends/backend.js'
-import {fromFsError, invalid} from '../../backends/errors.js'
+import {invalid} from '../../backends/errors.js'
 import {isJsonObject} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {splitLines} from '../../protocol/lines.js'
 import {parseMetricPairs} from '../../cli/flags.js'
+import {openInput} from '../../cli/input.js'
 
 /** NDJSON points from a file or stdin, one a line, streamed (never read whole). */
 async function* readPoints(file: string): AsyncIterable<MetricPointInput> {
-  const input = file === '-' ? process.stdin : createReadStream(file, {highWaterMark: 256 * 1024})
-  const opened = new Promise<void>((resolve, reject) => {
-    if (file === '-') resolve()
-    input.once('open', () => resolve())
-    input.once('error', (error: Error) => reject(fromFsError(error, `--file ${file}`)))
-  })
-  await opened
+  const input = await openInput(file, '--file')
   let n = 0
   for await (const line of splitLines(input)) {
     n++
