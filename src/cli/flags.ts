@@ -9,7 +9,10 @@ import {isJsonObject, parseLooseValue, parseRef, quote, validateLabels, validate
 function splitPair(text: string, flag: string): [string, string] {
   const eq = text.indexOf('=')
   if (eq <= 0) throw invalid(`${flag} expects KEY=VALUE, got ${quote(text)}`)
-  return [text.slice(0, eq), text.slice(eq + 1)]
+  const key = text.slice(0, eq)
+  // Assigning it would change the object's prototype instead of adding a key.
+  if (key === '__proto__') throw invalid(`${flag}: the key "__proto__" is not allowed`)
+  return [key, text.slice(eq + 1)]
 }
 
 /** --meta k=v / --set k=v: a value that parses as JSON is stored as JSON, else as a string. */

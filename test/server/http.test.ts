@@ -148,6 +148,19 @@ describe('hostile requests', () => {
     expect(models.json().items.map((m: {name: string}) => m.name)).not.toContain('csrf')
   })
 
+  it('refuses oversized headers (431) and stays up', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(srv.server.port, '127.0.0.1')
+      let got = ''
+      socket.on('data', (c) => (got += c))
+      socket.on('close', () => resolve(got))
+      socket.on('error', () => resolve(got))
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
+    })
+    expect(answer).toMatch(/^HTTP\/1.1 431 /)
+    expect((await call(route('healthz'))).status).toBe(200)
+  })
+
   it('sends security headers on every response, errors included', async () => {
     for (const r of [await call(route('healthz')), await call(route('listProjects')), await call(route('listProjects'), srv.adminToken)]) {
       expect(r.headers['x-content-type-options']).toBe('nosniff')

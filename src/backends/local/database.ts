@@ -2,6 +2,8 @@
  * The SQLite side of the local engine: WAL, a busy timeout, IMMEDIATE write transactions with a
  * retry on top of the busy handler, and numbered migrations recorded in the database.
  */
+import {statfsSync} from 'node:fs'
+import {dirname} from 'node:path'
 import Database from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
 import {MIGRATIONS, type Migration} from './migrations.js'
@@ -23,15 +25,40 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
 }
 
+/** Whether the file system holding `dir` is (nearly) out of space. */
+function diskFull(dir: string | undefined): boolean {
+  if (!dir) return false
+  try {
+    const fs = statfsSync(dir)
+    return fs.bavail * fs.bsize < 1024 * 1024
+  } catch {
+    return false
+  }
+}
+
+/** SQLite's failures that users can act on, as the errors modelreg reports everywhere. */
+function translate(error: unknown, what: string, dir?: string): unknown {
+  const code = (error as {code?: string})?.code
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error
+  // A full disk shows up as SQLITE_FULL, or as an I/O error growing the WAL or its index.
+  if (code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && diskFull(dir))) return new RegistryError('storage_full', `${what}: no space left for the registry database; free some space and retry (nothing was committed)`)
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new RegistryError('integrity', `${what}: the registry database is damaged (${code}); run modelreg verify and restore from a backup`)
+  }
+  if (code.startsWith('SQLITE_READONLY')) return new RegistryError('permission_denied', `${what}: the registry database is read-only`)
+  if (code.startsWith('SQLITE_CANTOPEN')) return new RegistryError('permission_denied', `${what}: cannot open the registry database (${code})`)
+  return error
+}
+
 /** Run fn, retrying with jittered backoff while SQLite reports the database busy or locked. */
-export function withBusyRetry<T>(fn: () => T, what: string): T {
+export function withBusyRetry<T>(fn: () => T, what: string, dir?: string): T {
   const deadline = Date.now() + WRITE_RETRY_MS
   let delay = 5
   for (;;) {
     try {
       return fn()
     } catch (error) {
-      if (!isBusy(error)) throw error
+      if (!isBusy(error)) throw translate(error, what, dir)
       if (Date.now() > deadline) {
         throw new RegistryError('unavailable', `${what}: the registry database stayed locked by another process for ${WRITE_RETRY_MS / 1000}s; retry`)
       }
@@ -54,7 +81,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const what = options.what ?? 'registry'
   let db: Db
   try {
-    db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), `opening the ${what} database`)
+    db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), `opening the ${what} database`, dirname(file))
   } catch (error) {
     if (error instanceof RegistryError) throw error
     throw new RegistryError('internal', `cannot open the ${what} database ${file}: ${(error as Error).message}`)
@@ -66,7 +93,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       db.pragma('foreign_keys = ON')
       db.pragma('temp_store = MEMORY')
       db.pragma('cache_size = -8000')
-    }, `opening the ${what} database`)
+    }, `opening the ${what} database`, dirname(file))
     if (!options.readonly) migrate(db, migrations, what)
     else checkSchemaVersion(db, migrations, what)
     return db
@@ -121,10 +148,10 @@ function migrate(db: Db, migrations: readonly Migration[], what: string): void {
 
 /** A write transaction: BEGIN IMMEDIATE, so the write lock is taken up front and waits politely. */
 export function writeTransaction<T>(db: Db, what: string, fn: () => T): T {
-  return withBusyRetry(() => db.transaction(fn).immediate(), what)
+  return withBusyRetry(() => db.transaction(fn).immediate(), what, dirname(db.name))
 }
 
 /** A read transaction, so that several statements see one snapshot. */
 export function readTransaction<T>(db: Db, fn: () => T): T {
-  return withBusyRetry(() => db.transaction(fn).deferred(), 'reading the registry')
+  return withBusyRetry(() => db.transaction(fn).deferred(), 'reading the registry', dirname(db.name))
 }

@@ -16,6 +16,7 @@ import {mapLimit} from '../pool.js'
 import type {Store} from './store.js'
 
 const DIGEST_NAME = /^[0-9a-f]{62}$/
+const TEMP_FLOOR_SECONDS = 15 * 60
 
 interface Use {
   size: number
@@ -267,8 +268,11 @@ export class Maintenance {
       }
     })
 
+    // A temp file is an upload in progress while it is being written (a live upload keeps
+    // touching it), so it goes only when idle for TEMP_FLOOR_SECONDS, whatever the grace.
+    const tempCutoff = Math.min(cutoff, Date.now() - TEMP_FLOOR_SECONDS * 1000)
     for (const temp of await this.tempFiles()) {
-      if (temp.mtimeMs > cutoff) continue
+      if (temp.mtimeMs > tempCutoff) continue
       report.temp_files.count++
       report.temp_files.bytes += temp.size
       if (!dryRun) await unlink(temp.path).catch(() => {})
