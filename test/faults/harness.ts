@@ -8,6 +8,9 @@ import {BIN, type CliEnv, runCli} from '../helpers/cli.js'
 /** Kill iterations per scenario: a few in `npm test`, hundreds in `npm run test:faults`. */
 export const ITERATIONS = Number(process.env.FAULT_ITERATIONS ?? 6)
 
+/** Rounds of the push-against-gc race: the soak's point is the kills, so these stay modest. */
+export const RACE_ROUNDS = Math.min(ITERATIONS, 25)
+
 /** A test timeout that grows with the number of iterations. */
 export const TIMEOUT = 120_000 + ITERATIONS * 15_000
 

@@ -6,7 +6,7 @@ import {describe, expect, it} from 'vitest'
 import {BACKENDS, makeBackendEnv} from '../helpers/backends.js'
 import {runCli} from '../helpers/cli.js'
 import {listFiles} from '../helpers/store.js'
-import {expectVerifies, freshModel, ITERATIONS, startCli, TIMEOUT, versionNumbers} from './harness.js'
+import {expectVerifies, freshModel, RACE_ROUNDS, startCli, TIMEOUT, versionNumbers} from './harness.js'
 
 describe.each(BACKENDS)('races on %s', (backend) => {
   it('16 concurrent writers on one model: every push succeeds, numbers 1..N exactly', async () => {
@@ -42,9 +42,9 @@ describe.each(BACKENDS)('races on %s', (backend) => {
     await expectVerifies(ctx, 'after the twins')
   })
 
-  it(`a push racing gc --grace 0: both succeed and the version verifies (${ITERATIONS} rounds)`, async () => {
+  it(`a push racing gc --grace 0: both succeed and the version verifies (${RACE_ROUNDS} rounds)`, async () => {
     const ctx = await makeBackendEnv(backend)
-    for (let i = 0; i < ITERATIONS; i++) {
+    for (let i = 0; i < RACE_ROUNDS; i++) {
       // Garbage for gc to chew on: a version deleted each round.
       const junk = freshModel(join(ctx.cwd, `junk${i}`), 2, 512 * 1024)
       expect((await runCli(ctx, ['models', 'push', 'junk', junk])).code).toBe(0)

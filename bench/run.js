@@ -1,0 +1,576 @@
+#!/usr/bin/env node
+/**
+ * npm run bench [-- --quick] [-- --json] [-- --only CASE,...]
+ *
+ * Every figure is a ratio against a baseline measured in the same run, on the same machine,
+ * right next to it (the page cache here empties after a minute of idleness, so each modelreg
+ * run is paired with a baseline run in the same state). Medians of several runs after a
+ * warm-up. Uses only the project's dependencies and standard tools (cp, sync, openssl, curl).
+ */
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {createHash, randomBytes} from 'node:crypto'
+import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync} from 'node:fs'
+import {cpus, freemem, totalmem, tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import Database from 'better-sqlite3'
+import {Pool, request} from 'undici'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const BIN = join(ROOT, 'bin', 'run.js')
+const args = process.argv.slice(2)
+const QUICK = args.includes('--quick')
+const JSON_OUT = args.includes('--json')
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null
+const MB = 1024 * 1024
+const GB = 1024 * MB
+
+const SIZES = QUICK
+  ? {file: 64 * MB, dirFiles: 4, reps: 2, points: 100_000, models: 500, versionsPerModel: 10, eventsPerVersion: 10, memFile: 256 * MB, loadSeconds: 1.5}
+  : {file: GB, dirFiles: 8, reps: 5, points: 1_000_000, models: 10_000, versionsPerModel: 10, eventsPerVersion: 10, memFile: 4 * GB, loadSeconds: 4}
+
+const scratch = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'modelreg-bench-'))
+const log = (message) => process.stderr.write(`${message}\n`)
+const results = []
+
+// ---------------------------------------------------------------------------------------------
+// measuring
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function timed(fn) {
+  const start = process.hrtime.bigint()
+  fn()
+  return Number(process.hrtime.bigint() - start) / 1e9
+}
+
+async function timedAsync(fn) {
+  const start = process.hrtime.bigint()
+  await fn()
+  return Number(process.hrtime.bigint() - start) / 1e9
+}
+
+function run(command, argv, options = {}) {
+  const r = spawnSync(command, argv, {stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], env: options.env ?? process.env, cwd: options.cwd, maxBuffer: 1024 * MB})
+  if (r.status !== 0) throw new Error(`${command} ${argv.join(' ')} exited ${r.status}: ${r.stderr?.toString().slice(0, 500)}`)
+  return r
+}
+
+function modelreg(argv, env, options = {}) {
+  return run(process.execPath, [BIN, ...argv], {...options, env: {...process.env, MODELREG_NO_PROGRESS: '1', ...env}})
+}
+
+/** Peak resident memory of a child, read from /proc while it runs. */
+function spawnMeasured(command, argv, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, {stdio: ['ignore', 'ignore', 'pipe'], env})
+    let peak = 0
+    let err = ''
+    child.stderr.on('data', (c) => (err += c))
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
+        if (m) peak = Math.max(peak, Number(m[1]) * 1024)
+      } catch {
+        // exited
+      }
+    }, 10)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearInterval(poll)
+      if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${err.slice(0, 500)}`))
+      else resolve(peak)
+    })
+  })
+}
+
+function rss(pid, field = 'VmRSS') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) * 1024 : 0
+}
+
+/**
+ * Pairs of (baseline, modelreg) runs, interleaved so both see the same cache state; a warm-up
+ * pair first. `lowerIsBetter`: times (ratio = modelreg / baseline); otherwise rates.
+ */
+async function pairs(reps, baseline, subject) {
+  await baseline(-1)
+  await subject(-1)
+  const b = []
+  const s = []
+  for (let i = 0; i < reps; i++) {
+    b.push(await baseline(i))
+    s.push(await subject(i))
+  }
+  return {baseline: median(b), modelreg: median(s)}
+}
+
+function record(entry) {
+  results.push(entry)
+  const verdict = entry.ok === null ? '' : entry.ok ? 'met' : 'NOT met'
+  log(`  ${entry.case}: ${entry.modelreg_text} vs ${entry.baseline_text} -> ${entry.ratio.toFixed(2)}x (goal ${entry.goal}) ${verdict}`)
+}
+
+const fmtTime = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`)
+const fmtRate = (r, unit) => (r >= 1e6 ? `${(r / 1e6).toFixed(2)}M ${unit}/s` : r >= 1e3 ? `${(r / 1e3).toFixed(1)}k ${unit}/s` : `${r.toFixed(0)} ${unit}/s`)
+const fmtBytes = (b) => (b >= GB ? `${(b / GB).toFixed(2)} GiB` : `${(b / MB).toFixed(0)} MiB`)
+
+function timeCase(name, baselineName, goal, maxRatio, m) {
+  const ratio = m.modelreg / m.baseline
+  record({case: name, baseline_case: baselineName, modelreg: m.modelreg, baseline: m.baseline, unit: 's', modelreg_text: fmtTime(m.modelreg), baseline_text: `${fmtTime(m.baseline)} (${baselineName})`, ratio, goal, ok: maxRatio === null ? null : ratio <= maxRatio})
+}
+
+function rateCase(name, baselineName, goal, minRatio, m, unit) {
+  const ratio = m.modelreg / m.baseline
+  record({case: name, baseline_case: baselineName, modelreg: m.modelreg, baseline: m.baseline, unit: `${unit}/s`, modelreg_text: fmtRate(m.modelreg, unit), baseline_text: `${fmtRate(m.baseline, unit)} (${baselineName})`, ratio, goal, ok: ratio >= minRatio})
+}
+
+// ---------------------------------------------------------------------------------------------
+// scratch data
+
+function bigFile(path, size) {
+  const fd = openSync(path, 'w')
+  const block = randomBytes(4 * MB)
+  for (let done = 0; done < size; done += block.length) {
+    block.writeUInt32LE(done / block.length, 0) // no two blocks alike
+    writeSync(fd, block, 0, Math.min(block.length, size - done))
+  }
+  closeSync(fd)
+  return path
+}
+
+function freshHome(label) {
+  const home = join(scratch, `home-${label}-${randomBytes(4).toString('hex')}`)
+  return home
+}
+
+async function startServer(dataDir, extra = []) {
+  mkdirSync(dataDir, {recursive: true})
+  const token = JSON.parse(modelreg(['server', 'tokens', 'create', '--name', `bench-${randomBytes(3).toString('hex')}`, '--scope', 'admin', '--data-dir', dataDir, '--json'], {}, {stdout: 'pipe'}).stdout).token
+  const child = spawn(process.execPath, [BIN, 'server', 'start', '--data-dir', dataDir, '--port', '0', '--quiet', '--json', ...extra], {stdio: ['ignore', 'pipe', 'ignore']})
+  const banner = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (c) => {
+      out += c
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
+    })
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)))
+  })
+  return {url: banner.url, token, child, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))}
+}
+
+// ---------------------------------------------------------------------------------------------
+// cases
+
+async function startup() {
+  log('start-up')
+  const home = freshHome('startup')
+  const model = join(scratch, 'small.bin')
+  writeFileSync(model, 'small model')
+  modelreg(['models', 'push', 'm', model], {MODELREG_HOME: home})
+  const reps = QUICK ? 5 : 15
+  const version = await pairs(reps, () => timed(() => run(process.execPath, ['-e', '0'])), () => timed(() => modelreg(['--version'], {MODELREG_HOME: home})))
+  timeCase('start-up: modelreg --version', 'node -e 0', '<= 2.5x', 2.5, version)
+  const show = await pairs(reps, () => timed(() => run(process.execPath, ['-e', '0'])), () => timed(() => modelreg(['models', 'show', 'm:latest', '--json'], {MODELREG_HOME: home})))
+  timeCase('start-up: models show m:latest --json', 'node -e 0', '<= 3x', 3, show)
+}
+
+async function localTransfers() {
+  log(`local push and download, ${fmtBytes(SIZES.file)}`)
+  const file = bigFile(join(scratch, 'one.bin'), SIZES.file)
+  const copy = join(scratch, 'copy.bin')
+  const cpSync = () => timed(() => {
+    run('cp', [file, copy])
+    run('sync', [])
+  })
+  const homes = []
+  const push = await pairs(SIZES.reps, () => (rmSync(copy, {force: true}), cpSync()), () => {
+    const home = freshHome('push')
+    homes.push(home)
+    return timed(() => modelreg(['models', 'push', 'm', file], {MODELREG_HOME: home}))
+  })
+  timeCase(`local push, ${fmtBytes(SIZES.file)} file`, 'cp + sync', '<= 1.5x', 1.5, push)
+  for (const h of homes.slice(1)) rmSync(h, {recursive: true, force: true})
+
+  const home = homes[0]
+  const out = join(scratch, 'download')
+  const download = await pairs(SIZES.reps, () => (rmSync(copy, {force: true}), cpSync()), () => {
+    rmSync(out, {recursive: true, force: true})
+    return timed(() => {
+      modelreg(['models', 'download', 'm', '-o', out], {MODELREG_HOME: home})
+      run('sync', [])
+    })
+  })
+  timeCase(`local download, ${fmtBytes(SIZES.file)}`, 'cp + sync', '<= 1.5x', 1.5, download)
+  rmSync(out, {recursive: true, force: true})
+  rmSync(copy, {force: true})
+
+  log(`re-push of an unchanged ${fmtBytes(SIZES.file)} directory`)
+  const dir = join(scratch, 'dir')
+  mkdirSync(dir, {recursive: true})
+  for (let i = 0; i < SIZES.dirFiles; i++) bigFile(join(dir, `shard-${i}.bin`), SIZES.file / SIZES.dirFiles)
+  const dirHome = freshHome('repush')
+  modelreg(['models', 'push', 'd', dir], {MODELREG_HOME: dirHome})
+  const storeBytes = () => Number(execFileSync('du', ['-sb', join(dirHome, 'blobs')]).toString().split('\t')[0])
+  const before = storeBytes()
+  const files = Array.from({length: SIZES.dirFiles}, (_, i) => join(dir, `shard-${i}.bin`))
+  const repush = await pairs(SIZES.reps, () => timed(() => run('openssl', ['dgst', '-sha256', ...files])), () => timed(() => modelreg(['models', 'push', 'd', dir], {MODELREG_HOME: dirHome})))
+  const grown = storeBytes() - before
+  timeCase(`re-push of an unchanged ${fmtBytes(SIZES.file)} directory`, 'openssl dgst -sha256', '<= 1.3x, no new bytes', 1.3, repush)
+  results[results.length - 1].new_bytes_stored = grown
+  if (grown !== 0) results[results.length - 1].ok = false
+  rmSync(dir, {recursive: true, force: true})
+  rmSync(dirHome, {recursive: true, force: true})
+  rmSync(home, {recursive: true, force: true})
+  return file
+}
+
+async function remoteTransfers(file) {
+  log(`remote push and download, ${fmtBytes(SIZES.file)}`)
+  const server = await startServer(join(scratch, 'server-transfers'))
+  const env = {MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome('remote-client')}
+  const sha = execFileSync('openssl', ['dgst', '-sha256', '-r', file]).toString().split(' ')[0]
+  try {
+    const curlUpload = () =>
+      timed(() =>
+        run('curl', ['-sS', '--fail', '-X', 'PUT', '-H', `Authorization: Bearer ${server.token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${server.url}/api/v1/blobs/sha256/${sha}`]),
+      )
+    // Before each run the server holds no copy of the file, so both upload every byte.
+    const forget = () => {
+      spawnSync(process.execPath, [BIN, 'models', 'delete', 'r', '--yes'], {env: {...process.env, ...env}, stdio: 'ignore'})
+      modelreg(['gc', '--grace', '0'], env)
+    }
+    const push = await pairs(
+      SIZES.reps,
+      () => {
+        forget()
+        return curlUpload()
+      },
+      () => {
+        forget()
+        return timed(() => modelreg(['models', 'push', 'r', file], env))
+      },
+    )
+    timeCase(`remote push, ${fmtBytes(SIZES.file)}`, 'curl -T to the blob route', '<= 1.25x', 1.25, push)
+
+    const out = join(scratch, 'remote-download')
+    const curled = join(scratch, 'curled.bin')
+    const download = await pairs(
+      SIZES.reps,
+      () => {
+        rmSync(curled, {force: true})
+        return timed(() => {
+          run('curl', ['-sS', '--fail', '-H', `Authorization: Bearer ${server.token}`, '-o', curled, `${server.url}/api/v1/blobs/sha256/${sha}`])
+          run('sync', [])
+        })
+      },
+      () => {
+        rmSync(out, {recursive: true, force: true})
+        return timed(() => {
+          modelreg(['models', 'download', 'r', '-o', out], env)
+          run('sync', [])
+        })
+      },
+    )
+    timeCase(`remote download, ${fmtBytes(SIZES.file)}`, 'curl -o + sync', '<= 1.25x', 1.25, download)
+    rmSync(out, {recursive: true, force: true})
+    rmSync(curled, {force: true})
+  } finally {
+    await server.stop()
+  }
+}
+
+function writePoints(path, count) {
+  const fd = openSync(path, 'w')
+  let chunk = ''
+  const per = count / 4
+  const rows = []
+  for (const name of ['acc', 'loss']) {
+    for (const split of ['train', 'valid']) {
+      for (let step = 0; step < per; step++) {
+        const value = Math.sin(step) / (step + 1)
+        chunk += `{"name":"${name}","value":${value},"step":${step},"split":"${split}"}\n`
+        rows.push([name, split, step, value])
+        if (chunk.length > 4 * MB) {
+          writeSync(fd, chunk)
+          chunk = ''
+        }
+      }
+    }
+  }
+  writeSync(fd, chunk)
+  closeSync(fd)
+  return rows
+}
+
+/** The baseline: the same rows into the same table with the same pragmas, 1,000 per transaction. */
+function rawInserts(rows, file) {
+  rmSync(file, {force: true})
+  rmSync(`${file}-wal`, {force: true})
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.exec(`CREATE TABLE metrics (run_id INTEGER NOT NULL, name TEXT NOT NULL, split TEXT NOT NULL DEFAULT '', step INTEGER NOT NULL, value REAL NOT NULL, time TEXT NOT NULL, PRIMARY KEY (run_id, name, split, step)) WITHOUT ROWID`)
+  const insert = db.prepare('INSERT INTO metrics VALUES (1, ?, ?, ?, ?, ?)')
+  const time = new Date().toISOString()
+  const seconds = timed(() => {
+    for (let i = 0; i < rows.length; i += 1000) {
+      db.transaction(() => {
+        for (let j = i; j < Math.min(i + 1000, rows.length); j++) insert.run(rows[j][0], rows[j][1], rows[j][2], rows[j][3], time)
+      })()
+    }
+  })
+  db.close()
+  return seconds
+}
+
+async function metricIngest() {
+  log(`metric ingest, ${SIZES.points.toLocaleString('en')} points`)
+  const file = join(scratch, 'points.ndjson')
+  const rows = writePoints(file, SIZES.points)
+  const rawDb = join(scratch, 'raw.db')
+  const local = {MODELREG_HOME: freshHome('metrics')}
+  const localRate = await pairs(SIZES.reps, () => SIZES.points / rawInserts(rows, rawDb), () => {
+    const id = modelreg(['runs', 'start', '-e', 'bench'], local, {stdout: 'pipe'}).stdout.toString().trim()
+    return SIZES.points / timed(() => modelreg(['runs', 'log', id, '--file', file], local))
+  })
+  rateCase(`metric ingest, ${SIZES.points.toLocaleString('en')} points, local`, 'raw better-sqlite3 inserts, 1,000 a transaction', '>= 0.8x', 0.8, localRate, 'points')
+  const server = await startServer(join(scratch, 'server-metrics'))
+  try {
+    const remote = {MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome('metrics-client')}
+    const remoteRate = await pairs(SIZES.reps, () => SIZES.points / rawInserts(rows, rawDb), () => {
+      const id = modelreg(['runs', 'start', '-e', 'bench'], remote, {stdout: 'pipe'}).stdout.toString().trim()
+      return SIZES.points / timed(() => modelreg(['runs', 'log', id, '--file', file], remote))
+    })
+    rateCase(`metric ingest, ${SIZES.points.toLocaleString('en')} points, remote`, 'raw better-sqlite3 inserts, 1,000 a transaction', '>= 0.5x', 0.5, remoteRate, 'points')
+  } finally {
+    await server.stop()
+  }
+  rmSync(file, {force: true})
+}
+
+/** A store with many models, versions and events, written straight into its tables. */
+function buildLargeStore(home) {
+  modelreg(['projects', 'create', 'default'], {MODELREG_HOME: home})
+  const db = new Database(join(home, 'registry.db'))
+  db.pragma('journal_mode = WAL')
+  const blob = createHash('sha256').update('weights').digest('hex')
+  mkdirSync(join(home, 'blobs', 'sha256', blob.slice(0, 2)), {recursive: true})
+  writeFileSync(join(home, 'blobs', 'sha256', blob.slice(0, 2), blob.slice(2)), 'weights', {mode: 0o444})
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  const iso = (ms) => new Date(ms).toISOString()
+  const {id: projectId} = db.prepare("SELECT id FROM projects WHERE name_key = 'default'").get()
+  const insertModel = db.prepare('INSERT INTO models (project_id, name, name_key, description, created_at, updated_at, last_number) VALUES (?, ?, ?, ?, ?, ?, ?)')
+  const insertVersion = db.prepare(
+    `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, source, size, file_count, attachment_count) VALUES (?, ?, ?, ?, ?, '{"data":"june"}', '{"auc":0.8}', '{}', 7, 1, 0)`,
+  )
+  const insertFile = db.prepare("INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, 'file', 'model.bin', 7, ?, 420)")
+  const insertTag = db.prepare('INSERT INTO tags (model_id, name_key, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?)')
+  const insertEvent = db.prepare(`INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data) VALUES (?, ?, 'default', 'default', ?, ?, ?, ?, ?, 'bench', '{}')`)
+  db.prepare('INSERT OR IGNORE INTO blobs (digest, size, created_at, touched_at) VALUES (?, 7, ?, ?)').run(blob, iso(t0), iso(t0))
+  let clock = t0
+  db.transaction(() => {
+    for (let m = 0; m < SIZES.models; m++) {
+      const name = `model-${String(m).padStart(5, '0')}`
+      const modelId = Number(insertModel.run(projectId, name, name, `model number ${m}`, iso(clock), iso(clock + 1000), SIZES.versionsPerModel).lastInsertRowid)
+      let last = 0
+      for (let v = 1; v <= SIZES.versionsPerModel; v++) {
+        clock += 10
+        last = Number(insertVersion.run(modelId, v, `version ${v}`, 'bench@example.com', iso(clock)).lastInsertRowid)
+        insertFile.run(last, blob)
+        for (let e = 0; e < SIZES.eventsPerVersion; e++) insertEvent.run(iso(clock), e === 0 ? 'version.created' : 'tag.set', name, name, modelId, v, e === 0 ? null : `tag${e}`)
+      }
+      insertTag.run(modelId, 'prod', 'prod', last, iso(clock))
+    }
+  })()
+  db.close()
+}
+
+async function scale() {
+  const versions = SIZES.models * SIZES.versionsPerModel
+  const events = versions * SIZES.eventsPerVersion
+  log(`registry at scale: ${SIZES.models.toLocaleString('en')} models, ${versions.toLocaleString('en')} versions, ${events.toLocaleString('en')} events`)
+  const home = freshHome('scale')
+  buildLargeStore(home)
+  const env = {MODELREG_HOME: home}
+  const name = `model-${String(Math.floor(SIZES.models / 2)).padStart(5, '0')}`
+  const reps = QUICK ? 5 : 11
+  const version = () => timed(() => modelreg(['--version'], env))
+  const queries = [
+    ['models:log NAME', ['models', 'log', name]],
+    ['model list-versions NAME --limit 20', ['model', 'list-versions', name, '--limit', '20']],
+    ['models --sort-by last_updated_time --limit 20', ['models', '--sort-by', 'last_updated_time', '--limit', '20']],
+    ['models:show NAME:TAG', ['models', 'show', `${name}:prod`]],
+  ]
+  for (const [label, argv] of queries) {
+    const m = await pairs(reps, version, () => timed(() => modelreg(argv, env)))
+    timeCase(`at scale: ${label}`, 'modelreg --version', '<= 1.2x', 1.2, m)
+  }
+  // The same queries through the server: each route's median latency.
+  const server = await startServer(home)
+  try {
+    const pool = new Pool(server.url, {connections: 1})
+    const headers = {authorization: `Bearer ${server.token}`}
+    const routes = [
+      ['GET /projects/{p}/log?model=', `/api/v1/projects/default/log?model=${name}&limit=50`],
+      ['GET /projects/{p}/models/{m}/versions?limit=20', `/api/v1/projects/default/models/${name}/versions?limit=20`],
+      ['GET /projects/{p}/models?sort_by=last_updated_time&limit=20', '/api/v1/projects/default/models?sort_by=last_updated_time&order_by=desc&limit=20'],
+      ['GET /projects/{p}/models/{m}/versions/prod', `/api/v1/projects/default/models/${name}/versions/prod`],
+    ]
+    for (const [label, path] of routes) {
+      const times = []
+      for (let i = 0; i < (QUICK ? 50 : 300); i++) {
+        times.push(
+          await timedAsync(async () => {
+            const r = await pool.request({path, method: 'GET', headers})
+            await r.body.dump()
+            if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
+          }),
+        )
+      }
+      const ms = median(times.slice(5)) * 1000
+      record({case: `at scale, server: ${label}`, baseline_case: '1 ms', modelreg: ms, baseline: 1, unit: 'ms', modelreg_text: `${ms.toFixed(2)} ms`, baseline_text: '1 ms', ratio: ms, goal: '<= 1 ms', ok: ms <= 1})
+    }
+    await pool.close()
+  } finally {
+    await server.stop()
+  }
+  rmSync(home, {recursive: true, force: true})
+}
+
+/** Requests per second over a fixed time from many connections. */
+async function load(url, path, headers, seconds) {
+  const pool = new Pool(url, {connections: 32, pipelining: 1})
+  let count = 0
+  const end = Date.now() + seconds * 1000
+  const worker = async () => {
+    while (Date.now() < end) {
+      const r = await pool.request({path, method: 'GET', headers})
+      await r.body.dump()
+      count++
+    }
+  }
+  await Promise.all(Array.from({length: 64}, worker))
+  await pool.close()
+  return count / seconds
+}
+
+async function serverReads() {
+  log('server reads')
+  const data = join(scratch, 'server-reads')
+  const model = join(scratch, 'small-read.bin')
+  writeFileSync(model, 'weights')
+  const server = await startServer(data)
+  const env = {MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome('reads')}
+  modelreg(['models', 'push', 'm', model, '--metric', 'auc=0.8', '--meta', 'data=june'], env)
+  const path = '/api/v1/projects/default/models/m/versions/1'
+  const headers = {authorization: `Bearer ${server.token}`}
+  const body = await (await request(`${server.url}${path}`, {headers})).body.text()
+  const bareScript = join(scratch, 'bare.mjs')
+  writeFileSync(
+    bareScript,
+    `import http from 'node:http'\nconst body = Buffer.from(${JSON.stringify(body)})\nconst s = http.createServer((req, res) => { res.writeHead(200, {'content-type': 'application/json', 'content-length': body.length}); res.end(body) })\ns.listen(0, '127.0.0.1', () => console.log(JSON.stringify({url: 'http://127.0.0.1:' + s.address().port})))\n`,
+  )
+  const bare = spawn(process.execPath, [bareScript], {stdio: ['ignore', 'pipe', 'ignore']})
+  const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (c) => resolve(JSON.parse(c.toString()).url)))
+  try {
+    const m = await pairs(QUICK ? 1 : 3, () => load(bareUrl, path, {}, SIZES.loadSeconds), () => load(server.url, path, headers, SIZES.loadSeconds))
+    rateCase('server reads: GET a version, 32 connections', 'bare node:http, same bytes', '>= 0.5x', 0.5, m, 'req')
+  } finally {
+    bare.kill()
+    await server.stop()
+  }
+}
+
+async function memory(file) {
+  log(`memory, ${fmtBytes(SIZES.memFile)} push and download`)
+  const big = SIZES.memFile === SIZES.file && file ? file : bigFile(join(scratch, 'mem.bin'), SIZES.memFile)
+  const env = {...process.env, MODELREG_NO_PROGRESS: '1', MODELREG_HOME: freshHome('mem')}
+  const out = join(scratch, 'mem-out')
+  const localPush = await spawnMeasured(process.execPath, [BIN, 'models', 'push', 'm', big], env)
+  const localDown = await spawnMeasured(process.execPath, [BIN, 'models', 'download', 'm', '-o', out], env)
+  rmSync(out, {recursive: true, force: true})
+  rmSync(env.MODELREG_HOME, {recursive: true, force: true})
+  const server = await startServer(join(scratch, 'server-mem'))
+  let serverIdle = 0
+  let serverPeak = 0
+  let remotePush = 0
+  let remoteDown = 0
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    serverIdle = rss(server.child.pid)
+    const renv = {...env, MODELREG_URL: server.url, MODELREG_TOKEN: server.token}
+    let peak = 0
+    const poll = setInterval(() => (peak = Math.max(peak, rss(server.child.pid))), 10)
+    remotePush = await spawnMeasured(process.execPath, [BIN, 'models', 'push', 'm', big], renv)
+    remoteDown = await spawnMeasured(process.execPath, [BIN, 'models', 'download', 'm', '-o', out], renv)
+    clearInterval(poll)
+    serverPeak = peak
+  } finally {
+    await server.stop()
+  }
+  rmSync(out, {recursive: true, force: true})
+  if (big !== file) rmSync(big, {force: true})
+  const client = Math.max(localPush, localDown, remotePush, remoteDown)
+  const mb = (b) => b / MB
+  record({
+    case: `memory: client, ${fmtBytes(SIZES.memFile)} push and download (local, remote)`,
+    baseline_case: '128 MB',
+    modelreg: mb(client),
+    baseline: 128,
+    unit: 'MB',
+    modelreg_text: `${mb(client).toFixed(0)} MB peak (push ${mb(localPush).toFixed(0)}/${mb(remotePush).toFixed(0)}, download ${mb(localDown).toFixed(0)}/${mb(remoteDown).toFixed(0)})`,
+    baseline_text: '128 MB',
+    ratio: mb(client) / 128,
+    goal: '<= 128 MB',
+    ok: mb(client) <= 128,
+  })
+  record({
+    case: `memory: server, ${fmtBytes(SIZES.memFile)} up and down`,
+    baseline_case: 'idle server + 64 MB',
+    modelreg: mb(serverPeak),
+    baseline: mb(serverIdle) + 64,
+    unit: 'MB',
+    modelreg_text: `${mb(serverPeak).toFixed(0)} MB peak`,
+    baseline_text: `${mb(serverIdle).toFixed(0)} MB idle + 64 MB`,
+    ratio: mb(serverPeak) / (mb(serverIdle) + 64),
+    goal: '<= idle + 64 MB',
+    ok: serverPeak <= serverIdle + 64 * MB,
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function machine() {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU'
+  return {cpu, cores: cpus().length, memory_gib: Math.round(totalmem() / GB), free_memory_gib: Math.round(freemem() / GB), node: process.version, platform: `${process.platform}-${process.arch}`}
+}
+
+function table() {
+  const rows = [['case', 'modelreg', 'baseline', 'ratio', 'goal', ''], ...results.map((r) => [r.case, r.modelreg_text, r.baseline_text, `${r.ratio.toFixed(2)}x`, r.goal, r.ok === null ? '' : r.ok ? 'met' : 'NOT met'])]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
+}
+
+const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory}
+
+try {
+  if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('build first: npm run build (npm install does it)')
+  const info = machine()
+  log(`modelreg bench${QUICK ? ' (quick)' : ''} on ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB, node ${info.node}; scratch ${scratch}`)
+  let file
+  for (const [id, fn] of Object.entries(CASES)) {
+    if (ONLY && !ONLY.includes(id)) continue
+    if ((id === 'remote' || id === 'memory') && !file && (id === 'remote' || SIZES.memFile === SIZES.file)) file = bigFile(join(scratch, 'one.bin'), SIZES.file)
+    const result = await fn(file)
+    if (id === 'local') file = result
+  }
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify({quick: QUICK, machine: info, date: new Date().toISOString(), results}, null, 2)}\n`)
+  else process.stdout.write(`\n${table()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}${QUICK ? ' (quick run: small sizes)' : ''}\n`)
+} finally {
+  rmSync(scratch, {recursive: true, force: true})
+}
