@@ -649,6 +649,12 @@ export interface Backend {
    */
   putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
   /**
+   * Store content whose digest the caller does not know yet (one pass instead of hashing first):
+   * the store hashes it while receiving it and names it by that digest. Nothing is stored
+   * unless exactly `size` bytes arrive. Returns the digest, and whether it was new.
+   */
+  storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
+  /**
    * Read a blob from an offset. The caller verifies the digest of what it reads. `project`
    * names the project whose version references the blob, which a server uses to authorize a
    * token limited to that project.

@@ -1,6 +1,6 @@
 /** sha256 while streaming: the one way bytes are hashed on push, store, upload and download. */
 import {createHash, type Hash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
+import {open} from 'node:fs/promises'
 import {Transform, type TransformCallback} from 'node:stream'
 import {integrity} from './errors.js'
 
@@ -55,14 +55,32 @@ export class DigestStream extends Transform {
   }
 }
 
-/** sha256 and size of a file, streamed. */
+const HASH_READ = 4 * 1024 * 1024
+
+/**
+ * sha256 and size of a file. Two buffers, reused: the next read runs (in the thread pool)
+ * while the current chunk is hashed, and memory stays at 8 MiB whatever the file's size.
+ */
 export async function hashFile(path: string, onBytes?: (n: number) => void): Promise<{digest: string; size: number}> {
   const hash = createHash('sha256')
-  let size = 0
-  for await (const chunk of createReadStream(path, {highWaterMark: CHUNK_SIZE})) {
-    hash.update(chunk as Buffer)
-    size += (chunk as Buffer).length
-    onBytes?.((chunk as Buffer).length)
+  const handle = await open(path, 'r')
+  try {
+    const buffers = [Buffer.allocUnsafe(HASH_READ), Buffer.allocUnsafe(HASH_READ)]
+    let current = 0
+    let size = 0
+    let pending = handle.read(buffers[0], 0, HASH_READ, null)
+    for (;;) {
+      const {bytesRead} = await pending
+      if (bytesRead === 0) break
+      const chunk = buffers[current]
+      current ^= 1
+      pending = handle.read(buffers[current], 0, HASH_READ, null)
+      hash.update(chunk.subarray(0, bytesRead))
+      size += bytesRead
+      onBytes?.(bytesRead)
+    }
+    return {digest: hash.digest('hex'), size}
+  } finally {
+    await handle.close()
   }
-  return {digest: hash.digest('hex'), size}
 }

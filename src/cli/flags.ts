@@ -1,9 +1,9 @@
 /** Shared flags, and parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
 import {Flags} from '@oclif/core'
 import {readFile} from 'node:fs/promises'
-import {parse as parseYaml} from 'yaml'
 import type {DatasetInput, Json, JsonObject} from '../backends/backend.js'
 import {fromFsError, invalid} from '../backends/errors.js'
+import {loadYaml} from '../lazy.js'
 import {isJsonObject, parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
 
 function splitPair(text: string, flag: string): [string, string] {
@@ -93,7 +93,7 @@ export async function readObjectFile(path: string, flag: string): Promise<JsonOb
   }
   let value: unknown
   try {
-    value = parseYaml(text)
+    value = loadYaml().parse(text)
   } catch (error) {
     throw invalid(`${flag} ${path} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
   }

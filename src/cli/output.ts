@@ -2,7 +2,7 @@
  * Human output. On a terminal: aligned tables with headers and relative times. Piped: header-
  * less tab-separated values with ISO times, one record a line, for cut/awk/sort.
  */
-import Table from 'cli-table3'
+import {loadTable} from '../lazy.js'
 
 export function stdoutIsTerminal(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.MODELREG_NO_TTY
@@ -68,6 +68,7 @@ export function renderTable(columns: (Column | string)[], rows: unknown[][]): st
   const terminal = stdoutIsTerminal()
   if (!terminal) return rows.map((row) => row.map((cell) => clean(cell)).join('\t')).join('\n')
   if (rows.length === 0) return ''
+  const Table = loadTable()
   const table = new Table({
     head: cols.map((c) => c.header),
     chars: {

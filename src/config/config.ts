@@ -6,9 +6,9 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {parse as parseYaml} from 'yaml'
 import {invalid} from '../backends/errors.js'
 import {isJsonObject, quote, validateName} from '../backends/validation.js'
+import {loadYaml} from '../lazy.js'
 
 export const CONFIG_KEYS = ['backend', 'url', 'token', 'project', 'home', 'author'] as const
 export type ConfigKey = (typeof CONFIG_KEYS)[number]
@@ -101,7 +101,7 @@ export function readConfigFile(path: string): ConfigFile | null {
   }
   let raw: unknown
   try {
-    raw = parseYaml(text) ?? {}
+    raw = loadYaml().parse(text) ?? {}
   } catch (error) {
     throw invalid(`config file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }

@@ -48,7 +48,7 @@ export interface RouteSpec {
 /** The Backend methods that are plain JSON calls. */
 export type JsonMethod = Exclude<
   keyof Backend,
-  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'openBlob' | 'logMetrics' | 'readMetrics'
+  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'storeBlob' | 'openBlob' | 'logMetrics' | 'readMetrics'
 >
 
 export interface JsonRoute<K extends JsonMethod> extends RouteSpec {
@@ -747,6 +747,16 @@ export const STREAM_ROUTES = {
     summary: 'The full series, as NDJSON, ordered by name, split and step.',
     query: ['name', 'split'],
     responseSchema: 'ndjson-metric',
+  },
+  storeBlob: {
+    id: 'storeBlob',
+    method: 'POST',
+    path: `${API_PREFIX}/blobs`,
+    action: 'write',
+    kind: 'blob-upload',
+    idempotent: true,
+    summary: 'Upload a blob whose digest the client does not know yet: the server hashes it while receiving it and answers with the digest.',
+    responseSchema: 'BlobStored',
   },
   putBlob: {
     id: 'putBlob',

@@ -9,11 +9,11 @@ import {chmod, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {pipeline as pipelineCallback, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {Header, Pax} from 'tar'
 import type {Backend, FileEntry, Version} from '../backends/backend.js'
 import {CHUNK_SIZE, DigestStream} from '../backends/digest.js'
 import {conflict, fromFsError, invalid, RegistryError} from '../backends/errors.js'
 import {formatRef, quote, validateFileEntries, validateFilePath} from '../backends/validation.js'
+import {loadTar} from '../lazy.js'
 import type {TransferProgress} from './push.js'
 
 export const ATTACHMENTS_DIR = 'attachments'
@@ -223,6 +223,7 @@ function write(out: Writable, chunk: Buffer): Promise<void> | void {
  * as it streams; a mismatch stops the stream with `integrity` before the archive is complete.
  */
 export async function writeTar(backend: Backend, version: Version, out: Writable, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const {Header, Pax} = await loadTar()
   const set = versionFileSet(version)
   const entries = downloadEntries(set, options.attachments ?? false)
   const mtime = new Date(set.created_at)

@@ -8,7 +8,8 @@ import {randomBytes} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {pipeline, Transform, type TransformCallback} from 'node:stream'
 import type {Backend, Checkpoint, CheckpointCreate, FileEntry, VersionCreate, VersionCreated} from '../backends/backend.js'
-import {CHUNK_SIZE, hashFile} from '../backends/digest.js'
+import {CHUNK_SIZE} from '../backends/digest.js'
+import {hashFiles} from '../backends/hash-pool.js'
 import {invalid, RegistryError} from '../backends/errors.js'
 import {
   validateMetadata,
@@ -78,14 +79,6 @@ function validatePushInput(input: PushInput): void {
   for (const tag of input.tags ?? []) validateTag(tag)
 }
 
-async function hashAll(files: LocalFile[], onBytes: (n: number) => void): Promise<FileEntry[]> {
-  return mapLimit(files, 2, async (file) => {
-    const {digest, size} = await hashFile(file.source, onBytes)
-    if (size !== file.size) throw invalid(`file ${file.source} changed while it was being pushed (size ${file.size} -> ${size}); retry`)
-    return {path: file.path, size, sha256: digest, mode: file.mode}
-  })
-}
-
 export interface Uploaded {
   files: FileEntry[]
   attachments: FileEntry[]
@@ -112,34 +105,34 @@ async function commitWithBlobs<T>(stored: Uploaded, commit: () => Promise<T>): P
 }
 
 /**
- * Make sure the store holds every file's content: hash, ask which digests are missing, upload
- * only those (several at a time). Returns the manifests to commit.
+ * Make sure the store holds every file's content, and return the manifests to commit.
+ *
+ * A file the parent version has at the same path with the same size is probably unchanged:
+ * it is hashed first (on two cores when there is a lot), and uploaded only if the store lacks
+ * its digest, so a re-push of an unchanged directory reads each file once and sends nothing.
+ * Any other file is probably new: it goes to the store in one pass, hashed on the way (the
+ * store names it by its digest), instead of being read twice.
  */
 export async function uploadFiles(
   backend: Backend,
   paths: string[],
   attachmentPaths: string[],
-  options: {concurrency?: number; onProgress?: (progress: TransferProgress) => void} = {},
+  options: {concurrency?: number; onProgress?: (progress: TransferProgress) => void; parent?: {files: FileEntry[]; attachments: FileEntry[]}} = {},
 ): Promise<Uploaded> {
   const progress = options.onProgress ?? (() => {})
   progress({phase: 'scanning', bytesDone: 0, bytesTotal: 0})
   const files = await collectFiles(paths)
   const attachments = await collectFiles(attachmentPaths, 'attachment')
   const all = [...files, ...attachments]
-  const totalBytes = all.reduce((sum, f) => sum + f.size, 0)
-
-  let hashed = 0
-  const entries = await hashAll(all, (n) => {
-    hashed += n
-    progress({phase: 'hashing', bytesDone: hashed, bytesTotal: totalBytes})
-  })
-
+  const concurrency = options.concurrency ?? (backend.kind === 'remote' ? 4 : 2)
+  const known = [new Map(options.parent?.files.map((f) => [f.path, f.size])), new Map(options.parent?.attachments.map((f) => [f.path, f.size]))]
+  const likelyUnchanged = (file: LocalFile, i: number) => known[i < files.length ? 0 : 1].get(file.path) === file.size
+  const entries = new Array<FileEntry>(all.length)
   const sources = new Map<string, LocalFile>()
-  all.forEach((file, i) => {
-    if (!sources.has(entries[i].sha256)) sources.set(entries[i].sha256, file)
-  })
-  const upload = async (digests: string[], onBytes: (n: number) => void) =>
-    mapLimit(digests, options.concurrency ?? (backend.kind === 'remote' ? 4 : 2), async (digest) => {
+  const uploaded = new Set<string>()
+
+  const putByDigest = async (digests: string[], onBytes: (n: number) => void) =>
+    mapLimit(digests, concurrency, async (digest) => {
       const file = sources.get(digest) as LocalFile
       try {
         await backend.putBlob(digest, file.size, () =>
@@ -153,26 +146,72 @@ export async function uploadFiles(
       }
     })
 
-  // One upload per missing digest, from the first local file that has it.
-  const missing = await backend.missingBlobs([...sources.keys()])
-  const uploads = new Map(missing.map((digest) => [digest, sources.get(digest) as LocalFile]))
-  const uploadBytes = [...uploads.values()].reduce((sum, f) => sum + f.size, 0)
-  let sent = 0
-  progress({phase: 'uploading', bytesDone: 0, bytesTotal: uploadBytes})
-  await upload(missing, (n) => {
-    sent += n
-    progress({phase: 'uploading', bytesDone: sent, bytesTotal: uploadBytes})
-  })
-  progress({phase: 'committing', bytesDone: uploadBytes, bytesTotal: uploadBytes})
-  const uploadedDigests = new Set(uploads.keys())
-  const reused = entries.filter((e) => !uploadedDigests.has(e.sha256))
+  // Probably unchanged: hash, ask, upload what is missing.
+  const check = all.map((file, i) => ({file, i})).filter(({file, i}) => likelyUnchanged(file, i))
+  if (check.length) {
+    const total = check.reduce((sum, c) => sum + c.file.size, 0)
+    let hashed = 0
+    const digests = await hashFiles(
+      check.map((c) => ({path: c.file.source, size: c.file.size})),
+      (n) => progress({phase: 'hashing', bytesDone: (hashed += n), bytesTotal: total}),
+    )
+    check.forEach(({file, i}, k) => {
+      if (digests[k].size !== file.size) throw invalid(`file ${file.source} changed while it was being pushed (size ${file.size} -> ${digests[k].size}); retry`)
+      entries[i] = {path: file.path, size: file.size, sha256: digests[k].digest, mode: file.mode}
+      if (!sources.has(digests[k].digest)) sources.set(digests[k].digest, file)
+    })
+    const missing = await backend.missingBlobs([...new Set(check.map(({i}) => entries[i].sha256))])
+    let sent = 0
+    const missingBytes = missing.reduce((sum, d) => sum + (sources.get(d) as LocalFile).size, 0)
+    await putByDigest(missing, (n) => progress({phase: 'uploading', bytesDone: (sent += n), bytesTotal: missingBytes}))
+    for (const digest of missing) uploaded.add(digest)
+  }
+
+  // Probably new: one pass each, hashed on the way in.
+  const fresh = all.map((file, i) => ({file, i})).filter(({file, i}) => !likelyUnchanged(file, i))
+  if (fresh.length) {
+    const total = fresh.reduce((sum, c) => sum + c.file.size, 0)
+    let sent = 0
+    await mapLimit(fresh, concurrency, async ({file, i}) => {
+      const result = await backend.storeBlob(file.size, () =>
+        pipeline(
+          createReadStream(file.source, {highWaterMark: CHUNK_SIZE}),
+          new CountingStream((n) => progress({phase: 'uploading', bytesDone: (sent += n), bytesTotal: total})),
+          () => {},
+        ),
+      ).catch((error) => {
+        if (error instanceof RegistryError && error.code === 'integrity') {
+          throw new RegistryError('integrity', `file ${file.source} changed while it was being pushed; nothing was committed, retry`)
+        }
+        throw error
+      })
+      entries[i] = {path: file.path, size: file.size, sha256: result.digest, mode: file.mode}
+      if (!sources.has(result.digest)) sources.set(result.digest, file)
+      if (result.stored) uploaded.add(result.digest)
+    })
+  }
+
+  progress({phase: 'committing', bytesDone: 0, bytesTotal: 0})
+  const counted = new Set<string>()
+  let uploadedBytes = 0
+  let reusedFiles = 0
+  let reusedBytes = 0
+  for (const entry of entries) {
+    if (uploaded.has(entry.sha256) && !counted.has(entry.sha256)) {
+      counted.add(entry.sha256)
+      uploadedBytes += entry.size
+    } else {
+      reusedFiles++
+      reusedBytes += entry.size
+    }
+  }
   return {
     files: entries.slice(0, files.length),
     attachments: entries.slice(files.length),
-    uploaded: {files: uploads.size, bytes: uploadBytes},
-    reused: {files: reused.length, bytes: reused.reduce((sum, e) => sum + e.size, 0)},
+    uploaded: {files: counted.size, bytes: uploadedBytes},
+    reused: {files: reusedFiles, bytes: reusedBytes},
     async restore() {
-      await upload(await backend.missingBlobs([...sources.keys()]), () => {})
+      await putByDigest(await backend.missingBlobs([...sources.keys()]), () => {})
     },
   }
 }
@@ -184,7 +223,14 @@ export function newRequestId(): string {
 
 export async function pushVersion(backend: Backend, input: PushInput): Promise<PushResult> {
   validatePushInput(input)
-  const stored = await uploadFiles(backend, input.paths, input.attachments ?? [], input)
+  // The model's latest version tells which files are probably unchanged (see uploadFiles).
+  let parent: {files: FileEntry[]; attachments: FileEntry[]} | undefined
+  try {
+    parent = await backend.getVersion(input.project, input.model, 'latest')
+  } catch (error) {
+    if (!(error instanceof RegistryError && error.code === 'not_found')) throw error
+  }
+  const stored = await uploadFiles(backend, input.paths, input.attachments ?? [], {...input, parent})
   const requestId = newRequestId()
   const created = await commitWithBlobs(stored, () => backend.createVersion(input.project, input.model, {
     files: stored.files,

@@ -257,6 +257,7 @@ export class App {
       }
       case 'missingBlobs':
       case 'putBlob':
+      case 'storeBlob':
       case 'listProjects':
       case 'createProject':
         return // checked in the handler (createProject) or harmless (content-addressed uploads)
@@ -329,9 +330,8 @@ export class App {
     }
   }
 
-  private async upload(ctx: Context): Promise<void> {
-    const digest = validateDigest(ctx.params.digest)
-    const {req} = ctx
+  /** The declared size of a blob upload, checked against the limits. */
+  private uploadSize(req: IncomingMessage): number {
     if (req.headers['transfer-encoding']) throw invalid('send blobs with a Content-Length, not chunked')
     const length = req.headers['content-length']
     if (length === undefined || !/^[0-9]{1,15}$/.test(length)) throw invalid('a blob upload needs a Content-Length')
@@ -339,6 +339,19 @@ export class App {
     if (size > this.options.config.limits.max_blob_bytes) {
       throw new RegistryError('payload_too_large', `blob too large (${size} bytes, at most ${this.options.config.limits.max_blob_bytes})`)
     }
+    return size
+  }
+
+  private async upload(ctx: Context): Promise<void> {
+    const {req} = ctx
+    if (ctx.route.id === 'storeBlob') {
+      const size = this.uploadSize(req)
+      const result = await ctx.backend.storeBlob(size, () => req)
+      this.options.metrics.bytesIn += size
+      return this.sendJson(ctx.res, result.stored ? 201 : 200, result)
+    }
+    const digest = validateDigest(ctx.params.digest)
+    const size = this.uploadSize(req)
     if ((await ctx.backend.blobs.size(digest)) === size) {
       // Already stored (another client won the race): take the bytes, keep the connection,
       // and mark the blob used (missingBlobs does) so gc spares it.

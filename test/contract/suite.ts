@@ -449,6 +449,18 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         await rejects(b.openBlob('ABC'), 'invalid_argument')
       })
 
+      it('stores content of unknown digest in one pass, names it by its digest, and stores it once', async () => {
+        const data = Buffer.from('content the client has not hashed')
+        expect(await b.storeBlob(data.length, () => Readable.from([data]))).toEqual({digest: sha(data), size: data.length, stored: true})
+        expect(await b.storeBlob(data.length, () => Readable.from([data]))).toEqual({digest: sha(data), size: data.length, stored: false})
+        expect(await b.missingBlobs([sha(data)])).toEqual([])
+        const short = Buffer.from('too short')
+        await rejects(b.storeBlob(100, () => Readable.from([short])), 'integrity')
+        await rejects(b.storeBlob(3, () => Readable.from([short])), 'integrity')
+        expect(await b.missingBlobs([sha(short)])).toEqual([sha(short)])
+        expect(existsSync(target.blobPath(sha(short)))).toBe(false)
+      })
+
       it('refuses content that does not match its digest or size, and stores nothing', async () => {
         const digest = sha('expected content')
         await rejects(b.putBlob(digest, 16, () => Readable.from([Buffer.from('tampered content')])), 'integrity')

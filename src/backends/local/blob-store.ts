@@ -83,6 +83,52 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Stream content of unknown digest into the store, hashing it on the way: one pass over the
+   * bytes. If the store already had that content, the temp file is dropped (nothing changes).
+   */
+  async ingest(size: number, source: Readable): Promise<{digest: string; stored: boolean}> {
+    const tmp = await this.tempFile('ingest')
+    let handle
+    try {
+      handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
+    } catch (error) {
+      source.destroy()
+      throw fromFsError(error, 'creating a temp file in the blob store')
+    }
+    const meter = new DigestStream(size)
+    try {
+      await pipeline(source, meter, createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}))
+      if (meter.bytes !== size) throw new RegistryError('integrity', `expected ${size} bytes, got ${meter.bytes}; nothing was stored`)
+      const digest = meter.digest()
+      if ((await this.size(digest)) === size) {
+        await handle.close()
+        handle = undefined
+        await unlink(tmp)
+        return {digest, stored: false}
+      }
+      await handle.sync()
+      await handle.close()
+      handle = undefined
+      await chmod(tmp, 0o444)
+      const shard = join(this.blobsDir, digest.slice(0, 2))
+      await this.ensureDir(shard)
+      await rename(tmp, this.pathOf(digest))
+      await this.syncDir(shard)
+      return {digest, stored: true}
+    } catch (error) {
+      await handle?.close().catch(() => {})
+      await unlink(tmp).catch(() => {})
+      if (error instanceof RegistryError) throw error
+      throw fromFsError(error, 'storing a blob')
+    }
+  }
+
+  private async tempFile(label: string): Promise<string> {
+    await this.ensureDir(this.tmpDir)
+    return join(this.tmpDir, `${TEMP_PREFIX}${label}-${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`)
+  }
+
   /** A read stream from `offset`. The reader verifies what it reads. */
   async open(digest: string, offset = 0): Promise<{stream: Readable; size: number}> {
     const size = await this.size(digest)

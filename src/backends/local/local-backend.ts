@@ -1063,6 +1063,13 @@ export class LocalBackend implements Backend {
     return {digest, size, stored}
   }
 
+  async storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    const {digest, stored} = await this.blobs.ingest(size, open())
+    this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
+    return {digest, size, stored}
+  }
+
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
     validateDigest(digest)
     return this.blobs.open(digest, options.offset ?? 0)

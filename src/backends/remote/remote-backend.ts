@@ -2,7 +2,8 @@
  * The Backend over HTTP: a mechanical translation through the shared route table. It does no
  * validation of its own (the server's engine does), so local and remote answer alike.
  */
-import type {Readable} from 'node:stream'
+import {pipeline, type Readable} from 'node:stream'
+import {DigestStream} from '../digest.js'
 import type {Backend, BlobInfo, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricQuery, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
@@ -70,6 +71,20 @@ export class RemoteBackend implements Backend {
   async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
     validateDigest(digest)
     return this.http.upload(STREAM_ROUTES.putBlob, {digest}, size, open)
+  }
+
+  async storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+    // Hash what we send, and hold the server to it: its digest must be the one we computed.
+    let sent: DigestStream | undefined
+    const result = await this.http.upload<BlobInfo & {stored: boolean}>(STREAM_ROUTES.storeBlob, {}, size, () => {
+      sent = new DigestStream(size)
+      return pipeline(open(), sent, () => {})
+    })
+    const ours = sent?.digest()
+    if (!ours || result.digest !== ours || result.size !== size) {
+      throw new RegistryError('integrity', `the server stored the upload as ${result.digest}, but the bytes sent hash to ${ours}`)
+    }
+    return result
   }
 
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {

@@ -6,7 +6,6 @@ import {parseDatasetPairs, parseMetaPairs, parseMetricPairs, readObjectFile} fro
 import {openInput} from '../../cli/input.js'
 import {formatBytes} from '../../cli/output.js'
 import {startProgress} from '../../cli/progress.js'
-import {extractToTemp} from '../../registry/archive.js'
 import {collectSource, resolveAuthor} from '../../registry/provenance.js'
 import {type PushResult, pushVersion} from '../../registry/push.js'
 
@@ -60,8 +59,9 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
     // An archive is extracted (checked entry by entry) into a private temp directory first.
     let paths = givenPaths
-    let archive: Awaited<ReturnType<typeof extractToTemp>> | undefined
+    let archive: Awaited<ReturnType<typeof import('../../registry/archive.js').extractToTemp>> | undefined
     if (this.flags['from-tar']) {
+      const {extractToTemp} = await import('../../registry/archive.js')
       archive = await extractToTemp(await openInput(this.flags['from-tar'], '--from-tar', 1024 * 1024))
       paths = [...givenPaths, archive.dir]
     }
