@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run bench [-- --quick] [-- --json] [-- --only CASE,...]
+ * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...]
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
@@ -14,6 +14,7 @@ import {cpus, freemem, totalmem, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
+import Table from 'cli-table3'
 import {Pool, request} from 'undici'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -21,6 +22,7 @@ const BIN = join(ROOT, 'bin', 'run.js')
 const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const JSON_OUT = args.includes('--json')
+const MARKDOWN = args.includes('--markdown')
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null
 const MB = 1024 * 1024
 const GB = 1024 * MB
@@ -469,17 +471,20 @@ async function serverReads() {
   modelreg(['models', 'push', 'm', model, '--metric', 'auc=0.8', '--meta', 'data=june'], env)
   const path = '/api/v1/projects/default/models/m/versions/1'
   const headers = {authorization: `Bearer ${server.token}`}
-  const body = await (await request(`${server.url}${path}`, {headers})).body.text()
+  // The baseline answers with the same bytes: the same body and the same headers.
+  const answer = await request(`${server.url}${path}`, {headers})
+  const body = await answer.body.text()
+  const sameHeaders = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => !['date', 'connection', 'keep-alive', 'content-length'].includes(name)))
   const bareScript = join(scratch, 'bare.mjs')
   writeFileSync(
     bareScript,
-    `import http from 'node:http'\nconst body = Buffer.from(${JSON.stringify(body)})\nconst s = http.createServer((req, res) => { res.writeHead(200, {'content-type': 'application/json', 'content-length': body.length}); res.end(body) })\ns.listen(0, '127.0.0.1', () => console.log(JSON.stringify({url: 'http://127.0.0.1:' + s.address().port})))\n`,
+    `import http from 'node:http'\nconst body = Buffer.from(${JSON.stringify(body)})\nconst headers = ${JSON.stringify(sameHeaders)}\nconst s = http.createServer((req, res) => { res.writeHead(200, {...headers, 'content-length': body.length}); res.end(body) })\ns.listen(0, '127.0.0.1', () => console.log(JSON.stringify({url: 'http://127.0.0.1:' + s.address().port})))\n`,
   )
   const bare = spawn(process.execPath, [bareScript], {stdio: ['ignore', 'pipe', 'ignore']})
   const bareUrl = await new Promise((resolve) => bare.stdout.once('data', (c) => resolve(JSON.parse(c.toString()).url)))
   try {
     const m = await pairs(QUICK ? 1 : 3, () => load(bareUrl, path, {}, SIZES.loadSeconds), () => load(server.url, path, headers, SIZES.loadSeconds))
-    rateCase('server reads: GET a version, 32 connections', 'bare node:http, same bytes', '>= 0.5x', 0.5, m, 'req')
+    rateCase('server reads: GET a version, 32 connections', 'bare node:http, same headers and body', '>= 0.5x', 0.5, m, 'req')
   } finally {
     bare.kill()
     await server.stop()
@@ -551,9 +556,15 @@ function machine() {
 }
 
 function table() {
-  const rows = [['case', 'modelreg', 'baseline', 'ratio', 'goal', ''], ...results.map((r) => [r.case, r.modelreg_text, r.baseline_text, `${r.ratio.toFixed(2)}x`, r.goal, r.ok === null ? '' : r.ok ? 'met' : 'NOT met'])]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n')
+  const out = new Table({head: ['case', 'modelreg', 'baseline', 'ratio', 'goal', ''], style: {head: [], border: []}, colWidths: [44, 30, 34, 8, 14, 9], wordWrap: true})
+  for (const r of results) out.push([r.case, r.modelreg_text, r.baseline_text, `${r.ratio.toFixed(2)}x`, r.goal, r.ok === null ? '' : r.ok ? 'met' : 'NOT met'])
+  return out.toString()
+}
+
+/** The same, as a Markdown table for the README. */
+function markdown() {
+  const rows = results.map((r) => `| ${r.case} | ${r.modelreg_text} | ${r.baseline_text} | ${r.ratio.toFixed(2)}x | ${r.goal} | ${r.ok === null ? '' : r.ok ? 'met' : '**not met**'} |`)
+  return ['| case | modelreg | baseline (same run) | ratio | goal | |', '|---|---|---|---|---|---|', ...rows].join('\n')
 }
 
 const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory}
@@ -570,6 +581,7 @@ try {
     if (id === 'local') file = result
   }
   if (JSON_OUT) process.stdout.write(`${JSON.stringify({quick: QUICK, machine: info, date: new Date().toISOString(), results}, null, 2)}\n`)
+  else if (MARKDOWN) process.stdout.write(`${markdown()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}\n`)
   else process.stdout.write(`\n${table()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}${QUICK ? ' (quick run: small sizes)' : ''}\n`)
 } finally {
   rmSync(scratch, {recursive: true, force: true})

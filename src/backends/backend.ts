@@ -425,6 +425,9 @@ export interface MetricPointInput {
   time?: string
 }
 
+/** Points to log, streamed: each item a point or an array of points. */
+export type MetricPointsInput = AsyncIterable<MetricPointInput | readonly MetricPointInput[]>
+
 export interface MetricPoint {
   name: string
   split: string
@@ -616,9 +619,10 @@ export interface Backend {
   // metric series
   /**
    * Log points, streamed; the same (name, split, step) again replaces the value, so a retried
-   * batch never duplicates points. Returns how many points were written.
+   * batch never duplicates points. Points come one at a time or in arrays (a reader that
+   * parses a chunk of lines at once hands over the whole chunk). Returns how many were written.
    */
-  logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}>
+  logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
 

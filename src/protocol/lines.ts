@@ -6,22 +6,32 @@ import {StringDecoder} from 'node:string_decoder'
 import {RegistryError} from '../backends/errors.js'
 
 export async function* splitLines(source: AsyncIterable<Buffer | string>, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<string> {
+  for await (const lines of splitLineChunks(source, maxLine)) yield* lines
+}
+
+/**
+ * The same lines, an array per chunk read: for hot paths (a million metric points) where an
+ * await per line would cost more than the work done on it.
+ */
+export async function* splitLineChunks(source: AsyncIterable<Buffer | string>, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<string[]> {
   const decoder = new StringDecoder('utf8')
   let rest = ''
   let line = 0
   for await (const chunk of source) {
     const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk))
+    const lines: string[] = []
     let start = 0
     let newline = text.indexOf('\n')
     while (newline >= 0) {
       line++
-      yield text.charCodeAt(newline - 1) === 13 ? text.slice(start, newline - 1) : text.slice(start, newline)
+      lines.push(text.charCodeAt(newline - 1) === 13 ? text.slice(start, newline - 1) : text.slice(start, newline))
       start = newline + 1
       newline = text.indexOf('\n', start)
     }
     rest = text.slice(start)
+    if (lines.length > 0) yield lines
     if (rest.length > maxLine) throw new RegistryError('payload_too_large', `line ${line + 1} is longer than ${maxLine} characters`)
   }
   rest += decoder.end()
-  if (rest.length > 0) yield rest
+  if (rest.length > 0) yield [rest]
 }

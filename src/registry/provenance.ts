@@ -2,7 +2,7 @@
  * What a push records about where it came from: who (author), the host, the git commit when run
  * inside a work tree, and the CI job when the environment shows one.
  */
-import {execFile} from 'node:child_process'
+import {execFile, execFileSync} from 'node:child_process'
 import {hostname, userInfo} from 'node:os'
 import type {CiSource, GitSource, SourceInfo} from '../backends/backend.js'
 
@@ -60,6 +60,34 @@ export function ciSource(env: NodeJS.ProcessEnv = process.env): CiSource | null 
 }
 
 const authors = new Map<string, Promise<string>>()
+const syncAuthors = new Map<string, string>()
+
+/**
+ * The same answer, found synchronously: the backends ask for it on their first change only, so
+ * a read-only command never starts git.
+ */
+export function resolveAuthorSync(configured: string | null, cwd: string = process.cwd()): string {
+  if (configured) return configured
+  let author = syncAuthors.get(cwd)
+  if (author === undefined) {
+    let email = ''
+    try {
+      email = execFileSync('git', ['config', '--get', 'user.email'], {cwd, timeout: 5000, windowsHide: true, stdio: ['ignore', 'pipe', 'ignore']}).toString().trim()
+    } catch {
+      email = ''
+    }
+    if (email) author = email
+    else {
+      try {
+        author = userInfo().username
+      } catch {
+        author = 'unknown'
+      }
+    }
+    syncAuthors.set(cwd, author)
+  }
+  return author
+}
 
 /** MODELREG_AUTHOR (or the configured author), else git user.email, else the OS user. */
 export function resolveAuthor(configured: string | null, cwd: string = process.cwd()): Promise<string> {

@@ -8,11 +8,12 @@ import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {LocalBackend} from '../backends/local/local-backend.js'
 import {validateDigest} from '../backends/validation.js'
-import {splitLines} from '../protocol/lines.js'
+import {splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
 import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import type {Metrics} from './metrics.js'
+import {CACHEABLE_ROUTES, ReadCache} from './read-cache.js'
 import {projectAllows, scopeAllows, type TokenInfo, type TokenStore} from './tokens.js'
 
 const MAX_JSON_DEPTH = 32
@@ -109,6 +110,7 @@ function hostOf(header: string): string {
 
 export class App {
   private readonly match = compileRoutes()
+  private readonly cache = new ReadCache(() => this.options.backend.changeStamp())
   private readonly streams = new Set<AbortController>()
   private readonly allowedHosts: Set<string> | null
   private active = 0
@@ -294,8 +296,19 @@ export class App {
     if (route.id === 'createProject' && ctx.token?.project && !projectAllows(ctx.token, args[0] as string)) {
       throw new RegistryError('permission_denied', `token "${ctx.token.name}" is limited to project "${ctx.token.project}"`)
     }
+    const cacheKey = ctx.req.method === 'GET' && CACHEABLE_ROUTES.has(route.id) ? `${route.id} ${ctx.req.url}` : null
+    const stamp = cacheKey ? this.cache.check() : ''
+    if (cacheKey) {
+      const cached = this.cache.get(cacheKey)
+      if (cached) return this.sendBody(ctx.res, route.status ?? 200, cached)
+    }
     const backend = ctx.backend as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
     let result = await backend[route.backend](...args)
+    if (cacheKey) {
+      const body = Buffer.from(JSON.stringify(result))
+      this.cache.set(cacheKey, stamp, body)
+      return this.sendBody(ctx.res, route.status ?? 200, body)
+    }
     if (route.id === 'listProjects' && ctx.token?.project) {
       // A project-limited token sees its own project only.
       const page = result as {items: {name: string}[]; limit: number; offset: number}
@@ -437,7 +450,7 @@ export class App {
     const type = ctx.req.headers['content-type']
     if (typeof type !== 'string' || !/^application\/(x-)?ndjson\b/i.test(type)) throw invalid('send metric points as application/x-ndjson')
     const metrics = this.options.metrics
-    async function* points(req: IncomingMessage): AsyncIterable<MetricPointInput> {
+    async function* points(req: IncomingMessage): AsyncIterable<MetricPointInput[]> {
       let line = 0
       const counted = (async function* () {
         for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -445,16 +458,19 @@ export class App {
           yield chunk
         }
       })()
-      for await (const text of splitLines(counted, MAX_NDJSON_LINE)) {
-        line++
-        if (text.trim() === '') continue
-        if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
-        try {
-          yield JSON.parse(text) as MetricPointInput
-        } catch (error) {
-          if (error instanceof RegistryError) throw error
-          throw invalid(`line ${line}: not valid JSON`)
+      for await (const lines of splitLineChunks(counted, MAX_NDJSON_LINE)) {
+        const batch: MetricPointInput[] = []
+        for (const text of lines) {
+          line++
+          if (text.trim() === '') continue
+          if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
+          try {
+            batch.push(JSON.parse(text) as MetricPointInput)
+          } catch {
+            throw invalid(`line ${line}: not valid JSON`)
+          }
         }
+        yield batch
       }
     }
     const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req))
@@ -483,7 +499,10 @@ export class App {
   }
 
   private sendJson(res: ServerResponse, status: number, value: unknown): void {
-    const body = Buffer.from(JSON.stringify(value))
+    this.sendBody(res, status, Buffer.from(JSON.stringify(value)))
+  }
+
+  private sendBody(res: ServerResponse, status: number, body: Buffer): void {
     this.options.metrics.bytesOut += body.length
     res.writeHead(status, {'content-type': 'application/json; charset=utf-8', 'content-length': body.length})
     res.end(body)

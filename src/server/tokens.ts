@@ -4,6 +4,7 @@
  */
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import {mkdirSync} from 'node:fs'
+import type {Statement} from 'better-sqlite3'
 import {join} from 'node:path'
 import {alreadyExists, fromFsError, invalid, notFound} from '../backends/errors.js'
 import {type Db, openDatabase, writeTransaction} from '../backends/local/database.js'
@@ -54,6 +55,9 @@ const hashOf = (token: string) => createHash('sha256').update(token).digest('hex
 
 export class TokenStore {
   private readonly db: Db
+  private readonly cache = new Map<string, {info: TokenInfo; lastUsed: number}>()
+  private cacheVersion = -1
+  private dataVersionStatement?: Statement
 
   constructor(dataDir: string) {
     try {
@@ -68,6 +72,11 @@ export class TokenStore {
     if (this.db.open) this.db.close()
   }
 
+  private get dataVersion(): Statement {
+    this.dataVersionStatement ??= this.db.prepare('PRAGMA data_version').pluck()
+    return this.dataVersionStatement
+  }
+
   create(name: string, scope: string, project: string | null): {token: string; info: TokenInfo} {
     validateName('project', name) // token names follow the same rules
     if (!(SCOPES as readonly string[]).includes(scope)) throw invalid(`scope must be one of ${SCOPES.join(', ')}, not ${quote(scope)}`)
@@ -80,6 +89,7 @@ export class TokenStore {
       const info = this.db
         .prepare('INSERT INTO tokens (name, name_key, hash, prefix, scope, project, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
         .get(name, nameKey(name), hashOf(token), token.slice(0, 7), scope, project, new Date().toISOString()) as {id: number}
+      this.cache.clear()
       return {token, info: this.get(info.id)}
     })
   }
@@ -99,28 +109,46 @@ export class TokenStore {
         : this.db.prepare('SELECT id FROM tokens WHERE name_key = ? AND revoked_at IS NULL').get(nameKey(nameOrId))) as {id: number} | undefined
       if (!row) throw notFound(`no active token ${quote(nameOrId)}`)
       this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), row.id)
+      this.cache.clear()
       return this.get(row.id)
     })
   }
 
-  /** The active token this secret belongs to, or null. */
+  /**
+   * The active token this secret belongs to, or null. Every request asks, so answers are kept
+   * in memory for as long as the token database is unchanged: SQLite's data_version moves
+   * whenever another connection (a `server tokens revoke` from another process) commits, and
+   * this store's own writes clear the cache, so a revocation takes effect on the next request.
+   */
   authenticate(secret: string): TokenInfo | null {
     if (!/^mr_[A-Za-z0-9_-]{43}$/.test(secret)) return null
-    const digest = hashOf(secret)
-    const row = this.db.prepare('SELECT id, hash, last_used_at FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(digest) as
-      | {id: number; hash: string; last_used_at: string | null}
-      | undefined
-    if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(digest, 'hex'))) return null
-    const now = new Date()
+    const version = this.dataVersion.get() as number
+    if (version !== this.cacheVersion) {
+      this.cache.clear()
+      this.cacheVersion = version
+    }
+    // Keyed by the secret itself (held in memory by every request anyway), to skip the hash;
+    // only secrets that matched an active token are kept.
+    let entry = this.cache.get(secret)
+    if (!entry) {
+      const digest = hashOf(secret)
+      const row = this.db.prepare('SELECT id, hash FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(digest) as {id: number; hash: string} | undefined
+      if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(digest, 'hex'))) return null
+      const info = this.get(row.id)
+      entry = {info, lastUsed: info.last_used_at ? Date.parse(info.last_used_at) : 0}
+      this.cache.set(secret, entry)
+    }
+    const now = Date.now()
     // Record use, at most once a minute per token, so reads do not turn into writes.
-    if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) > 60_000) {
+    if (now - entry.lastUsed > 60_000) {
+      entry.lastUsed = now
       try {
-        this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now.toISOString(), row.id)
+        this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(new Date(now).toISOString(), entry.info.id)
       } catch {
         // busy: the next request records it
       }
     }
-    return this.get(row.id)
+    return entry.info
   }
 }
 

@@ -129,6 +129,36 @@ export function trackingContract(ctx: () => {target: ContractTarget; backend: Ba
       expect((await b().getRun(r.id)).metric_summaries[0]).toMatchObject({count: 12_345, last_step: 12_344, min: 1 / 12_345, max: 1})
     })
 
+    it('takes points one by one and in arrays; a repeat within a batch keeps the last; times move only with the value', async () => {
+      const r = await run()
+      const timed = '2025-05-05T05:05:05.000Z'
+      async function* mixed(): AsyncIterable<MetricPointInput | MetricPointInput[]> {
+        yield {name: 'loss', step: 0, value: 1}
+        // 120 points in one array: more than one INSERT's worth, given times mixed in.
+        yield Array.from({length: 120}, (_, i) => (i % 7 === 3 ? {name: 'loss', step: i + 1, value: i, time: timed} : {name: 'loss', step: i + 1, value: i}))
+        yield [
+          {name: 'loss', step: 5, value: -1},
+          {name: 'loss', step: 5, value: -2},
+        ]
+        yield {name: 'acc', value: 0.5}
+      }
+      expect(await b().logMetrics(r.id, mixed())).toEqual({count: 124})
+      const series = await collect(b().readMetrics(r.id, {name: 'loss'}))
+      expect(series.length).toBe(121)
+      expect(series.find((p) => p.step === 5)?.value).toBe(-2)
+      expect(series.find((p) => p.step === 4)?.time).toBe(timed)
+      expect(series.find((p) => p.step === 60)?.value).toBe(59)
+      const before = series.find((p) => p.step === 60)?.time
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await log(r.id, [{name: 'loss', step: 60, value: 59}])
+      expect((await collect(b().readMetrics(r.id, {name: 'loss'}))).find((p) => p.step === 60)?.time).toBe(before)
+      await log(r.id, [{name: 'loss', step: 60, value: 58}])
+      const changed = (await collect(b().readMetrics(r.id, {name: 'loss'}))).find((p) => p.step === 60)
+      expect(changed?.value).toBe(58)
+      expect(changed?.time).not.toBe(before)
+      expect((await b().getRun(r.id)).metrics).toEqual({loss: 119, acc: 0.5})
+    })
+
     it('refuses bad points with the point number, and unknown runs', async () => {
       const r = await run()
       const e = await rejects(log(r.id, [{name: 'ok', value: 1}, {name: 'bad name!', value: 1}]), 'invalid_argument')

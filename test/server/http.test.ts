@@ -319,3 +319,53 @@ describe('operations', () => {
     await r.body.dump()
   })
 })
+
+describe('what the server keeps in memory never goes stale', () => {
+  const get = async (path: string, token: string) => {
+    const r = await request(`${srv.url}${path}`, {headers: {authorization: `Bearer ${token}`}})
+    return {status: r.statusCode, json: (await r.body.json()) as Record<string, unknown>}
+  }
+
+  it('a token revoked by another process is refused on the very next request', async () => {
+    const token = srv.token('read', null, 'soon-revoked')
+    expect((await get('/api/v1/projects', token)).status).toBe(200)
+    expect((await get('/api/v1/projects', token)).status).toBe(200) // now answered from memory
+    const {TokenStore} = await import('../../src/server/tokens.js')
+    const other = new TokenStore(srv.dataDir) // its own connection, as `server tokens revoke` would have
+    try {
+      other.revoke('soon-revoked')
+    } finally {
+      other.close()
+    }
+    expect((await get('/api/v1/projects', token)).status).toBe(401)
+  })
+
+  it('reads see changes made through the server and by other processes on the data directory', async () => {
+    const token = srv.adminToken
+    const {LocalBackend} = await import('../../src/backends/local/local-backend.js')
+    await srv.server.backend.createModel('default', 'cached', {description: 'first'})
+    const path = '/api/v1/projects/default/models/cached'
+    expect((await get(path, token)).json.description).toBe('first')
+    expect((await get(path, token)).json.description).toBe('first')
+    // Through the server.
+    const patched = await request(`${srv.url}${path}`, {
+      method: 'PATCH',
+      headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json'},
+      body: JSON.stringify({description: 'second'}),
+    })
+    expect(patched.statusCode).toBe(200)
+    await patched.body.dump()
+    expect((await get(path, token)).json.description).toBe('second')
+    // By another process: a connection of its own on the same database.
+    const other = new LocalBackend({home: srv.dataDir, actor: 'cli'})
+    try {
+      await other.updateModel('default', 'cached', {description: 'third'})
+    } finally {
+      await other.close()
+    }
+    expect((await get(path, token)).json.description).toBe('third')
+    expect((await get('/api/v1/projects/default/models?limit=500', token)).json.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({name: 'cached', description: 'third'})]),
+    )
+  })
+})

@@ -4,7 +4,7 @@
  */
 import {statfsSync} from 'node:fs'
 import {dirname} from 'node:path'
-import Database from 'better-sqlite3'
+import Database, {type Statement} from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
 import {MIGRATIONS, type Migration} from './migrations.js'
 
@@ -151,7 +151,34 @@ export function writeTransaction<T>(db: Db, what: string, fn: () => T): T {
   return withBusyRetry(() => db.transaction(fn).immediate(), what, dirname(db.name))
 }
 
-/** A read transaction, so that several statements see one snapshot. */
+const readStatements = new WeakMap<Db, {begin: Statement; commit: Statement; rollback: Statement}>()
+
+/**
+ * A read transaction, so that several statements see one snapshot. Reads are the hot path of
+ * the server, so this uses BEGIN and COMMIT statements prepared once per connection instead of
+ * building a transaction function per call (about a fifth of a small read's cost).
+ */
 export function readTransaction<T>(db: Db, fn: () => T): T {
-  return withBusyRetry(() => db.transaction(fn).deferred(), 'reading the registry', dirname(db.name))
+  if (db.inTransaction) return fn()
+  let statements = readStatements.get(db)
+  if (!statements) {
+    statements = {begin: db.prepare('BEGIN DEFERRED'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK')}
+    readStatements.set(db, statements)
+  }
+  const {begin, commit, rollback} = statements
+  return withBusyRetry(
+    () => {
+      begin.run()
+      try {
+        const result = fn()
+        commit.run()
+        return result
+      } catch (error) {
+        if (db.inTransaction) rollback.run()
+        throw error
+      }
+    },
+    'reading the registry',
+    dirname(db.name),
+  )
 }

@@ -21,7 +21,7 @@ import type {
   GcReport,
   Lineage,
   MetricPoint,
-  MetricPointInput,
+  MetricPointsInput,
   MetricQuery,
   RegisterInput,
   Run,
@@ -90,7 +90,8 @@ export interface LocalBackendOptions {
   /** The store's directory ($MODELREG_HOME). */
   home: string
   /** Who is acting, recorded on events. */
-  actor: string
+  /** Who acts: a name, or a function asked on the first change. */
+  actor: string | (() => string)
 }
 
 interface ModelRow {
@@ -829,7 +830,7 @@ export class LocalBackend implements Backend {
     return this.tracking.deleteRun(run)
   }
 
-  logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+  logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}> {
     return this.tracking.logMetrics(run, points)
   }
 
@@ -1014,6 +1015,16 @@ export class LocalBackend implements Backend {
    */
   withActor(actor: string, context?: JsonObject): LocalBackend {
     return new LocalBackend(this.store.as(actor, context))
+  }
+
+  /**
+   * A value that changes whenever the database may have: another connection committed
+   * (SQLite's data_version) or this one changed a row (total_changes, which counts rolled-back
+   * changes too, so it errs towards "changed"). The server's read cache is valid while it holds.
+   */
+  changeStamp(): string {
+    const row = this.stmt('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version').get() as {v: number; c: number}
+    return `${row.v}:${row.c}`
   }
 
   /** Count and bytes of stored blobs (for /metrics). */

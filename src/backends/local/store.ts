@@ -47,8 +47,8 @@ export class Store {
 
   private constructor(
     shared: Shared,
-    /** Who is acting, recorded on events. */
-    readonly actor: string,
+    /** Who is acting, recorded on events: a name, or a function asked on the first change. */
+    private actorSource: string | (() => string),
     /** Merged into every event's data (the server: the token that authorized the change). */
     readonly eventContext?: JsonObject,
   ) {
@@ -58,7 +58,13 @@ export class Store {
     this.statements = shared.statements
   }
 
-  static open(home: string, actor: string): Store {
+  /** Who is acting (looked up on first use, so reads never pay for it). */
+  get actor(): string {
+    if (typeof this.actorSource === 'function') this.actorSource = this.actorSource()
+    return this.actorSource
+  }
+
+  static open(home: string, actor: string | (() => string)): Store {
     try {
       mkdirSync(home, {recursive: true, mode: 0o700})
     } catch (error) {

@@ -2,6 +2,7 @@
  * Experiment tracking on the local engine: experiments, runs, metric series, datasets,
  * checkpoints, and the lineage snapshots that versions keep.
  */
+import type {Statement} from 'better-sqlite3'
 import {randomBytes, randomUUID} from 'node:crypto'
 import type {
   Checkpoint,
@@ -17,6 +18,7 @@ import type {
   Lineage,
   MetricPoint,
   MetricPointInput,
+  MetricPointsInput,
   MetricQuery,
   MetricSummary,
   Page,
@@ -112,7 +114,9 @@ const CHECKPOINT_SELECT = `
   SELECT c.*, r.uid AS run_uid, e.name AS experiment_name, p.name AS project_name
   FROM checkpoints c JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id`
 
-const BATCH = 5000
+const BATCH = 10_000
+/** Points a single INSERT carries (a remainder gets its own, cached, statement). */
+const POINTS_PER_STATEMENT = 50
 const FINISHED: RunStatus[] = ['completed', 'failed', 'killed']
 const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
 
@@ -156,6 +160,9 @@ function validateTime(value: unknown, what: string): string {
 }
 
 export class Tracking {
+  /** Metric INSERT statements by row count (negative: with given times). */
+  private readonly inserts = new Map<number, Statement<unknown[], unknown>>()
+
   constructor(private readonly store: Store) {}
 
   private stmt(sql: string) {
@@ -538,12 +545,13 @@ export class Tracking {
   // -------------------------------------------------------------------------------------------
   // metric series
 
-  async logMetrics(ref: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+  async logMetrics(ref: string, points: MetricPointsInput): Promise<{count: number}> {
     const run = this.store.read(() => this.resolveRun(ref))
     let batch: MetricPointInput[] = []
     let count = 0
-    for await (const point of points) {
-      batch.push(point)
+    for await (const item of points) {
+      if (Array.isArray(item)) for (const point of item as readonly MetricPointInput[]) batch.push(point)
+      else batch.push(item as MetricPointInput)
       if (batch.length >= BATCH) {
         count += this.writeBatch(run, batch, count)
         batch = []
@@ -553,10 +561,35 @@ export class Tracking {
     return {count}
   }
 
+  /**
+   * A statement inserting `rows` points at once (binding values row by row costs more than
+   * SQLite's work per point). A point logged again replaces the value; its time changes only
+   * when the value does or when a time is given, so a retried batch leaves the series exactly
+   * as it was.
+   */
+  private insertPoints(rows: number, explicitTime: boolean): Statement<unknown[], unknown> {
+    const key = explicitTime ? -rows : rows
+    let statement = this.inserts.get(key)
+    if (!statement) {
+      statement = this.buildInsert(rows, explicitTime)
+      this.inserts.set(key, statement)
+    }
+    return statement
+  }
+
+  private buildInsert(rows: number, explicitTime: boolean): Statement<unknown[], unknown> {
+    const values = Array.from({length: rows}, () => '(?, ?, ?, ?, ?, ?)').join(', ')
+    const time = explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'
+    return this.stmt(
+      `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES ${values}
+       ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${time}, value = excluded.value`,
+    )
+  }
+
   /** One transaction per batch: points upserted, each touched series' last point kept. */
   private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): number {
     const time = now()
-    const rows: [string, string, number | undefined, number, string, number][] = batch.map((p, i) => {
+    const rows: [string, string, number | undefined, number, string, boolean][] = batch.map((p, i) => {
       const where = `metric point ${before + i + 1}`
       if (!p || typeof p !== 'object') throw invalid(`${where} must be an object with name and value`)
       let name: string
@@ -573,19 +606,20 @@ export class Tracking {
       }
       const explicit = p.time !== undefined && p.time !== null
       const at = explicit ? validateTime(p.time, `${where} time`) : time
-      return [name, split, p.step ?? undefined, p.value, at, explicit ? 1 : 0]
+      return [name, split, p.step ?? undefined, p.value, at, explicit]
     })
     return this.store.write('logging metrics', () => {
-      // A point logged again replaces the value; its time changes only when the value does or
-      // when a time is given, so a retried batch leaves the series exactly as it was.
-      const insert = this.stmt(
-        `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, name, split, step) DO UPDATE SET
-           time = CASE WHEN ? OR excluded.value != metrics.value THEN excluded.time ELSE metrics.time END,
-           value = excluded.value`,
-      )
       const lastOf = this.stmt('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?')
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
+      // Runs of points with and without a given time, in order, POINTS_PER_STATEMENT at a time.
+      let pending: unknown[] = []
+      let pendingExplicit = false
+      const flush = () => {
+        const count = pending.length / 6
+        if (count === 0) return
+        this.insertPoints(count, pendingExplicit).run(pending)
+        pending = []
+      }
       for (const [name, split, step, value, at, explicit] of rows) {
         const key = `${name}\u0000${split}`
         let s = series.get(key)
@@ -594,13 +628,19 @@ export class Tracking {
           s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0}
           series.set(key, s)
         }
-        const at_step = step ?? Math.max(s.lastStep, s.step) + 1
-        insert.run(run.id, name, split, at_step, value, at, explicit)
-        if (at_step >= s.step) {
-          s.step = at_step
+        const atStep = step ?? Math.max(s.lastStep, s.step) + 1
+        if (explicit !== pendingExplicit) {
+          flush()
+          pendingExplicit = explicit
+        }
+        pending.push(run.id, name, split, atStep, value, at)
+        if (pending.length === POINTS_PER_STATEMENT * 6) flush()
+        if (atStep >= s.step) {
+          s.step = atStep
           s.value = value
         }
       }
+      flush()
       const upsert = this.stmt(
         `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value

@@ -15,7 +15,8 @@ export interface HttpClientOptions {
   url: string
   token: string | null
   /** Sent so that a server without auth can record who acted. */
-  actor?: string
+  /** Who acts, for the events a change records: a name, or a function asked on the first change. */
+  actor?: string | (() => string)
   userAgent?: string
   /** Attempts for a retryable request, the first included. */
   attempts?: number
@@ -77,6 +78,7 @@ export class HttpClient {
   private readonly basePath: string
   private readonly headers: Record<string, string>
   private readonly attempts: number
+  private actor: string | (() => string) | undefined
 
   constructor(options: HttpClientOptions) {
     let parsed: URL
@@ -102,8 +104,15 @@ export class HttpClient {
     })
     this.headers = {'user-agent': options.userAgent ?? 'modelreg'}
     if (options.token) this.headers.authorization = `Bearer ${options.token}`
-    if (options.actor) this.headers['x-modelreg-actor'] = encodeURIComponent(options.actor)
+    this.actor = options.actor
     this.attempts = options.attempts ?? 4
+  }
+
+  /** The actor goes with changes only (reads record nothing), so reads never need to find it. */
+  private actorHeader(method: string): Record<string, string> {
+    if (method === 'GET' || method === 'HEAD' || !this.actor) return {}
+    if (typeof this.actor === 'function') this.actor = this.actor()
+    return {'x-modelreg-actor': encodeURIComponent(this.actor)}
   }
 
   async close(): Promise<void> {
@@ -151,7 +160,7 @@ export class HttpClient {
         response = await this.pool.request({
           method: route.method,
           path,
-          headers: {...this.headers, ...extra.headers},
+          headers: {...this.headers, ...this.actorHeader(route.method), ...extra.headers},
           body: extra.body?.(),
           signal: extra.signal,
           bodyTimeout: extra.bodyTimeout,

@@ -4,7 +4,7 @@
  */
 import {pipeline, type Readable} from 'node:stream'
 import {DigestStream} from '../digest.js'
-import type {Backend, BlobInfo, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricQuery, RegistryEvent} from '../backend.js'
+import type {Backend, BlobInfo, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
 import {JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
@@ -13,10 +13,11 @@ import {HttpClient, type HttpClientOptions} from './http-client.js'
 type JsonCalls = {[K in JsonMethod]: Backend[K]}
 
 /** NDJSON in chunks of about 64 KB, so a large batch is not a write per point. */
-async function* toNdjson(points: AsyncIterable<MetricPointInput>): AsyncIterable<string> {
+async function* toNdjson(points: MetricPointsInput): AsyncIterable<string> {
   let chunk = ''
-  for await (const point of points) {
-    chunk += `${JSON.stringify(point)}\n`
+  for await (const item of points) {
+    if (Array.isArray(item)) for (const point of item as readonly MetricPointInput[]) chunk += `${JSON.stringify(point)}\n`
+    else chunk += `${JSON.stringify(item)}\n`
     if (chunk.length >= 65_536) {
       yield chunk
       chunk = ''
@@ -55,7 +56,7 @@ export class RemoteBackend implements Backend {
     yield* this.http.lines<RegistryEvent>(STREAM_ROUTES.followEvents, {params, query: wire}, signal)
   }
 
-  async logMetrics(run: string, points: AsyncIterable<MetricPointInput>): Promise<{count: number}> {
+  async logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}> {
     return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, toNdjson(points))
   }
 

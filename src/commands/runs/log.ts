@@ -1,27 +1,31 @@
 import {Args, Flags} from '@oclif/core'
-import type {MetricPointInput} from '../../backends/backend.js'
+import type {MetricPointInput, MetricPointsInput} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'
 import {isJsonObject} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {splitLines} from '../../protocol/lines.js'
+import {splitLineChunks} from '../../protocol/lines.js'
 import {parseMetricPairs} from '../../cli/flags.js'
 import {openInput} from '../../cli/input.js'
 
-/** NDJSON points from a file or stdin, one a line, streamed (never read whole). */
-async function* readPoints(file: string): AsyncIterable<MetricPointInput> {
+/** NDJSON points from a file or stdin, one a line, streamed (never read whole), an array a chunk. */
+async function* readPoints(file: string): AsyncIterable<MetricPointInput[]> {
   const input = await openInput(file, '--file')
   let n = 0
-  for await (const line of splitLines(input)) {
-    n++
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      throw invalid(`--file ${file} line ${n}: not valid JSON`)
+  for await (const lines of splitLineChunks(input)) {
+    const points: MetricPointInput[] = []
+    for (const line of lines) {
+      n++
+      if (line.trim() === '') continue
+      let value: unknown
+      try {
+        value = JSON.parse(line)
+      } catch {
+        throw invalid(`--file ${file} line ${n}: not valid JSON`)
+      }
+      if (!isJsonObject(value)) throw invalid(`--file ${file} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
+      points.push(value as unknown as MetricPointInput)
     }
-    if (!isJsonObject(value)) throw invalid(`--file ${file} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
-    yield value as unknown as MetricPointInput
+    yield points
   }
 }
 
@@ -53,7 +57,7 @@ Logging the same (name, split, step) again replaces the value, so retrying a bat
 
   async run(): Promise<{run: string; count: number}> {
     const [run, ...pairs] = this.positionals
-    let points: AsyncIterable<MetricPointInput>
+    let points: MetricPointsInput
     if (this.flags.file !== undefined) {
       if (pairs.length > 0) throw invalid('give either NAME=VALUE points or --file, not both')
       if (this.flags.step !== undefined || this.flags.split !== undefined) throw invalid('--step and --split apply to NAME=VALUE points; in --file each line carries its own')
