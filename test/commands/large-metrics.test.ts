@@ -69,3 +69,43 @@ describe.each(BACKENDS)('a million metric points on %s', (backend) => {
     expect(await readBack()).toEqual({code: 0, count: POINTS, digest: expected})
   })
 })
+
+describe('a large points file with a fault deep inside (parsed on a worker thread)', () => {
+  const LINES = 150_000 // about 9 MB: over the size that is parsed off the main thread
+
+  async function fileWith(ctx: {cwd: string}, at: number, bad: string): Promise<string> {
+    const file = join(ctx.cwd, `faulty-${at}.ndjson`)
+    const out = createWriteStream(file)
+    let chunk = ''
+    for (let i = 1; i <= LINES; i++) {
+      chunk += i === at ? `${bad}\n` : `{"name":"loss","value":${1 / i},"step":${i},"split":"train"}\n`
+      if (chunk.length > 256 * 1024) {
+        if (!out.write(chunk)) await once(out, 'drain')
+        chunk = ''
+      }
+    }
+    out.end(chunk)
+    await once(out, 'finish')
+    return file
+  }
+
+  it('names the line that is not JSON or not an object, and the point whose value is wrong', async () => {
+    const ctx = await makeBackendEnv('local')
+    const run = (await runCli(ctx, ['runs', 'start', '-e', 'faulty'])).stdout.trim()
+    const notJson = await fileWith(ctx, 140_001, '{"name": "loss", "value": ')
+    let r = await runCli(ctx, ['runs', 'log', run, '--file', notJson])
+    expect([r.code, r.stderr.trim()]).toEqual([2, `Error: --file ${notJson} line 140001: not valid JSON`])
+    const notObject = await fileWith(ctx, 120_000, '[1, 2]')
+    r = await runCli(ctx, ['runs', 'log', run, '--file', notObject])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`--file ${notObject} line 120000: expected an object`)
+    const wrongValue = await fileWith(ctx, 130_000, '{"name": "loss", "value": "high", "step": 5}')
+    r = await runCli(ctx, ['runs', 'log', run, '--file', wrongValue])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('metric point 130000 (loss): value must be a finite number')
+    const blankAndGivenTimes = await fileWith(ctx, 100, '')
+    r = await runCli(ctx, ['runs', 'log', run, '--file', blankAndGivenTimes, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual({run, count: LINES - 1})
+  })
+})

@@ -1,33 +1,9 @@
 import {Args, Flags} from '@oclif/core'
-import type {MetricPointInput, MetricPointsInput} from '../../backends/backend.js'
+import type {MetricPointsInput} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'
-import {isJsonObject} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {splitLineChunks} from '../../protocol/lines.js'
 import {parseMetricPairs} from '../../cli/flags.js'
-import {openInput} from '../../cli/input.js'
-
-/** NDJSON points from a file or stdin, one a line, streamed (never read whole), an array a chunk. */
-async function* readPoints(file: string): AsyncIterable<MetricPointInput[]> {
-  const input = await openInput(file, '--file')
-  let n = 0
-  for await (const lines of splitLineChunks(input)) {
-    const points: MetricPointInput[] = []
-    for (const line of lines) {
-      n++
-      if (line.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(line)
-      } catch {
-        throw invalid(`--file ${file} line ${n}: not valid JSON`)
-      }
-      if (!isJsonObject(value)) throw invalid(`--file ${file} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
-      points.push(value as unknown as MetricPointInput)
-    }
-    yield points
-  }
-}
+import {readPoints} from '../../cli/points-reader.js'
 
 export default class RunsLog extends BaseCommand<typeof RunsLog> {
   static override summary = 'Log metric points: single values, or NDJSON batches from a file or stdin.'
