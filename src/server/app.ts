@@ -463,7 +463,8 @@ export class App {
         for (const text of lines) {
           line++
           if (text.trim() === '') continue
-          if (jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
+          // A plain point ({...} with no object or array inside) cannot nest: skip the scan.
+          if ((text.indexOf('{', text.indexOf('{') + 1) >= 0 || text.includes('[')) && jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
           try {
             batch.push(JSON.parse(text) as MetricPointInput)
           } catch {
