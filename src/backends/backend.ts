@@ -414,6 +414,12 @@ export interface RunQuery extends PageQuery {
   order_by?: SortOrder
 }
 
+/** A file on this machine holding a blob's bytes, with a progress callback. */
+export interface LocalFileSource {
+  path: string
+  onBytes?: (n: number) => void
+}
+
 export interface MetricPointInput {
   name: string
   value: number
@@ -650,14 +656,21 @@ export interface Backend {
   /**
    * Store a blob. The content is hashed while it is received; a digest or size mismatch stores
    * nothing and fails with `integrity`. `open` may be called more than once (retries).
+   * `file`, when the bytes are a file on this machine, lets a local store copy it directly
+   * (faster than a stream; still hashed as written); a remote one streams `open()`.
    */
-  putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
+  putBlob(digest: string, size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}>
   /**
    * Store content whose digest the caller does not know yet (one pass instead of hashing first):
    * the store hashes it while receiving it and names it by that digest. Nothing is stored
    * unless exactly `size` bytes arrive. Returns the digest, and whether it was new.
    */
-  storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}>
+  storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}>
+  /**
+   * A local store's file holding a blob, for a download to copy directly (and verify as it
+   * copies), or null when it is missing. Remote backends do not have it: they stream.
+   */
+  localBlobPath?(digest: string): Promise<string | null>
   /**
    * Read a blob from an offset. The caller verifies the digest of what it reads. `project`
    * names the project whose version references the blob, which a server uses to authorize a

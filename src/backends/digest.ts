@@ -1,6 +1,6 @@
 /** sha256 while streaming: the one way bytes are hashed on push, store, upload and download. */
 import {createHash, type Hash} from 'node:crypto'
-import {open} from 'node:fs/promises'
+import {type FileHandle, open} from 'node:fs/promises'
 import {Transform, type TransformCallback} from 'node:stream'
 import {integrity} from './errors.js'
 
@@ -43,6 +43,12 @@ export class DigestStream extends Transform {
     return this.digestHex
   }
 
+  /** What went through was hashed elsewhere (copyFileHashing): take its result for verify(). */
+  seedResult(digest: string, bytes: number): void {
+    this.digestHex = digest
+    this.bytes = bytes
+  }
+
   /** Throw `integrity` unless what went through has the expected digest and size. */
   verify(expectDigest: string, expectSize: number, what: string): void {
     if (this.bytes !== expectSize) {
@@ -62,25 +68,62 @@ const HASH_READ = 4 * 1024 * 1024
  * while the current chunk is hashed, and memory stays at 8 MiB whatever the file's size.
  */
 export async function hashFile(path: string, onBytes?: (n: number) => void): Promise<{digest: string; size: number}> {
+  const {digest, bytes} = await pumpFile(path, null, onBytes)
+  return {digest, size: bytes}
+}
+
+/**
+ * Copy a file into `target` (an open file, written from offset 0), hashing the very bytes
+ * written. Four buffers rotate so that reading the next chunk, hashing this one and writing
+ * the last overlap (reads and writes run in the thread pool, the hash here), and no buffer is
+ * allocated per chunk: memory stays at 16 MiB and the garbage collector stays idle.
+ */
+export async function copyFileHashing(path: string, target: FileHandle, onBytes?: (n: number) => void): Promise<{digest: string; bytes: number}> {
+  return pumpFile(path, target, onBytes)
+}
+
+async function pumpFile(path: string, target: FileHandle | null, onBytes?: (n: number) => void): Promise<{digest: string; bytes: number}> {
   const hash = createHash('sha256')
   const handle = await open(path, 'r')
+  const count = target ? 4 : 2
+  const buffers = Array.from({length: count}, () => Buffer.allocUnsafe(HASH_READ))
+  const writes: (Promise<unknown> | null)[] = new Array(count).fill(null)
   try {
-    const buffers = [Buffer.allocUnsafe(HASH_READ), Buffer.allocUnsafe(HASH_READ)]
     let current = 0
-    let size = 0
-    let pending = handle.read(buffers[0], 0, HASH_READ, null)
+    let position = 0
+    let reading = handle.read(buffers[0], 0, HASH_READ, 0)
     for (;;) {
-      const {bytesRead} = await pending
+      const {bytesRead} = await reading
       if (bytesRead === 0) break
-      const chunk = buffers[current]
-      current ^= 1
-      pending = handle.read(buffers[current], 0, HASH_READ, null)
-      hash.update(chunk.subarray(0, bytesRead))
-      size += bytesRead
+      const next = (current + 1) % count
+      // The next buffer is free once its last write has finished.
+      if (writes[next]) await writes[next]
+      reading = handle.read(buffers[next], 0, HASH_READ, position + bytesRead)
+      const chunk = buffers[current].subarray(0, bytesRead)
+      hash.update(chunk)
+      if (target) {
+        const write = writeFully(target, chunk, position)
+        write.catch(() => {}) // observed when awaited; not an unhandled rejection meanwhile
+        writes[current] = write
+      }
+      position += bytesRead
       onBytes?.(bytesRead)
+      current = next
     }
-    return {digest: hash.digest('hex'), size}
+    await Promise.all(writes)
+    return {digest: hash.digest('hex'), bytes: position}
+  } catch (error) {
+    await Promise.allSettled(writes)
+    throw error
   } finally {
     await handle.close()
+  }
+}
+
+async function writeFully(target: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  let done = 0
+  while (done < chunk.length) {
+    const {bytesWritten} = await target.write(chunk, done, chunk.length - done, position + done)
+    done += bytesWritten
   }
 }

@@ -135,8 +135,11 @@ export async function uploadFiles(
     mapLimit(digests, concurrency, async (digest) => {
       const file = sources.get(digest) as LocalFile
       try {
-        await backend.putBlob(digest, file.size, () =>
-          pipeline(createReadStream(file.source, {highWaterMark: CHUNK_SIZE}), new CountingStream(onBytes), () => {}),
+        await backend.putBlob(
+          digest,
+          file.size,
+          () => pipeline(createReadStream(file.source, {highWaterMark: CHUNK_SIZE}), new CountingStream(onBytes), () => {}),
+          {path: file.source, onBytes},
         )
       } catch (error) {
         if (error instanceof RegistryError && error.code === 'integrity') {
@@ -173,13 +176,10 @@ export async function uploadFiles(
     const total = fresh.reduce((sum, c) => sum + c.file.size, 0)
     let sent = 0
     await mapLimit(fresh, concurrency, async ({file, i}) => {
-      const result = await backend.storeBlob(file.size, () =>
-        pipeline(
-          createReadStream(file.source, {highWaterMark: CHUNK_SIZE}),
-          new CountingStream((n) => progress({phase: 'uploading', bytesDone: (sent += n), bytesTotal: total})),
-          () => {},
-        ),
-      ).catch((error) => {
+      const onBytes = (n: number) => progress({phase: 'uploading', bytesDone: (sent += n), bytesTotal: total})
+      const result = await backend
+        .storeBlob(file.size, () => pipeline(createReadStream(file.source, {highWaterMark: CHUNK_SIZE}), new CountingStream(onBytes), () => {}), {path: file.source, onBytes})
+        .catch((error) => {
         if (error instanceof RegistryError && error.code === 'integrity') {
           throw new RegistryError('integrity', `file ${file.source} changed while it was being pushed; nothing was committed, retry`)
         }

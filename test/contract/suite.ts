@@ -461,6 +461,28 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         expect(existsSync(target.blobPath(sha(short)))).toBe(false)
       })
 
+      it('given a local file too, stores exactly its bytes, counts them, and still refuses a mismatch', async () => {
+        // Over one copy buffer (4 MiB), so the local store's overlapped copy rotates buffers.
+        const data = Buffer.alloc(9 * 1024 * 1024 + 123)
+        for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i)
+        const path = join(work, 'local-source.bin')
+        writeFileSync(path, data)
+        let counted = 0
+        const file = {path, onBytes: (n: number) => (counted += n)}
+        const open = () => Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)])
+        expect(await b.storeBlob(data.length, open, file)).toEqual({digest: sha(data), size: data.length, stored: true})
+        if (b.kind === 'local') expect(counted).toBe(data.length)
+        expect(sha(await streamToBuffer((await b.openBlob(sha(data))).stream))).toBe(sha(data))
+        // A file that is not what the caller says: nothing is stored.
+        const other = join(work, 'other-source.bin')
+        writeFileSync(other, 'not the expected content')
+        const expected = sha('the expected content!!!!')
+        await rejects(b.putBlob(expected, 24, () => Readable.from([readFileSync(other)]), {path: other}), 'integrity')
+        expect(await b.missingBlobs([expected])).toEqual([expected])
+        await rejects(b.storeBlob(10, () => Readable.from([readFileSync(other)]), {path: other}), 'integrity')
+        expect(await b.missingBlobs([sha(readFileSync(other))])).toEqual([sha(readFileSync(other))])
+      })
+
       it('refuses content that does not match its digest or size, and stores nothing', async () => {
         const digest = sha('expected content')
         await rejects(b.putBlob(digest, 16, () => Readable.from([Buffer.from('tampered content')])), 'integrity')

@@ -10,12 +10,17 @@ import {chmod, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {CHUNK_SIZE, DigestStream} from '../digest.js'
-import {fromFsError, notFound, RegistryError} from '../errors.js'
+import {CHUNK_SIZE, copyFileHashing, DigestStream} from '../digest.js'
+import {fromFsError, integrity, notFound, RegistryError} from '../errors.js'
+import type {LocalFileSource} from '../backend.js'
 import {validateDigest} from '../validation.js'
 
 export const TEMP_PREFIX = 'blob-'
 export const TEMP_SUFFIX = '.tmp'
+
+export type BlobSource = Readable | LocalFileSource
+
+const isLocalFile = (source: BlobSource): source is LocalFileSource => typeof (source as LocalFileSource).path === 'string' && !('pipe' in source)
 
 export class BlobStore {
   readonly blobsDir: string
@@ -48,80 +53,87 @@ export class BlobStore {
    * present (nothing written). Throws `integrity` (and stores nothing) when the content does
    * not hash to `digest` or is not `size` bytes long.
    */
-  async put(digest: string, size: number, source: Readable): Promise<boolean> {
-    const finalPath = this.pathOf(digest)
+  async put(digest: string, size: number, source: BlobSource): Promise<boolean> {
     if ((await this.size(digest)) === size) {
-      source.destroy()
+      if (!isLocalFile(source)) source.destroy()
       return false
     }
-    await this.ensureDir(this.tmpDir)
-    const tmp = join(this.tmpDir, `${TEMP_PREFIX}${digest.slice(0, 16)}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`)
-    let handle
+    const written = await this.writeTemp(digest.slice(0, 16), source, size)
     try {
-      handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
-    } catch (error) {
-      source.destroy()
-      throw fromFsError(error, 'creating a temp file in the blob store')
-    }
-    const meter = new DigestStream(size)
-    try {
-      await pipeline(source, meter, createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}))
-      meter.verify(digest, size, `blob ${digest}`)
-      await handle.sync()
-      await handle.close()
-      handle = undefined
-      await chmod(tmp, 0o444)
-      await this.ensureDir(join(this.blobsDir, digest.slice(0, 2)))
-      await rename(tmp, finalPath)
-      await this.syncDir(join(this.blobsDir, digest.slice(0, 2)))
+      if (written.bytes !== size) {
+        throw integrity(`blob ${digest}: expected ${size} bytes, got ${written.bytes}`, {expected_size: size, actual_size: written.bytes})
+      }
+      if (written.digest !== digest) {
+        throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${written.digest})`, {expected: digest, actual: written.digest})
+      }
+      await this.commitTemp(written.tmp, digest)
       return true
     } catch (error) {
-      await handle?.close().catch(() => {})
-      await unlink(tmp).catch(() => {})
-      if (error instanceof RegistryError) throw error
-      throw fromFsError(error, `storing blob ${digest}`)
+      await unlink(written.tmp).catch(() => {})
+      throw error instanceof RegistryError ? error : fromFsError(error, `storing blob ${digest}`)
     }
   }
 
   /**
-   * Stream content of unknown digest into the store, hashing it on the way: one pass over the
-   * bytes. If the store already had that content, the temp file is dropped (nothing changes).
+   * Content of unknown digest into the store, hashed on the way: one pass over the bytes. If
+   * the store already had that content, the temp file is dropped (nothing changes).
    */
-  async ingest(size: number, source: Readable): Promise<{digest: string; stored: boolean}> {
-    const tmp = await this.tempFile('ingest')
+  async ingest(size: number, source: BlobSource): Promise<{digest: string; stored: boolean}> {
+    const written = await this.writeTemp('ingest', source, size)
+    try {
+      if (written.bytes !== size) throw new RegistryError('integrity', `expected ${size} bytes, got ${written.bytes}; nothing was stored`)
+      if ((await this.size(written.digest)) === size) {
+        await unlink(written.tmp)
+        return {digest: written.digest, stored: false}
+      }
+      await this.commitTemp(written.tmp, written.digest)
+      return {digest: written.digest, stored: true}
+    } catch (error) {
+      await unlink(written.tmp).catch(() => {})
+      throw error instanceof RegistryError ? error : fromFsError(error, 'storing a blob')
+    }
+  }
+
+  /**
+   * Write the bytes to a new temp file, hashing exactly what is written, and fsync it. A local
+   * file is copied with reused buffers and overlapped reads and writes; a stream is piped.
+   */
+  private async writeTemp(label: string, source: BlobSource, size: number): Promise<{tmp: string; digest: string; bytes: number}> {
+    const tmp = await this.tempFile(label)
     let handle
     try {
       handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
     } catch (error) {
-      source.destroy()
+      if (!isLocalFile(source)) source.destroy()
       throw fromFsError(error, 'creating a temp file in the blob store')
     }
-    const meter = new DigestStream(size)
     try {
-      await pipeline(source, meter, createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}))
-      if (meter.bytes !== size) throw new RegistryError('integrity', `expected ${size} bytes, got ${meter.bytes}; nothing was stored`)
-      const digest = meter.digest()
-      if ((await this.size(digest)) === size) {
-        await handle.close()
-        handle = undefined
-        await unlink(tmp)
-        return {digest, stored: false}
+      let result: {digest: string; bytes: number}
+      if (isLocalFile(source)) {
+        result = await copyFileHashing(source.path, handle, source.onBytes)
+      } else {
+        const meter = new DigestStream(size)
+        await pipeline(source, meter, createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}))
+        result = {digest: meter.digest(), bytes: meter.bytes}
       }
       await handle.sync()
       await handle.close()
-      handle = undefined
-      await chmod(tmp, 0o444)
-      const shard = join(this.blobsDir, digest.slice(0, 2))
-      await this.ensureDir(shard)
-      await rename(tmp, this.pathOf(digest))
-      await this.syncDir(shard)
-      return {digest, stored: true}
+      return {tmp, ...result}
     } catch (error) {
-      await handle?.close().catch(() => {})
+      await handle.close().catch(() => {})
       await unlink(tmp).catch(() => {})
       if (error instanceof RegistryError) throw error
       throw fromFsError(error, 'storing a blob')
     }
+  }
+
+  /** Make a complete, fsynced temp file the blob `digest`: read-only, renamed into place. */
+  private async commitTemp(tmp: string, digest: string): Promise<void> {
+    await chmod(tmp, 0o444)
+    const shard = join(this.blobsDir, digest.slice(0, 2))
+    await this.ensureDir(shard)
+    await rename(tmp, this.pathOf(digest))
+    await this.syncDir(shard)
   }
 
   private async tempFile(label: string): Promise<string> {

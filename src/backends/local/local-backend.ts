@@ -20,6 +20,7 @@ import type {
   GcOptions,
   GcReport,
   Lineage,
+  LocalFileSource,
   MetricPoint,
   MetricPointsInput,
   MetricQuery,
@@ -1066,19 +1067,23 @@ export class LocalBackend implements Backend {
     return missing
   }
 
-  async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+  async putBlob(digest: string, size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
     validateDigest(digest)
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
-    const stored = await this.blobs.put(digest, size, open())
+    const stored = await this.blobs.put(digest, size, file ?? open())
     this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
     return {digest, size, stored}
   }
 
-  async storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+  async storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
-    const {digest, stored} = await this.blobs.ingest(size, open())
+    const {digest, stored} = await this.blobs.ingest(size, file ?? open())
     this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
     return {digest, size, stored}
+  }
+
+  async localBlobPath(digest: string): Promise<string | null> {
+    return (await this.blobs.size(digest)) === null ? null : this.blobs.pathOf(digest)
   }
 
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
