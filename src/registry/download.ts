@@ -4,14 +4,14 @@
  * directory, whatever the paths say: paths are validated, and no existing symbolic link inside
  * the target is followed.
  */
-import {createReadStream, createWriteStream} from 'node:fs'
-import {chmod, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
+import {createReadStream} from 'node:fs'
+import {chmod, type FileHandle, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
-import {pipeline as pipelineCallback, type Writable} from 'node:stream'
+import {pipeline as pipelineCallback, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import type {Backend, FileEntry, Version} from '../backends/backend.js'
 import {CHUNK_SIZE, copyFileHashing, DigestStream} from '../backends/digest.js'
-import {conflict, fromFsError, invalid, RegistryError} from '../backends/errors.js'
+import {conflict, fromFsError, integrity, invalid, RegistryError} from '../backends/errors.js'
 import {formatRef, quote, validateFileEntries, validateFilePath} from '../backends/validation.js'
 import {loadTar} from '../lazy.js'
 import type {TransferProgress} from './push.js'
@@ -100,6 +100,63 @@ function partName(target: string, entry: FileEntry): string {
 }
 
 /**
+ * Where a streamed blob lands: each chunk hashed and counted as it arrives, and the chunks
+ * gathered while a write is in flight written together (writev), never copied into one buffer.
+ */
+class HashingFileSink extends Writable {
+  constructor(
+    private readonly handle: FileHandle,
+    private position: number,
+    private readonly meter: DigestStream,
+    private readonly expectSize: number,
+    private readonly onBytes: (n: number) => void,
+  ) {
+    super({highWaterMark: 4 * CHUNK_SIZE})
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this._writev([{chunk}], callback)
+  }
+
+  override _writev(chunks: {chunk: Buffer}[], callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk)
+    let length = 0
+    for (const buffer of buffers) {
+      this.meter.seed(buffer)
+      length += buffer.length
+    }
+    if (this.meter.bytes > this.expectSize) {
+      callback(integrity(`content is larger than the expected ${this.expectSize} bytes`))
+      return
+    }
+    this.onBytes(length)
+    const at = this.position
+    this.position += length
+    writeAll(this.handle, buffers, at).then(() => callback(), callback)
+  }
+}
+
+async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers.filter((b) => b.length > 0)
+  while (pending.length > 0) {
+    const {bytesWritten} = await handle.writev(pending, position)
+    if (bytesWritten === 0) throw new Error('the file system accepted no bytes')
+    position += bytesWritten
+    // A short write (rare): what is left of the buffers goes again.
+    let skip = bytesWritten
+    const rest: Buffer[] = []
+    for (const buffer of pending) {
+      if (skip >= buffer.length) skip -= buffer.length
+      else {
+        rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
+        skip = 0
+      }
+    }
+    pending = rest
+  }
+}
+
+/**
  * Write one blob to `target`: into a part file next to it (resuming one left by an interrupted
  * download), verified, then renamed into place.
  */
@@ -132,17 +189,7 @@ async function fetchFile(backend: Backend, project: string, entry: FileEntry, ta
       meter.seedResult(copied.digest, copied.bytes)
     } else if (offset < entry.size || entry.size === 0) {
       const {stream} = await backend.openBlob(entry.sha256, {offset, project})
-      await pipeline(
-        stream,
-        meter,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            onBytes(chunk.length)
-            yield chunk
-          }
-        },
-        createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}),
-      )
+      await pipeline(stream, new HashingFileSink(handle, offset, meter, entry.size, onBytes))
     }
     meter.verify(entry.sha256, entry.size, `file ${quote(entry.path)}`)
     await handle.sync()
