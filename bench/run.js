@@ -23,6 +23,8 @@ const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const JSON_OUT = args.includes('--json')
 const MARKDOWN = args.includes('--markdown')
+/** Keep the scratch directory (stores, servers' data) to look into afterwards. */
+const KEEP = args.includes('--keep')
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null
 const MB = 1024 * 1024
 const GB = 1024 * MB
@@ -423,25 +425,54 @@ async function scale() {
       ['GET /projects/{p}/models?sort_by=last_updated_time&limit=20', '/api/v1/projects/default/models?sort_by=last_updated_time&order_by=desc&limit=20'],
       ['GET /projects/{p}/models/{m}/versions/prod', `/api/v1/projects/default/models/${name}/versions/prod`],
     ]
+    const get = (path) =>
+      timedAsync(async () => {
+        const r = await pool.request({path, method: 'GET', headers})
+        await r.body.dump()
+        if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
+      })
+    // A change between two reads empties the server's read cache: what a read costs when the
+    // registry has just changed (the goal is judged on this), and when it has not.
+    let flip = 0
+    const change = async () => {
+      const r = await pool.request({
+        path: '/api/v1/projects/default/models/model-00000',
+        method: 'PATCH',
+        headers: {...headers, 'content-type': 'application/json'},
+        body: JSON.stringify({description: `changed ${flip++}`}),
+      })
+      await r.body.dump()
+      if (r.statusCode !== 200) throw new Error(`PATCH: ${r.statusCode}`)
+    }
     for (const [label, path] of routes) {
-      const times = []
-      for (let i = 0; i < (QUICK ? 50 : 300); i++) {
-        times.push(
-          await timedAsync(async () => {
-            const r = await pool.request({path, method: 'GET', headers})
-            await r.body.dump()
-            if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
-          }),
-        )
+      const cold = []
+      const warm = []
+      for (let i = 0; i < (QUICK ? 40 : 200); i++) {
+        await change()
+        cold.push(await get(path))
+        warm.push(await get(path))
       }
-      const ms = median(times.slice(5)) * 1000
-      record({case: `at scale, server: ${label}`, baseline_case: '1 ms', modelreg: ms, baseline: 1, unit: 'ms', modelreg_text: `${ms.toFixed(2)} ms`, baseline_text: '1 ms', ratio: ms, goal: '<= 1 ms', ok: ms <= 1})
+      const ms = median(cold.slice(3)) * 1000
+      const cached = median(warm.slice(3)) * 1000
+      record({
+        case: `at scale, server: ${label}`,
+        baseline_case: '1 ms',
+        modelreg: ms,
+        baseline: 1,
+        unit: 'ms',
+        modelreg_text: `${ms.toFixed(2)} ms after a change, ${cached.toFixed(2)} ms repeated`,
+        baseline_text: '1 ms',
+        ratio: ms,
+        goal: '<= 1 ms',
+        ok: ms <= 1,
+        cached_ms: cached,
+      })
     }
     await pool.close()
   } finally {
     await server.stop()
   }
-  rmSync(home, {recursive: true, force: true})
+  if (!KEEP) rmSync(home, {recursive: true, force: true})
 }
 
 /** Requests per second over a fixed time from many connections. */
@@ -584,5 +615,6 @@ try {
   else if (MARKDOWN) process.stdout.write(`${markdown()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}\n`)
   else process.stdout.write(`\n${table()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}${QUICK ? ' (quick run: small sizes)' : ''}\n`)
 } finally {
-  rmSync(scratch, {recursive: true, force: true})
+  if (KEEP) log(`kept ${scratch}`)
+  else rmSync(scratch, {recursive: true, force: true})
 }

@@ -384,8 +384,7 @@ export class LocalBackend implements Backend {
     return this.read(() => {
       const total = (this.stmt('SELECT COUNT(*) AS n FROM projects').get() as {n: number}).n
       const rows = this.stmt(
-        `SELECT p.*, (SELECT COUNT(*) FROM models m WHERE m.project_id = p.id) AS model_count
-         FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?`,
+        'SELECT p.* FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?',
       ).all(page.limit, page.offset) as (ProjectRow & {model_count: number})[]
       return this.page(
         rows.map((r) => ({name: r.name, description: r.description, created_at: r.created_at, model_count: r.model_count})),
@@ -441,7 +440,11 @@ export class LocalBackend implements Backend {
     }
     const clause = where.join(' AND ')
     return this.read(() => {
-      const total = (this.stmt(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`).get(...params) as {n: number}).n
+      // Unfiltered, the project's count is kept by triggers: no need to count 100,000 rows.
+      const total =
+        where.length === 1
+          ? ((this.stmt('SELECT model_count AS n FROM projects WHERE name_key = ?').get(...params) as {n: number} | undefined)?.n ?? 0)
+          : (this.stmt(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`).get(...params) as {n: number}).n
       const rows = this.stmt(`${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy]} ${order}, m.id ${order} LIMIT ? OFFSET ?`).all(
         ...params,
         page.limit,
@@ -583,20 +586,10 @@ export class LocalBackend implements Backend {
         page.limit,
         page.offset,
       ) as EventRow[]
-      const models = new Map<number, ModelRow | undefined>()
+      const tagsByEvent = this.currentTags(rows)
       const entries = rows.map((row): LogEntry => {
         const data = parseJson<JsonObject>(row.data)
-        let tags: string[] = []
-        if (row.model_id !== null && row.version !== null) {
-          if (!models.has(row.model_id)) {
-            models.set(row.model_id, this.stmt(`${MODEL_SELECT} WHERE m.id = ?`).get(row.model_id) as ModelRow | undefined)
-          }
-          const model = models.get(row.model_id)
-          const version = model
-            ? (this.stmt('SELECT id FROM versions WHERE model_id = ? AND number = ?').get(model.id, row.version) as {id: number} | undefined)
-            : undefined
-          if (model && version) tags = this.tagsOf(model, version.id, row.version)
-        }
+        const tags = tagsByEvent.get(row.id) ?? []
         return {
           id: row.id,
           time: row.time,
@@ -613,6 +606,45 @@ export class LocalBackend implements Backend {
       })
       return this.page(entries, total, page)
     })
+  }
+
+  /**
+   * The tags each logged version carries now (latest included), for a page of events: a few
+   * queries for the page, not two per row.
+   */
+  private currentTags(rows: EventRow[]): Map<number, string[]> {
+    const result = new Map<number, string[]>()
+    const byModel = new Map<number, EventRow[]>()
+    for (const row of rows) {
+      if (row.model_id === null || row.version === null) continue
+      const list = byModel.get(row.model_id) ?? []
+      list.push(row)
+      byModel.set(row.model_id, list)
+    }
+    for (const [modelId, events] of byModel) {
+      const model = this.stmt(`${MODEL_SELECT} WHERE m.id = ?`).get(modelId) as ModelRow | undefined
+      if (!model) continue
+      const numbers = [...new Set(events.map((e) => e.version as number))]
+      // One statement whatever the page holds: the numbers travel as one JSON array.
+      const versions = this.stmt('SELECT id, number FROM versions WHERE model_id = ? AND number IN (SELECT value FROM json_each(?))').all(
+        modelId,
+        JSON.stringify(numbers),
+      ) as {id: number; number: number}[]
+      if (versions.length === 0) continue
+      const tagRows = this.stmt('SELECT version_id, name FROM tags WHERE version_id IN (SELECT value FROM json_each(?)) ORDER BY name_key').all(
+        JSON.stringify(versions.map((v) => v.id)),
+      ) as {version_id: number; name: string}[]
+      const tagsOf = new Map<number, string[]>()
+      for (const t of tagRows) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name])
+      const idOf = new Map(versions.map((v) => [v.number, v.id]))
+      for (const event of events) {
+        const id = idOf.get(event.version as number)
+        if (id === undefined) continue
+        const tags = tagsOf.get(id) ?? []
+        result.set(event.id, model.latest_version === event.version ? [LATEST, ...tags] : tags)
+      }
+    }
+    return result
   }
 
   // -------------------------------------------------------------------------------------------

@@ -217,6 +217,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX versions_by_run ON versions(run_uid) WHERE run_uid IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'model count per project, kept by triggers (listing models need not count them)',
+    sql: `
+      ALTER TABLE projects ADD COLUMN model_count INTEGER NOT NULL DEFAULT 0;
+      UPDATE projects SET model_count = (SELECT COUNT(*) FROM models m WHERE m.project_id = projects.id);
+      CREATE TRIGGER models_counted AFTER INSERT ON models BEGIN
+        UPDATE projects SET model_count = model_count + 1 WHERE id = NEW.project_id;
+      END;
+      CREATE TRIGGER models_uncounted AFTER DELETE ON models BEGIN
+        UPDATE projects SET model_count = model_count - 1 WHERE id = OLD.project_id;
+      END;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
