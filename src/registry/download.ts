@@ -4,8 +4,8 @@
  * directory, whatever the paths say: paths are validated, and no existing symbolic link inside
  * the target is followed.
  */
-import {createReadStream} from 'node:fs'
-import {chmod, type FileHandle, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
+import {createReadStream, writevSync} from 'node:fs'
+import {chmod, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {pipeline as pipelineCallback, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -101,11 +101,13 @@ function partName(target: string, entry: FileEntry): string {
 
 /**
  * Where a streamed blob lands: each chunk hashed and counted as it arrives, and the chunks
- * gathered while a write is in flight written together (writev), never copied into one buffer.
+ * that gathered meanwhile written together, synchronously: a write to the page cache takes
+ * microseconds, and a thread-pool round trip per network chunk cost more than the copy (a
+ * 1 GiB download went from 3.5 s to 2.9 s). The file is fsynced once, at the end.
  */
 class HashingFileSink extends Writable {
   constructor(
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     private position: number,
     private readonly meter: DigestStream,
     private readonly expectSize: number,
@@ -119,9 +121,9 @@ class HashingFileSink extends Writable {
   }
 
   override _writev(chunks: {chunk: Buffer}[], callback: (error?: Error | null) => void): void {
-    const buffers = chunks.map((c) => c.chunk)
+    let pending = chunks.map((c) => c.chunk)
     let length = 0
-    for (const buffer of buffers) {
+    for (const buffer of pending) {
       this.meter.seed(buffer)
       length += buffer.length
     }
@@ -129,31 +131,34 @@ class HashingFileSink extends Writable {
       callback(integrity(`content is larger than the expected ${this.expectSize} bytes`))
       return
     }
+    try {
+      while (pending.length > 0) {
+        const written = writevSync(this.fd, pending, this.position)
+        if (written === 0) throw new Error('the file system accepted no bytes')
+        this.position += written
+        pending = rest(pending, written)
+      }
+    } catch (error) {
+      callback(error as Error)
+      return
+    }
     this.onBytes(length)
-    const at = this.position
-    this.position += length
-    writeAll(this.handle, buffers, at).then(() => callback(), callback)
+    callback()
   }
 }
 
-async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let pending = buffers.filter((b) => b.length > 0)
-  while (pending.length > 0) {
-    const {bytesWritten} = await handle.writev(pending, position)
-    if (bytesWritten === 0) throw new Error('the file system accepted no bytes')
-    position += bytesWritten
-    // A short write (rare): what is left of the buffers goes again.
-    let skip = bytesWritten
-    const rest: Buffer[] = []
-    for (const buffer of pending) {
-      if (skip >= buffer.length) skip -= buffer.length
-      else {
-        rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
-        skip = 0
-      }
+/** What is left of `buffers` once their first `written` bytes are written (a short write). */
+function rest(buffers: Buffer[], written: number): Buffer[] {
+  const left: Buffer[] = []
+  let skip = written
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) skip -= buffer.length
+    else {
+      left.push(skip > 0 ? buffer.subarray(skip) : buffer)
+      skip = 0
     }
-    pending = rest
   }
+  return left
 }
 
 /**
@@ -189,7 +194,7 @@ async function fetchFile(backend: Backend, project: string, entry: FileEntry, ta
       meter.seedResult(copied.digest, copied.bytes)
     } else if (offset < entry.size || entry.size === 0) {
       const {stream} = await backend.openBlob(entry.sha256, {offset, project})
-      await pipeline(stream, new HashingFileSink(handle, offset, meter, entry.size, onBytes))
+      await pipeline(stream, new HashingFileSink(handle.fd, offset, meter, entry.size, onBytes))
     }
     meter.verify(entry.sha256, entry.size, `file ${quote(entry.path)}`)
     await handle.sync()
