@@ -629,6 +629,13 @@ export interface Backend {
    * parses a chunk of lines at once hands over the whole chunk). Returns how many were written.
    */
   logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}>
+  /**
+   * The same, for points that are NDJSON text already (a file, stdin): a remote backend sends
+   * the bytes as they are, and the server parses them once, instead of this process parsing
+   * and re-encoding them. A backend without it takes parsed points (logMetrics). Bad lines are
+   * reported as `line N: ...`, counted from the start of the text.
+   */
+  logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
 

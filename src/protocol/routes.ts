@@ -48,7 +48,7 @@ export interface RouteSpec {
 /** The Backend methods that are plain JSON calls. */
 export type JsonMethod = Exclude<
   keyof Backend,
-  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'storeBlob' | 'localBlobPath' | 'openBlob' | 'logMetrics' | 'readMetrics'
+  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'storeBlob' | 'localBlobPath' | 'openBlob' | 'logMetrics' | 'logMetricsNdjson' | 'readMetrics'
 >
 
 export interface JsonRoute<K extends JsonMethod> extends RouteSpec {

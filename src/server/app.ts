@@ -7,7 +7,7 @@ import {pipeline} from 'node:stream/promises'
 import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {LocalBackend} from '../backends/local/local-backend.js'
-import {validateDigest} from '../backends/validation.js'
+import {isJsonObject, validateDigest} from '../backends/validation.js'
 import {splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
 import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
@@ -465,11 +465,14 @@ export class App {
           if (text.trim() === '') continue
           // A plain point ({...} with no object or array inside) cannot nest: skip the scan.
           if ((text.indexOf('{', text.indexOf('{') + 1) >= 0 || text.includes('[')) && jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
+          let point: unknown
           try {
-            batch.push(JSON.parse(text) as MetricPointInput)
+            point = JSON.parse(text)
           } catch {
             throw invalid(`line ${line}: not valid JSON`)
           }
+          if (!isJsonObject(point)) throw invalid(`line ${line}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
+          batch.push(point as unknown as MetricPointInput)
         }
         yield batch
       }

@@ -70,7 +70,7 @@ describe.each(BACKENDS)('a million metric points on %s', (backend) => {
   })
 })
 
-describe('a large points file with a fault deep inside (parsed on a worker thread)', () => {
+describe.each(BACKENDS)('a large points file with a fault deep inside, on %s (parsed on a worker thread, or by the server)', (backend) => {
   const LINES = 150_000 // about 9 MB: over the size that is parsed off the main thread
 
   async function fileWith(ctx: {cwd: string}, at: number, bad: string): Promise<string> {
@@ -90,7 +90,7 @@ describe('a large points file with a fault deep inside (parsed on a worker threa
   }
 
   it('names the line that is not JSON or not an object, and the point whose value is wrong', async () => {
-    const ctx = await makeBackendEnv('local')
+    const ctx = await makeBackendEnv(backend)
     const run = (await runCli(ctx, ['runs', 'start', '-e', 'faulty'])).stdout.trim()
     const notJson = await fileWith(ctx, 140_001, '{"name": "loss", "value": ')
     let r = await runCli(ctx, ['runs', 'log', run, '--file', notJson])

@@ -203,7 +203,7 @@ export class HttpClient {
   }
 
   /** POST a stream of NDJSON lines (sent once: a stream cannot be replayed). */
-  async sendLines<T>(route: RouteSpec, params: Record<string, string>, lines: AsyncIterable<string>): Promise<T> {
+  async sendLines<T>(route: RouteSpec, params: Record<string, string>, lines: AsyncIterable<string | Buffer>): Promise<T> {
     const response = await this.send(route, {params, query: {}}, {headers: {'content-type': 'application/x-ndjson'}, body: () => Readable.from(lines)})
     return (await response.body.json()) as T
   }

@@ -60,6 +60,10 @@ export class RemoteBackend implements Backend {
     return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, toNdjson(points))
   }
 
+  async logMetricsNdjson(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}> {
+    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, ndjson)
+  }
+
   async *readMetrics(run: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {
     const abort = new AbortController()
     try {

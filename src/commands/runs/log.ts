@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import type {MetricPointsInput} from '../../backends/backend.js'
-import {invalid} from '../../backends/errors.js'
+import {invalid, RegistryError} from '../../backends/errors.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {parseMetricPairs} from '../../cli/flags.js'
+import {openInput} from '../../cli/input.js'
 import {readPoints} from '../../cli/points-reader.js'
 
 export default class RunsLog extends BaseCommand<typeof RunsLog> {
@@ -34,10 +35,22 @@ Logging the same (name, split, step) again replaces the value, so retrying a bat
   async run(): Promise<{run: string; count: number}> {
     const [run, ...pairs] = this.positionals
     let points: MetricPointsInput
-    if (this.flags.file !== undefined) {
+    const {file} = this.flags
+    if (file !== undefined) {
       if (pairs.length > 0) throw invalid('give either NAME=VALUE points or --file, not both')
       if (this.flags.step !== undefined || this.flags.split !== undefined) throw invalid('--step and --split apply to NAME=VALUE points; in --file each line carries its own')
-      points = readPoints(this.flags.file)
+      const backend = await this.backend()
+      if (backend.logMetricsNdjson) {
+        // A server parses the lines itself: send them as they are.
+        const input = await openInput(file, '--file')
+        const {count} = await backend.logMetricsNdjson(run, input).catch((error: unknown) => {
+          if (error instanceof RegistryError && error.code === 'invalid_argument' && /^line \d+: /.test(error.message)) throw invalid(`--file ${file} ${error.message}`)
+          throw error
+        })
+        this.say(`Logged ${count} point${count === 1 ? '' : 's'}.`)
+        return {run, count}
+      }
+      points = readPoints(file)
     } else {
       if (pairs.length === 0) throw invalid('give NAME=VALUE points, or --file FILE')
       const values = parseMetricPairs(pairs, 'point')
