@@ -1,7 +1,7 @@
 // A training loop that logs to modelreg from Node (MLDB's per-epoch loop, ModelDB's datasets),
 // then registers the best run's checkpoint as a version and tags it.
 //   node examples/train.mjs            (the local store, or whatever MODELREG_* / profiles say)
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {openRegistry} from 'modelreg'
@@ -17,8 +17,12 @@ try {
       await run.log({loss: train * 1.2, accuracy: 1 - train / 2}, {step: epoch, split: 'valid'})
     }
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-'))
-    writeFileSync(join(dir, 'model.pt'), `weights for lr=${lr}`)
-    await run.checkpoint([dir], {step: 2})
+    try {
+      writeFileSync(join(dir, 'model.pt'), `weights for lr=${lr}`)
+      await run.checkpoint([dir], {step: 2})
+    } finally {
+      rmSync(dir, {recursive: true, force: true}) // the store has its own copy now
+    }
     await run.finish()
   }
   // Which run was best? The lowest final validation loss.
