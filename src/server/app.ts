@@ -29,6 +29,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cache-control': 'no-store',
 }
 
+const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS)
+
 const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id])
 
 export interface AppOptions {
@@ -114,6 +116,8 @@ export class App {
   private readonly streams = new Set<AbortController>()
   private readonly allowedHosts: Set<string> | null
   private active = 0
+  /** The last Host header found allowed (most requests repeat it). */
+  private lastHost: string | undefined
   private idleWaiters: (() => void)[] = []
 
   constructor(private readonly options: AppOptions) {
@@ -138,7 +142,7 @@ export class App {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint()
     this.active++
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
+    for (const [name, value] of SECURITY_HEADER_LIST) res.setHeader(name, value)
     if (this.options.config.tls.cert) res.setHeader('strict-transport-security', 'max-age=31536000')
     // Filled in by dispatch as soon as known: the route template (never the raw URL) and who.
     const label = {route: 'unmatched', actor: '-'}
@@ -200,9 +204,11 @@ export class App {
   private checkHost(req: IncomingMessage): void {
     if (!this.allowedHosts) return
     const host = req.headers.host
+    if (host !== undefined && host === this.lastHost) return // the common case: the same Host again
     if (!host || !this.allowedHosts.has(hostOf(host))) {
       throw new RegistryError('permission_denied', 'this server does not answer to that Host name (add it to allowed_hosts)')
     }
+    this.lastHost = host
   }
 
   private checkOrigin(req: IncomingMessage): void {
