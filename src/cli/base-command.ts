@@ -3,7 +3,10 @@
  * opens a database), `--json` as a contract (the returned value is the JSON), and one place
  * where errors become one line and an exit code.
  */
-import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Errors from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
+import type {Interfaces} from '@oclif/core'
 import type {Backend} from '../backends/backend.js'
 import {ERROR_CODES, RegistryError} from '../backends/errors.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'

@@ -1,5 +1,5 @@
 /** Shared flags, and parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {readFile} from 'node:fs/promises'
 import type {DatasetInput, Json, JsonObject} from '../backends/backend.js'
 import {fromFsError, invalid} from '../backends/errors.js'

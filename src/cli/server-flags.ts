@@ -1,5 +1,5 @@
 import {resolve} from 'node:path'
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {expandHome} from '../config/config.js'
 import {loadServerConfig, type ServerConfig} from '../server/config.js'
 

@@ -1,4 +1,7 @@
-import {Args, type Command, Flags, loadHelpClass} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
+import {loadHelpClass} from '@oclif/core/help'
+import type {Command} from '@oclif/core'
 import {notFound} from '../backends/errors.js'
 import {quote} from '../backends/validation.js'
 import {BaseCommand} from '../cli/base-command.js'

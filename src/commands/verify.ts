@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import type {VerifyQuery, VerifyReport} from '../backends/backend.js'
 import {EXIT_CODES} from '../backends/errors.js'
 import {parseRef} from '../backends/validation.js'

@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {conflict} from '../../backends/errors.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {PROJECT_FILE, userConfigPath} from '../../config/config.js'

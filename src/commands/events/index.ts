@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import type {EventQuery, EventType, Page, RegistryEvent} from '../../backends/backend.js'
 import {EVENT_TYPES} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'

@@ -1,5 +1,6 @@
 import {createInterface} from 'node:readline/promises'
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import type {DeleteResult} from '../../backends/backend.js'
 import {invalid, RegistryError} from '../../backends/errors.js'
 import {parseRef, parseVersionNumber} from '../../backends/validation.js'

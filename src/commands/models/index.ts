@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import type {Model, Page} from '../../backends/backend.js'
 import {MODEL_SORT_FIELDS} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'

@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import {invalid} from '../../backends/errors.js'
 import {formatRef, parseRef, validateMetadata} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import type {Version} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {resolveRef} from '../../cli/flags.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import type {Tag} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'

@@ -1,4 +1,5 @@
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import type {Model} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'
 import {parseRef} from '../../backends/validation.js'

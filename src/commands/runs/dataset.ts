@@ -1,6 +1,7 @@
 import {stat} from 'node:fs/promises'
 import {resolve} from 'node:path'
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 import type {Dataset} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'
 import {BaseCommand} from '../../cli/base-command.js'

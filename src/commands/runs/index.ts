@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import type {Page, RunSummary} from '../../backends/backend.js'
 import {RUN_STATUSES} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import type {Run} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {parseLabelPairs, parseMetaPairs, readObjectFile} from '../../cli/flags.js'

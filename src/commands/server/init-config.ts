@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {conflict} from '../../backends/errors.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {writeFileAtomic} from '../../config/config-file.js'

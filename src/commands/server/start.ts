@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {invalid} from '../../backends/errors.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {isLoopback} from '../../server/config.js'

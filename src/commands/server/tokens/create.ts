@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import {BaseCommand} from '../../../cli/base-command.js'
 import {SCOPES, type TokenInfo, TokenStore} from '../../../server/tokens.js'
 import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'

@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import * as Args from '@oclif/core/args'
 import {BaseCommand} from '../../../cli/base-command.js'
 import {type TokenInfo, TokenStore} from '../../../server/tokens.js'
 import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'
