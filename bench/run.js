@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...]
+ * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...] [-- --save FILE] [-- --keep]
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
@@ -25,6 +25,8 @@ const JSON_OUT = args.includes('--json')
 const MARKDOWN = args.includes('--markdown')
 /** Keep the scratch directory (stores, servers' data) to look into afterwards. */
 const KEEP = args.includes('--keep')
+/** Also write the results as JSON to this file, whatever is printed. */
+const SAVE = args.includes('--save') ? args[args.indexOf('--save') + 1] : null
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null
 const MB = 1024 * 1024
 const GB = 1024 * MB
@@ -191,16 +193,16 @@ async function localTransfers() {
     run('cp', [file, copy])
     run('sync', [])
   })
-  const homes = []
+  // Like the baseline's copy, each push's store is removed before the next run, so that both
+  // write into a page cache in the same state (keeping them would leave the kernel more to evict).
+  let home = ''
   const push = await pairs(SIZES.reps, () => (rmSync(copy, {force: true}), cpSync()), () => {
-    const home = freshHome('push')
-    homes.push(home)
+    if (home) rmSync(home, {recursive: true, force: true})
+    home = freshHome('push')
     return timed(() => modelreg(['models', 'push', 'm', file], {MODELREG_HOME: home}))
   })
   timeCase(`local push, ${fmtBytes(SIZES.file)} file`, 'cp + sync', '<= 1.5x', 1.5, push)
-  for (const h of homes.slice(1)) rmSync(h, {recursive: true, force: true})
 
-  const home = homes[0]
   const out = join(scratch, 'download')
   const download = await pairs(SIZES.reps, () => (rmSync(copy, {force: true}), cpSync()), () => {
     rmSync(out, {recursive: true, force: true})
@@ -611,7 +613,9 @@ try {
     const result = await fn(file)
     if (id === 'local') file = result
   }
-  if (JSON_OUT) process.stdout.write(`${JSON.stringify({quick: QUICK, machine: info, date: new Date().toISOString(), results}, null, 2)}\n`)
+  const report = {quick: QUICK, machine: info, date: new Date().toISOString(), results}
+  if (SAVE) writeFileSync(SAVE, `${JSON.stringify(report, null, 2)}\n`)
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
   else if (MARKDOWN) process.stdout.write(`${markdown()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}\n`)
   else process.stdout.write(`\n${table()}\n\nMachine: ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB RAM, node ${info.node}, ${info.platform}${QUICK ? ' (quick run: small sizes)' : ''}\n`)
 } finally {

@@ -4,13 +4,13 @@
  * directory, whatever the paths say: paths are validated, and no existing symbolic link inside
  * the target is followed.
  */
-import {createReadStream, writevSync} from 'node:fs'
+import {createReadStream, fdatasync, writevSync} from 'node:fs'
 import {chmod, lstat, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {pipeline as pipelineCallback, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import type {Backend, FileEntry, Version} from '../backends/backend.js'
-import {CHUNK_SIZE, copyFileHashing, DigestStream} from '../backends/digest.js'
+import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind} from '../backends/digest.js'
 import {conflict, fromFsError, integrity, invalid, RegistryError} from '../backends/errors.js'
 import {formatRef, quote, validateFileEntries, validateFilePath} from '../backends/validation.js'
 import {loadTar} from '../lazy.js'
@@ -116,6 +116,8 @@ class HashingFileSink extends Writable {
     super({highWaterMark: 4 * CHUNK_SIZE})
   }
 
+  private readonly behind = new WriteBehind(() => new Promise<void>((resolve, reject) => fdatasync(this.fd, (error) => (error ? reject(error) : resolve()))))
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this._writev([{chunk}], callback)
   }
@@ -142,8 +144,14 @@ class HashingFileSink extends Writable {
       callback(error as Error)
       return
     }
+    this.behind.wrote(length)
     this.onBytes(length)
     callback()
+  }
+
+  /** Flushes still in progress: wait for them (and see their errors) before the final fsync. */
+  override _final(callback: (error?: Error | null) => void): void {
+    this.behind.settle().then(() => callback(), callback)
   }
 }
 

@@ -10,7 +10,7 @@ import {chmod, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {CHUNK_SIZE, copyFileHashing, DigestStream} from '../digest.js'
+import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind} from '../digest.js'
 import {fromFsError, integrity, notFound, RegistryError} from '../errors.js'
 import type {LocalFileSource} from '../backend.js'
 import {validateDigest} from '../validation.js'
@@ -113,7 +113,11 @@ export class BlobStore {
         result = await copyFileHashing(source.path, handle, source.onBytes)
       } else {
         const meter = new DigestStream(size)
+        const file = handle
+        const behind = new WriteBehind(() => file.datasync())
+        meter.on('data', (chunk: Buffer) => behind.wrote(chunk.length))
         await pipeline(source, meter, createWriteStream('', {fd: handle.fd, autoClose: false, highWaterMark: CHUNK_SIZE}))
+        await behind.settle()
         result = {digest: meter.digest(), bytes: meter.bytes}
       }
       await handle.sync()
