@@ -2,8 +2,9 @@
  * The SQLite side of the local engine: WAL, a busy timeout, IMMEDIATE write transactions with a
  * retry on top of the busy handler, and numbered migrations recorded in the database.
  */
-import {statfsSync} from 'node:fs'
-import {dirname} from 'node:path'
+import {existsSync, statfsSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {dirname, join} from 'node:path'
 import Database, {type Statement} from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
 import {MIGRATIONS, type Migration} from './migrations.js'
@@ -68,6 +69,25 @@ export function withBusyRetry<T>(fn: () => T, what: string, dir?: string): T {
   }
 }
 
+let binding: string | null | undefined
+
+/**
+ * better-sqlite3's compiled addon, named directly: left to find it, the `bindings` package
+ * tries a dozen paths on every start (about 2.5 ms of a 180 ms command). Undefined (the default
+ * search) if it is not where npm builds it.
+ */
+function nativeBinding(): string | undefined {
+  if (binding === undefined) {
+    try {
+      const path = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node')
+      binding = existsSync(path) ? path : null
+    } catch {
+      binding = null
+    }
+  }
+  return binding ?? undefined
+}
+
 export interface OpenOptions {
   readonly?: boolean
   /** The schema this database follows (default: the registry's). */
@@ -81,7 +101,11 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const what = options.what ?? 'registry'
   let db: Db
   try {
-    db = withBusyRetry(() => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false}), `opening the ${what} database`, dirname(file))
+    db = withBusyRetry(
+      () => new Database(file, {timeout: BUSY_TIMEOUT_MS, readonly: options.readonly ?? false, nativeBinding: nativeBinding()}),
+      `opening the ${what} database`,
+      dirname(file),
+    )
   } catch (error) {
     if (error instanceof RegistryError) throw error
     throw new RegistryError('internal', `cannot open the ${what} database ${file}: ${(error as Error).message}`)

@@ -84,7 +84,7 @@ import {
 } from '../validation.js'
 import type {BlobStore} from './blob-store.js'
 import {type EventFields, now, parseJson, type ProjectRow, Store} from './store.js'
-import {Maintenance} from './maintenance.js'
+import type {Maintenance} from './maintenance.js'
 import {Tracking} from './tracking.js'
 
 export interface LocalBackendOptions {
@@ -232,22 +232,26 @@ export class LocalBackend implements Backend {
   readonly blobs: BlobStore
   readonly store: Store
   readonly tracking: Tracking
-  private readonly maintenance: Maintenance
 
   constructor(options: LocalBackendOptions | Store) {
     this.store = options instanceof Store ? options : Store.open(options.home, options.actor)
     this.location = this.store.home
     this.blobs = this.store.blobs
     this.tracking = new Tracking(this.store)
-    this.maintenance = new Maintenance(this.store)
   }
 
-  verify(query?: VerifyQuery): Promise<VerifyReport> {
-    return this.maintenance.verify(query)
+  /** verify and gc: loaded when asked for, not on every start. */
+  private async maintenance(): Promise<Maintenance> {
+    const {Maintenance} = await import('./maintenance.js')
+    return new Maintenance(this.store)
   }
 
-  gc(options?: GcOptions): Promise<GcReport> {
-    return this.maintenance.gc(options)
+  async verify(query?: VerifyQuery): Promise<VerifyReport> {
+    return (await this.maintenance()).verify(query)
+  }
+
+  async gc(options?: GcOptions): Promise<GcReport> {
+    return (await this.maintenance()).gc(options)
   }
 
   async close(): Promise<void> {
