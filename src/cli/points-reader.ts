@@ -9,10 +9,9 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {MetricPointInput} from '../backends/backend.js'
 import {fromFsError, invalid} from '../backends/errors.js'
-import {isJsonObject} from '../backends/validation.js'
 import {splitLineChunks} from '../protocol/lines.js'
 import {openInput} from './input.js'
-import {PointDecoder, type PointColumns} from './points-codec.js'
+import {parsePointLines, PointDecoder, type PointColumns} from './points-codec.js'
 
 const WORKER = fileURLToPath(new URL('./points-worker.js', import.meta.url))
 const WORTH_A_THREAD_BYTES = 8 * 1024 * 1024
@@ -33,27 +32,17 @@ async function* readHere(file: string, label: string): AsyncIterable<MetricPoint
   const input = await openInput(file, '--file')
   let n = 0
   for await (const lines of splitLineChunks(input)) {
-    const points: MetricPointInput[] = []
-    for (const line of lines) {
-      n++
-      if (line.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(line)
-      } catch {
-        throw invalid(`${label} line ${n}: not valid JSON`)
-      }
-      if (!isJsonObject(value)) throw invalid(`${label} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
-      points.push(value as unknown as MetricPointInput)
-    }
-    yield points
+    yield parsePointLines(lines, n, label)
+    n += lines.length
   }
 }
 
 type Message = {columns: PointColumns} | {done: true} | {error: {message: string; code?: string}}
 
 async function* readOnWorker(file: string, label: string): AsyncIterable<MetricPointInput[]> {
-  const worker = new Worker(WORKER, {workerData: {file, label}})
+  // A small young generation: the worker's garbage is per chunk, and two full-size heaps would
+  // add tens of MB to the peak for nothing.
+  const worker = new Worker(WORKER, {workerData: {file, label}, resourceLimits: {maxYoungGenerationSizeMb: 4}})
   const inbox: Message[] = []
   let wake: (() => void) | null = null
   let failure: Error | null = null

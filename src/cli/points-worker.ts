@@ -5,9 +5,8 @@
  */
 import {createReadStream} from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
-import {isJsonObject} from '../backends/validation.js'
 import {splitLineChunks} from '../protocol/lines.js'
-import {PointEncoder} from './points-codec.js'
+import {parsePointLines, PointEncoder} from './points-codec.js'
 
 const IN_FLIGHT = 2
 const {file, label} = workerData as {file: string; label: string}
@@ -22,23 +21,14 @@ async function main(): Promise<void> {
   const encoder = new PointEncoder()
   let n = 0
   for await (const lines of splitLineChunks(createReadStream(file, {highWaterMark: 256 * 1024}))) {
-    const points: unknown[] = []
-    for (const line of lines) {
-      n++
-      if (line.trim() === '') continue
-      let value: unknown
-      try {
-        value = JSON.parse(line)
-      } catch {
-        parentPort?.postMessage({error: {message: `${label} line ${n}: not valid JSON`}})
-        return
-      }
-      if (!isJsonObject(value)) {
-        parentPort?.postMessage({error: {message: `${label} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`}})
-        return
-      }
-      points.push(value)
+    let points
+    try {
+      points = parsePointLines(lines, n, label)
+    } catch (error) {
+      parentPort?.postMessage({error: {message: (error as Error).message}})
+      return
     }
+    n += lines.length
     while (credits === 0) await new Promise<void>((resolve) => (wake = resolve))
     wake = null
     credits--

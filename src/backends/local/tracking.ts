@@ -154,8 +154,8 @@ function validateStatus(status: unknown): RunStatus {
   return status as RunStatus
 }
 
-function validateTime(value: unknown, what: string): string {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`${what} must be an ISO 8601 time`)
+function validateTime(value: unknown, what: string | (() => string)): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`${typeof what === 'string' ? what : what()} must be an ISO 8601 time`)
   return new Date(value).toISOString()
 }
 
@@ -589,25 +589,45 @@ export class Tracking {
   /** One transaction per batch: points upserted, each touched series' last point kept. */
   private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): number {
     const time = now()
-    const rows: [string, string, number | undefined, number, string, boolean][] = batch.map((p, i) => {
-      const where = `metric point ${before + i + 1}`
-      if (!p || typeof p !== 'object') throw invalid(`${where} must be an object with name and value`)
-      let name: string
-      let split: string
-      try {
-        name = validateMetricName(p.name)
-        split = validateSplit(p.split)
-      } catch (error) {
-        throw invalid(`${where}: ${(error as Error).message}`)
+    // Checked before the write lock is taken; into flat arrays (a million points make a lot of
+    // garbage otherwise), names and splits checked once per run of equal ones.
+    const count = batch.length
+    const names = new Array<string>(count)
+    const splits = new Array<string>(count)
+    const steps = new Array<number | undefined>(count)
+    const values = new Array<number>(count)
+    const times = new Array<string>(count)
+    const explicits = new Array<boolean>(count)
+    let lastName: unknown
+    let lastSplit: unknown
+    let name = ''
+    let split = ''
+    const where = (i: number) => `metric point ${before + i + 1}`
+    for (let i = 0; i < count; i++) {
+      const p = batch[i]
+      if (!p || typeof p !== 'object') throw invalid(`${where(i)} must be an object with name and value`)
+      if (p.name !== lastName || p.split !== lastSplit || i === 0) {
+        try {
+          name = validateMetricName(p.name)
+          split = validateSplit(p.split)
+        } catch (error) {
+          throw invalid(`${where(i)}: ${(error as Error).message}`)
+        }
+        lastName = p.name
+        lastSplit = p.split
       }
-      if (typeof p.value !== 'number' || !Number.isFinite(p.value)) throw invalid(`${where} (${name}): value must be a finite number`)
+      if (typeof p.value !== 'number' || !Number.isFinite(p.value)) throw invalid(`${where(i)} (${name}): value must be a finite number`)
       if (p.step !== undefined && p.step !== null && (typeof p.step !== 'number' || !Number.isSafeInteger(p.step) || p.step < 0)) {
-        throw invalid(`${where} (${name}): step must be a whole number >= 0`)
+        throw invalid(`${where(i)} (${name}): step must be a whole number >= 0`)
       }
       const explicit = p.time !== undefined && p.time !== null
-      const at = explicit ? validateTime(p.time, `${where} time`) : time
-      return [name, split, p.step ?? undefined, p.value, at, explicit]
-    })
+      names[i] = name
+      splits[i] = split
+      steps[i] = p.step ?? undefined
+      values[i] = p.value
+      times[i] = explicit ? validateTime(p.time, () => `${where(i)} time`) : time
+      explicits[i] = explicit
+    }
     return this.store.write('logging metrics', () => {
       const lastOf = this.stmt('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?')
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
@@ -620,7 +640,13 @@ export class Tracking {
         this.insertPoints(count, pendingExplicit).run(pending)
         pending = []
       }
-      for (const [name, split, step, value, at, explicit] of rows) {
+      for (let i = 0; i < count; i++) {
+        const name = names[i]
+        const split = splits[i]
+        const step = steps[i]
+        const value = values[i]
+        const at = times[i]
+        const explicit = explicits[i]
         const key = `${name}\u0000${split}`
         let s = series.get(key)
         if (!s) {
@@ -647,7 +673,7 @@ export class Tracking {
          WHERE excluded.last_step >= metric_series.last_step`,
       )
       for (const s of series.values()) upsert.run(run.id, s.name, s.split, s.step, s.value)
-      return rows.length
+      return count
     })
   }
 
