@@ -345,6 +345,24 @@ describe('every command', () => {
     }
   })
 
+  it('help: the same text as --help, the command as data with --json, exit 3 for an unknown one', async () => {
+    const ctx = makeCliEnv()
+    const text = await runCli(ctx, ['help', 'models', 'push'])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toBe((await runCli(ctx, ['models', 'push', '--help'])).stdout)
+    const data = await runCli(ctx, ['help', 'models', 'push', '--json'])
+    expect(data.code).toBe(0)
+    const command = JSON.parse(data.stdout)
+    expect(command).toMatchObject({id: 'models push', summary: expect.any(String)})
+    expect(command.flags.map((f: {name: string}) => f.name)).toEqual(expect.arrayContaining(['json', 'comment', 'tag', 'metric']))
+    expect(command.examples[0]).toMatch(/^modelreg models push /)
+    const list = JSON.parse((await runCli(ctx, ['help', '--json'])).stdout)
+    expect(list.commands.map((c: {id: string}) => c.id)).toEqual(expect.arrayContaining(['models push', 'runs log', 'server start', 'help']))
+    const unknown = await runCli(ctx, ['help', 'nope'])
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([3, `Error: unknown command "nope" (run 'modelreg help' for the list)`])
+    expect(existsSync(ctx.home)).toBe(false) // help never opens the store
+  })
+
   it('shows its example in --help', async () => {
     const ctx = makeCliEnv()
     const r = await runCli(ctx, ['models', 'push', '--help'])
