@@ -5,32 +5,8 @@
  * travels as itself, so the backend judges it with its usual message.
  */
 import type {MetricPointInput} from '../backends/backend.js'
-import {invalid} from '../backends/errors.js'
-import {isJsonObject} from '../backends/validation.js'
 
 const NONE = 0xffffffff
-
-/**
- * NDJSON lines to points, blank lines skipped; `before` is how many lines came earlier, so an
- * error names the line in the whole input.
- */
-export function parsePointLines(lines: string[], before: number, label: string): MetricPointInput[] {
-  const points: MetricPointInput[] = []
-  let n = before
-  for (const line of lines) {
-    n++
-    if (line.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(line)
-    } catch {
-      throw invalid(`${label} line ${n}: not valid JSON`)
-    }
-    if (!isJsonObject(value)) throw invalid(`${label} line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
-    points.push(value as unknown as MetricPointInput)
-  }
-  return points
-}
 
 export interface PointColumns {
   /** Strings first seen in this chunk, appended to the table in order. */

@@ -9,9 +9,9 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {MetricPointInput} from '../backends/backend.js'
 import {fromFsError, invalid} from '../backends/errors.js'
-import {splitLineChunks} from '../protocol/lines.js'
+import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
 import {openInput} from './input.js'
-import {parsePointLines, PointDecoder, type PointColumns} from './points-codec.js'
+import {PointDecoder, type PointColumns} from './points-codec.js'
 
 const WORKER = fileURLToPath(new URL('./points-worker.js', import.meta.url))
 const WORTH_A_THREAD_BYTES = 8 * 1024 * 1024
@@ -32,7 +32,7 @@ async function* readHere(file: string, label: string): AsyncIterable<MetricPoint
   const input = await openInput(file, '--file')
   let n = 0
   for await (const lines of splitLineChunks(input)) {
-    yield parsePointLines(lines, n, label)
+    yield parsePointLines(lines, n, {label})
     n += lines.length
   }
 }

@@ -5,8 +5,8 @@
  */
 import {createReadStream} from 'node:fs'
 import {parentPort, workerData} from 'node:worker_threads'
-import {splitLineChunks} from '../protocol/lines.js'
-import {parsePointLines, PointEncoder} from './points-codec.js'
+import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
+import {PointEncoder} from './points-codec.js'
 
 const IN_FLIGHT = 2
 const {file, label} = workerData as {file: string; label: string}
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   for await (const lines of splitLineChunks(createReadStream(file, {highWaterMark: 256 * 1024}))) {
     let points
     try {
-      points = parsePointLines(lines, n, label)
+      points = parsePointLines(lines, n, {label})
     } catch (error) {
       parentPort?.postMessage({error: {message: (error as Error).message}})
       return

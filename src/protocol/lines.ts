@@ -3,7 +3,9 @@
  * iterator, which keeps reading ahead while a slow consumer works), so memory stays flat.
  */
 import {StringDecoder} from 'node:string_decoder'
-import {RegistryError} from '../backends/errors.js'
+import type {MetricPointInput} from '../backends/backend.js'
+import {invalid, RegistryError} from '../backends/errors.js'
+import {isJsonObject} from '../backends/validation.js'
 
 export async function* splitLines(source: AsyncIterable<Buffer | string>, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<string> {
   for await (const lines of splitLineChunks(source, maxLine)) yield* lines
@@ -34,4 +36,29 @@ export async function* splitLineChunks(source: AsyncIterable<Buffer | string>, m
   }
   rest += decoder.end()
   if (rest.length > 0) yield [rest]
+}
+
+/**
+ * NDJSON lines to metric points, blank lines skipped (the backend validates each point). An
+ * error names the line in the whole input: `before` lines came earlier; `label` (e.g. "--file
+ * points.ndjson") goes first; `check` may refuse a line before it is parsed.
+ */
+export function parsePointLines(lines: string[], before: number, options: {label?: string; check?: (text: string, where: string) => void} = {}): MetricPointInput[] {
+  const points: MetricPointInput[] = []
+  const prefix = options.label ? `${options.label} ` : ''
+  let n = before
+  for (const line of lines) {
+    n++
+    if (line.trim() === '') continue
+    options.check?.(line, `${prefix}line ${n}`)
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch {
+      throw invalid(`${prefix}line ${n}: not valid JSON`)
+    }
+    if (!isJsonObject(value)) throw invalid(`${prefix}line ${n}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
+    points.push(value as unknown as MetricPointInput)
+  }
+  return points
 }

@@ -7,8 +7,8 @@ import {pipeline} from 'node:stream/promises'
 import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {LocalBackend} from '../backends/local/local-backend.js'
-import {isJsonObject, validateDigest} from '../backends/validation.js'
-import {splitLineChunks} from '../protocol/lines.js'
+import {validateDigest} from '../backends/validation.js'
+import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
 import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
@@ -49,6 +49,11 @@ interface Context {
   query: QueryValues
   token: TokenInfo | null
   backend: LocalBackend
+}
+
+/** A plain point ({...} with no object or array inside) cannot nest: only others are scanned. */
+function refuseDeepNesting(text: string, where: string): void {
+  if ((text.indexOf('{', text.indexOf('{') + 1) >= 0 || text.includes('[')) && jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`${where}: nested too deeply`)
 }
 
 /** Largest nesting depth of a JSON text, found without parsing it (so no recursion to overflow). */
@@ -465,22 +470,8 @@ export class App {
         }
       })()
       for await (const lines of splitLineChunks(counted, MAX_NDJSON_LINE)) {
-        const batch: MetricPointInput[] = []
-        for (const text of lines) {
-          line++
-          if (text.trim() === '') continue
-          // A plain point ({...} with no object or array inside) cannot nest: skip the scan.
-          if ((text.indexOf('{', text.indexOf('{') + 1) >= 0 || text.includes('[')) && jsonDepth(text) > MAX_JSON_DEPTH) throw invalid(`line ${line}: nested too deeply`)
-          let point: unknown
-          try {
-            point = JSON.parse(text)
-          } catch {
-            throw invalid(`line ${line}: not valid JSON`)
-          }
-          if (!isJsonObject(point)) throw invalid(`line ${line}: expected an object like {"name": "loss", "value": 0.3, "step": 1}`)
-          batch.push(point as unknown as MetricPointInput)
-        }
-        yield batch
+        yield parsePointLines(lines, line, {check: refuseDeepNesting})
+        line += lines.length
       }
     }
     const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req))

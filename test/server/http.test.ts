@@ -130,6 +130,16 @@ describe('hostile requests', () => {
     expect(r.status).toBe(400)
     r = await call(route('createModel'), srv.adminToken, {body: 'name=x', headers: {'content-type': 'application/x-www-form-urlencoded'}})
     expect(r.status).toBe(400)
+    // Metric points, line by line: a deep line is refused by its number, before it is parsed.
+    const run = await srv.server.backend.createRun('default', {experiment: 'deep', author: 'test'})
+    const ndjson = `{"name": "a", "value": 1}\n\n{"name": "b", "value": 2, "x": ${'['.repeat(1000)}${']'.repeat(1000)}}\n`
+    const lines = await request(`${srv.url}/api/v1/runs/${run.id}/metrics`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/x-ndjson'},
+      body: ndjson,
+    })
+    expect(lines.statusCode).toBe(400)
+    expect(((await lines.body.json()) as {error: {message: string}}).error.message).toBe('line 3: nested too deeply')
     expect((await call(route('healthz'))).status).toBe(200)
   })
 
