@@ -52,7 +52,7 @@ export async function openRegistry(options: OpenOptions = {}): Promise<Registry>
   const {profile, cwd, env, ...values} = options
   const config = resolveConfig({flags: {...values, profile}, env, cwd})
   const backend = await openBackend(config, 'modelreg-node')
-  const author = await resolveAuthor(config.author, cwd)
+  const author = resolveAuthor(config.author, cwd)
   const source = await collectSource(cwd ?? process.cwd(), env ?? process.env)
   return new Registry(backend, config, author, source)
 }

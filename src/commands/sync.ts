@@ -14,7 +14,8 @@ export default class Sync extends BaseCommand<typeof Sync> {
   }
 
   async run(): Promise<SyncReport> {
-    const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    const author = resolveAuthor(this.settings().author)
+    const source = await collectSource()
     const backend = await this.backend()
     const report = await syncFile(backend, this.args.file, {author, source, defaultProject: this.project})
     if (report.changes.length === 0) this.say(`No changes (${report.unchanged} already up to date in project ${report.project}).`)

@@ -59,16 +59,16 @@ export function ciSource(env: NodeJS.ProcessEnv = process.env): CiSource | null 
   return null
 }
 
-const authors = new Map<string, Promise<string>>()
-const syncAuthors = new Map<string, string>()
+const authors = new Map<string, string>()
 
 /**
- * The same answer, found synchronously: the backends ask for it on their first change only, so
- * a read-only command never starts git.
+ * MODELREG_AUTHOR (or the configured author), else git user.email, else the OS user; asked of
+ * git once per directory. Synchronous, so that the backends can ask on their first change only
+ * and a read-only command never starts git.
  */
-export function resolveAuthorSync(configured: string | null, cwd: string = process.cwd()): string {
+export function resolveAuthor(configured: string | null, cwd: string = process.cwd()): string {
   if (configured) return configured
-  let author = syncAuthors.get(cwd)
+  let author = authors.get(cwd)
   if (author === undefined) {
     let email = ''
     try {
@@ -76,35 +76,18 @@ export function resolveAuthorSync(configured: string | null, cwd: string = proce
     } catch {
       email = ''
     }
-    if (email) author = email
-    else {
-      try {
-        author = userInfo().username
-      } catch {
-        author = 'unknown'
-      }
-    }
-    syncAuthors.set(cwd, author)
+    author = email || osUser()
+    authors.set(cwd, author)
   }
   return author
 }
 
-/** MODELREG_AUTHOR (or the configured author), else git user.email, else the OS user. */
-export function resolveAuthor(configured: string | null, cwd: string = process.cwd()): Promise<string> {
-  if (configured) return Promise.resolve(configured)
-  let author = authors.get(cwd)
-  if (!author) {
-    author = git(['config', '--get', 'user.email'], cwd).then((email) => {
-      if (email) return email
-      try {
-        return userInfo().username
-      } catch {
-        return 'unknown'
-      }
-    })
-    authors.set(cwd, author)
+function osUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'unknown'
   }
-  return author
 }
 
 export async function collectSource(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<SourceInfo> {

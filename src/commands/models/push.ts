@@ -57,7 +57,8 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     const fileMetadata = this.flags['metadata-file'] ? await readObjectFile(this.flags['metadata-file'], '--metadata-file') : {}
     const metadata = validateMetadata({...fileMetadata, ...parseMetaPairs(this.flags.meta, '--meta')})
     const metrics = parseMetricPairs(this.flags.metric)
-    const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    const author = resolveAuthor(this.settings().author)
+    const source = await collectSource()
     // An archive is extracted (checked entry by entry) into a private temp directory first.
     let paths = givenPaths
     let archive: Awaited<ReturnType<typeof import('../../registry/archive.js').extractToTemp>> | undefined

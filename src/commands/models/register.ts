@@ -34,7 +34,8 @@ export default class ModelsRegister extends BaseCommand<typeof ModelsRegister> {
     const ref = parseRef(this.args.name)
     if (ref.explicit) throw invalid(`register into a model name, not a version or tag (${this.args.name})`)
     const metadata = parseMetaPairs(this.flags.meta, '--meta')
-    const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    const author = resolveAuthor(this.settings().author)
+    const source = await collectSource()
     const backend = await this.backend()
     const created = await backend.registerCheckpoint(ref.project ?? this.project, ref.name, this.args.checkpoint, {
       author,

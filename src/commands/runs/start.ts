@@ -29,7 +29,8 @@ export default class RunsStart extends BaseCommand<typeof RunsStart> {
     const fileParams = this.flags['params-file'] ? await readObjectFile(this.flags['params-file'], '--params-file') : {}
     const params = {...fileParams, ...parseMetaPairs(this.flags.param, '--param')}
     const tags = parseLabelPairs(this.flags.tag, '--tag')
-    const [author, source] = await Promise.all([resolveAuthor(this.settings().author), collectSource()])
+    const author = resolveAuthor(this.settings().author)
+    const source = await collectSource()
     const backend = await this.backend()
     const run = await backend.createRun(this.project, {
       experiment: this.flags.experiment,
