@@ -4,10 +4,11 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {openRegistry} from 'modelreg'
+import {openRegistry, RegistryError} from 'modelreg'
 
-const registry = await openRegistry({project: process.env.EXAMPLE_PROJECT ?? 'mnist'})
+let registry
 try {
+  registry = await openRegistry({project: process.env.EXAMPLE_PROJECT ?? 'mnist'})
   for (const lr of [0.1, 0.01]) {
     const run = await registry.startRun('mnist-cnn', {name: `lr-${lr}`, params: {lr, epochs: 3}})
     await run.dataset('train', 's3://mnist/train', {metadata: {rows: 60000}})
@@ -30,6 +31,11 @@ try {
   const best = await registry.run(items[0].id).get()
   const {version} = await registry.register('mnist-cnn', best.checkpoints.at(-1).uuid, {comment: `best run ${best.name}`, tags: ['champion']})
   console.log(JSON.stringify({best: best.id, name: best.name, model: version.model, version: version.version, tags: version.tags}))
+} catch (error) {
+  // The registry's errors are one clear line each (and an exit code); anything else is a bug.
+  if (!(error instanceof RegistryError)) throw error
+  console.error(`error: ${error.message}`)
+  process.exitCode = error.exitCode
 } finally {
-  await registry.close()
+  await registry?.close()
 }

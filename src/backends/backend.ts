@@ -329,6 +329,8 @@ export interface BlobStream {
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'killed'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
+/** Statuses a run ends in; a finished run's status never changes again. */
+export const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'killed']
 
 export interface Experiment {
   project: string

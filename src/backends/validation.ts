@@ -2,7 +2,7 @@
  * Rules for names, tags, references, metadata and file paths: one home, used by every backend,
  * by the server (through the local engine it wraps) and by the CLI before it sends anything.
  */
-import {type FileEntry, type Json, type JsonObject, MAX_PAGE_LIMIT, type PageQuery, DEFAULT_PAGE_LIMIT} from './backend.js'
+import {type DatasetInput, type FileEntry, type Json, type JsonObject, MAX_PAGE_LIMIT, type PageQuery, DEFAULT_PAGE_LIMIT} from './backend.js'
 import {invalid} from './errors.js'
 
 export const LIMITS = {
@@ -264,6 +264,25 @@ export function validateMetricKey(key: unknown): string {
     }
   }
   return validateMetricName(key)
+}
+
+/** What is wrong with a metric point's value and step, or null (its name and split: validateMetricName, validateSplit). */
+export function metricPointProblem(value: unknown, step: unknown): string | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'value must be a finite number'
+  if (step !== undefined && step !== null && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) return 'step must be a whole number >= 0'
+  return null
+}
+
+/** A dataset reference of a run: a tag, a path or URI kept as given, an optional digest and size, metadata. */
+export function validateDatasetInput(input: DatasetInput): DatasetInput & {sha256: string | null; size: number | null; metadata: JsonObject} {
+  if (!input || typeof input !== 'object') throw invalid('a dataset must be an object with tag and uri')
+  validateTag(input.tag)
+  const uri = validateText(input.uri, 'dataset path or URI', 4096)
+  if (uri.trim() === '') throw invalid('dataset path or URI is required')
+  const sha256 = input.sha256 === undefined || input.sha256 === null ? null : validateDigest(input.sha256)
+  const size = input.size === undefined || input.size === null ? null : input.size
+  if (size !== null && (!Number.isSafeInteger(size) || size < 0)) throw invalid('dataset size must be a whole number of bytes')
+  return {tag: input.tag, uri, sha256, size, metadata: validateMetadata(input.metadata, 'dataset metadata')}
 }
 
 export function validateRunId(id: unknown): string {

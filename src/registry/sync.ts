@@ -7,11 +7,24 @@ import {readFile} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
 import {parse as parseYaml} from 'yaml'
 import type {Backend, DatasetInput, FileEntry, JsonObject, MetricPointInput, RunStatus, RunSummary, SourceInfo} from '../backends/backend.js'
-import {RUN_STATUSES} from '../backends/backend.js'
+import {FINISHED_STATUSES, RUN_STATUSES} from '../backends/backend.js'
 import {hashFile} from '../backends/digest.js'
 import {fromFsError, invalid, RegistryError} from '../backends/errors.js'
 import {metricKey} from '../backends/filter.js'
-import {isJsonObject, quote, validateName} from '../backends/validation.js'
+import {
+  isJsonObject,
+  metricPointProblem,
+  quote,
+  validateDatasetInput,
+  validateLabels,
+  validateMetadata,
+  validateMetricName,
+  validateMetrics,
+  validateName,
+  validateSplit,
+  validateTag,
+  validateText,
+} from '../backends/validation.js'
 import {collectFiles, localDigest} from './files.js'
 import {pushVersion} from './push.js'
 
@@ -27,6 +40,8 @@ export interface SyncReport {
   project: string
   changes: SyncChange[]
   unchanged: number
+  /** What a person should know about how the file was read (e.g. which of several runs of one name was meant). */
+  notes: string[]
 }
 
 export interface SyncOptions {
@@ -64,17 +79,28 @@ function sortKeys(value: unknown): unknown {
   return value
 }
 
-/** The points a run's `metrics:` mapping describes (see examples/sync.yaml for the forms). */
+/** The points a run's `metrics:` mapping describes (see examples/sync.yaml for the forms), each checked. */
 export function metricPoints(metrics: Raw, where: string): MetricPointInput[] {
   const points: MetricPointInput[] = []
+  const add = (point: MetricPointInput, at: string) => {
+    try {
+      validateMetricName(point.name)
+      validateSplit(point.split)
+    } catch (error) {
+      throw invalid(`sync file: ${at}: ${(error as Error).message}`)
+    }
+    const problem = metricPointProblem(point.value, point.step)
+    if (problem) throw invalid(`sync file: ${at}: ${problem}`)
+    points.push(point)
+  }
   const series = (name: string, split: string, value: unknown, at: string) => {
-    if (typeof value === 'number') points.push({name, split, step: 0, value})
+    if (typeof value === 'number') add({name, split, step: 0, value}, at)
     else if (Array.isArray(value)) {
       value.forEach((v, step) => {
-        if (typeof v === 'number') points.push({name, split, step, value: v})
+        if (typeof v === 'number') add({name, split, step, value: v}, `${at}[${step}]`)
         else if (isJsonObject(v) && typeof (v as Raw).value === 'number') {
           const p = v as Raw
-          points.push({name, split: typeof p.split === 'string' ? p.split : split, step: typeof p.step === 'number' ? p.step : step, value: p.value as number})
+          add({name, split: typeof p.split === 'string' ? p.split : split, step: p.step === undefined ? step : (p.step as number), value: p.value as number}, `${at}[${step}]`)
         } else throw invalid(`sync file: ${at}[${step}] must be a number or {step, value}`)
       })
     } else throw invalid(`sync file: ${at} must be a number, a list of numbers, or a mapping of split to those`)
@@ -112,129 +138,285 @@ export async function loadSyncFile(file: string): Promise<Raw> {
   return obj(doc, 'the file')
 }
 
-export async function syncFile(backend: Backend, file: string, options: SyncOptions): Promise<SyncReport> {
-  const doc = await loadSyncFile(file)
+// ---------------------------------------------------------------------------------------------
+// The plan: the whole file read and checked, every path it names hashed, before anything is
+// written. A file with a mistake anywhere leaves the store as it was.
+
+interface PlannedRun {
+  name: string
+  label: string
+  params: JsonObject
+  tags: Record<string, string>
+  status: RunStatus | undefined
+  datasets: DatasetInput[]
+  points: MetricPointInput[]
+}
+
+interface PlannedExperiment {
+  name: string
+  wanted: {description?: string; owner?: string; framework?: string}
+  runs: PlannedRun[]
+}
+
+interface PlannedPush {
+  paths: string[]
+  manifest: FileEntry[]
+  /** EXPERIMENT/RUN-NAME as the file gives it. */
+  run: string | undefined
+  metadata: JsonObject
+  metrics: Record<string, number>
+  comment: string | undefined
+  tags: string[]
+}
+
+interface PlannedModel {
+  name: string
+  wanted: {description?: string; owner?: string; task?: string; metadata: JsonObject; labels: Record<string, string>}
+  push: PlannedPush | null
+}
+
+interface SyncPlan {
+  project: string
+  description: string | undefined
+  experiments: PlannedExperiment[]
+  models: PlannedModel[]
+}
+
+/** Check a registry rule on a value from the file, naming where in the file it is. */
+function checked<T>(where: string, check: () => T): T {
+  try {
+    return check()
+  } catch (error) {
+    if (error instanceof RegistryError && !error.message.startsWith('sync file')) throw new RegistryError(error.code, `sync file: ${where}: ${error.message}`, error.details)
+    throw error
+  }
+}
+
+async function planRun(r: Raw, experiment: string, local: (path: string) => string, where: string): Promise<PlannedRun> {
+  const name = optionalString(r.name, `${where}.name`)
+  if (!name) throw invalid(`sync file: every run of experiment ${experiment} needs a name (it is how sync finds it again)`)
+  checked(`${where}.name`, () => validateName('model', name))
+  const label = `${experiment}/${name}`
+  const params = checked(`run ${label} params`, () => validateMetadata(obj(r.params, `run ${label} params`), 'params'))
+  const tags = checked(`run ${label} tags`, () => validateLabels(Object.fromEntries(Object.entries(obj(r.tags, `run ${label} tags`)).map(([k, v]) => [k, String(v)]))))
+  const status = optionalString(r.status, `run ${label} status`) as RunStatus | undefined
+  if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) throw invalid(`sync file: run ${label} status must be one of ${RUN_STATUSES.join(', ')}`)
+  const datasets: DatasetInput[] = []
+  for (const [tag, rawDataset] of Object.entries(obj(r.datasets, `run ${label} datasets`))) {
+    const at = `run ${label} dataset ${tag}`
+    const d = typeof rawDataset === 'string' ? {path: rawDataset} : obj(rawDataset, at)
+    const given = optionalString(d.path ?? d.uri, `${at} path`)
+    if (!given) throw invalid(`sync file: ${at} needs a path or uri`)
+    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
+    const uri = isUri ? given : local(given)
+    let digest: {sha256: string; size: number} | null = null
+    if (d.hash === true) {
+      if (isUri) throw invalid(`sync file: ${at}: hash works on local paths only`)
+      digest = await localDigest(uri)
+    }
+    const input: DatasetInput = {tag, uri, metadata: obj(d.metadata, `${at} metadata`) as JsonObject, sha256: digest?.sha256 ?? null, size: digest?.size ?? null}
+    datasets.push(checked(at, () => validateDatasetInput(input)))
+  }
+  const points = metricPoints(obj(r.metrics, `run ${label} metrics`), `run ${label} metrics`)
+  return {name, label, params, tags, status, datasets, points}
+}
+
+async function planModel(m: Raw, index: number, local: (path: string) => string): Promise<PlannedModel> {
+  const name = optionalString(m.name, `models[${index}].name`)
+  if (!name) throw invalid(`sync file: models[${index}] needs a name`)
+  checked(`models[${index}].name`, () => validateName('model', name))
+  const description = optionalString(m.description, `model ${name} description`)
+  if (description !== undefined) checked(`model ${name} description`, () => validateText(description, 'description'))
+  const wanted = {
+    description,
+    owner: optionalString(m.owner, `model ${name} owner`),
+    task: optionalString(m.task, `model ${name} task`),
+    metadata: checked(`model ${name} metadata`, () => validateMetadata(obj(m.metadata, `model ${name} metadata`))),
+    labels: checked(`model ${name} labels`, () => validateLabels(Object.fromEntries(Object.entries(obj(m.labels, `model ${name} labels`)).map(([k, v]) => [k, String(v)])))),
+  }
+  const raw = m.push === undefined ? null : obj(m.push, `model ${name} push`)
+  if (!raw) return {name, wanted, push: null}
+  const paths = list(raw.paths ?? (raw.path === undefined ? undefined : [raw.path]), `model ${name} push.paths`).map((p) => local(String(p)))
+  if (paths.length === 0) throw invalid(`sync file: model ${name} push needs paths`)
+  const metrics = checked(`model ${name} push.metrics`, () => validateMetrics(obj(raw.metrics, `model ${name} push.metrics`)))
+  const comment = optionalString(raw.comment, `model ${name} push.comment`)
+  if (comment !== undefined) checked(`model ${name} push.comment`, () => validateText(comment, 'comment'))
+  const push: PlannedPush = {
+    paths,
+    // Every file hashed now: a path that is missing or unreadable stops the sync before it writes.
+    manifest: await checkedManifest(paths, `model ${name} push`),
+    run: optionalString(raw.run, `model ${name} push.run`),
+    metadata: checked(`model ${name} push.metadata`, () => validateMetadata(obj(raw.metadata, `model ${name} push.metadata`))),
+    metrics,
+    comment,
+    tags: list(raw.tags, `model ${name} push.tags`).map((t) => checked(`model ${name} push.tags`, () => validateTag(String(t)))),
+  }
+  return {name, wanted, push}
+}
+
+async function checkedManifest(paths: string[], where: string): Promise<FileEntry[]> {
+  try {
+    return await localManifest(paths)
+  } catch (error) {
+    if (error instanceof RegistryError) throw new RegistryError(error.code, `sync file: ${where}: ${error.message}`, error.details)
+    throw error
+  }
+}
+
+async function planSync(doc: Raw, file: string, defaultProject: string): Promise<SyncPlan> {
   const base = dirname(resolve(file))
   const local = (path: string) => (isAbsolute(path) ? path : resolve(base, path))
-  const project = optionalString(doc.project, 'project') ?? options.defaultProject
-  validateName('project', project)
-  const report: SyncReport = {project, changes: [], unchanged: 0}
-  const change = (kind: SyncChange['kind'], name: string, action: SyncChange['action'], fields: string[] = []) => report.changes.push({kind, name, action, fields})
-
-  // project
-  const projectDescription = optionalString(doc.description, 'description')
-  try {
-    await backend.getProject(project)
-    report.unchanged++
-  } catch (error) {
-    if (!(error instanceof RegistryError && error.code === 'not_found')) throw error
-    await backend.createProject(project, {description: projectDescription})
-    change('project', project, 'created')
-  }
-
-  // experiments and their runs
-  const runIds = new Map<string, string>()
+  const project = optionalString(doc.project, 'project') ?? defaultProject
+  checked('project', () => validateName('project', project))
+  const description = optionalString(doc.description, 'description')
+  const experiments: PlannedExperiment[] = []
   for (const [i, rawExperiment] of list(doc.experiments, 'experiments').entries()) {
     const e = obj(rawExperiment, `experiments[${i}]`)
     const name = optionalString(e.name, `experiments[${i}].name`)
     if (!name) throw invalid(`sync file: experiments[${i}] needs a name`)
-    const wanted = {
-      description: optionalString(e.description, `experiment ${name} description`),
-      owner: optionalString(e.owner, `experiment ${name} owner`),
-      framework: optionalString(e.framework, `experiment ${name} framework`),
+    checked(`experiments[${i}].name`, () => validateName('experiment', name))
+    const runs: PlannedRun[] = []
+    for (const [j, rawRun] of list(e.runs, `experiment ${name} runs`).entries()) {
+      runs.push(await planRun(obj(rawRun, `experiment ${name} runs[${j}]`), name, local, `experiment ${name} runs[${j}]`))
     }
+    experiments.push({
+      name,
+      wanted: {
+        description: optionalString(e.description, `experiment ${name} description`),
+        owner: optionalString(e.owner, `experiment ${name} owner`),
+        framework: optionalString(e.framework, `experiment ${name} framework`),
+      },
+      runs,
+    })
+  }
+  const models: PlannedModel[] = []
+  for (const [i, rawModel] of list(doc.models, 'models').entries()) models.push(await planModel(obj(rawModel, `models[${i}]`), i, local))
+  return {project, description, experiments, models}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying the plan
+
+type Change = (kind: SyncChange['kind'], name: string, action: SyncChange['action'], fields?: string[]) => void
+
+/** The run a name means: the newest of that name in the experiment (a re-run makes another). */
+async function findRun(backend: Backend, project: string, experiment: string, name: string, notes: string[]): Promise<RunSummary | null> {
+  let page
+  try {
+    // Run names are checked (letters, digits, '.', '_', '-'), so they quote safely.
+    page = await backend.listRuns(project, {experiment, where: `name = '${name}'`, sort_by: 'created_at', order_by: 'desc', limit: 1})
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === 'not_found') return null
+    throw error
+  }
+  const run = page.items[0] ?? null
+  if (run && page.total > 1) {
+    const note = `experiment ${experiment} has ${page.total} runs named ${quote(name)}: using the newest (${run.id})`
+    if (!notes.includes(note)) notes.push(note)
+  }
+  return run
+}
+
+export async function syncFile(backend: Backend, file: string, options: SyncOptions): Promise<SyncReport> {
+  const plan = await planSync(await loadSyncFile(file), file, options.defaultProject)
+  const {project} = plan
+  const report: SyncReport = {project, changes: [], unchanged: 0, notes: []}
+  const change: Change = (kind, name, action, fields = []) => report.changes.push({kind, name, action, fields})
+  const same = () => report.unchanged++
+
+  // What the plan finds in the store, read before the first write: a run that finished cannot
+  // change status, and a model's push may name a run that only the store knows.
+  const found = new Map<PlannedRun, RunSummary | null>()
+  for (const e of plan.experiments) {
+    for (const r of e.runs) {
+      const run = await findRun(backend, project, e.name, r.name, report.notes)
+      if (run && r.status !== undefined && r.status !== run.status && FINISHED_STATUSES.includes(run.status)) {
+        throw new RegistryError('conflict', `sync file: run ${r.label} already finished (${run.status}); its status cannot change to ${r.status}`)
+      }
+      found.set(r, run)
+    }
+  }
+  const inFile = new Set(plan.experiments.flatMap((e) => e.runs.map((r) => r.label.toLowerCase())))
+  for (const m of plan.models) {
+    const ref = m.push?.run
+    if (!ref || inFile.has(ref.toLowerCase())) continue
+    const [experiment, runName, extra] = ref.split('/')
+    const run = experiment && runName && extra === undefined ? await findRun(backend, project, experiment, runName, report.notes) : null
+    if (!run) throw invalid(`sync file: model ${m.name} push.run ${quote(ref)} is not a run (expected EXPERIMENT/RUN-NAME)`)
+  }
+
+  try {
+    await backend.getProject(project)
+    same()
+  } catch (error) {
+    if (!(error instanceof RegistryError && error.code === 'not_found')) throw error
+    await backend.createProject(project, {description: plan.description})
+    change('project', project, 'created')
+  }
+
+  const runIds = new Map<string, string>()
+  for (const e of plan.experiments) {
     let existing
     try {
-      existing = await backend.getExperiment(project, name)
+      existing = await backend.getExperiment(project, e.name)
     } catch (error) {
       if (!(error instanceof RegistryError && error.code === 'not_found')) throw error
     }
     if (!existing) {
-      await backend.createExperiment(project, name, wanted)
-      change('experiment', name, 'created')
+      await backend.createExperiment(project, e.name, e.wanted)
+      change('experiment', e.name, 'created')
     } else {
-      const fields = (Object.keys(wanted) as (keyof typeof wanted)[]).filter((k) => wanted[k] !== undefined && wanted[k] !== (existing[k] ?? undefined))
+      const fields = (Object.keys(e.wanted) as (keyof typeof e.wanted)[]).filter((k) => e.wanted[k] !== undefined && e.wanted[k] !== (existing[k] ?? undefined))
       if (fields.length) {
-        await backend.updateExperiment(project, name, wanted)
-        change('experiment', name, 'updated', fields)
-      } else report.unchanged++
+        await backend.updateExperiment(project, e.name, e.wanted)
+        change('experiment', e.name, 'updated', fields)
+      } else same()
     }
-    for (const [j, rawRun] of list(e.runs, `experiment ${name} runs`).entries()) {
-      const id = await syncRun(backend, project, name, obj(rawRun, `experiment ${name} runs[${j}]`), local, options, change, () => report.unchanged++)
-      runIds.set(`${name}/${optionalString(obj(rawRun, '').name, '')}`.toLowerCase(), id)
-    }
+    for (const r of e.runs) runIds.set(r.label.toLowerCase(), await applyRun(backend, project, e.name, r, found.get(r) ?? null, options, change, same))
   }
 
-  // models
-  for (const [i, rawModel] of list(doc.models, 'models').entries()) {
-    await syncModel(backend, project, obj(rawModel, `models[${i}]`), i, local, runIds, options, change, () => report.unchanged++)
-  }
+  for (const m of plan.models) await applyModel(backend, project, m, runIds, report.notes, options, change, same)
   return report
 }
 
-async function findRun(backend: Backend, project: string, experiment: string, name: string): Promise<RunSummary | null> {
-  const page = await backend.listRuns(project, {experiment, where: `name = '${name}'`, limit: 1})
-  return page.items[0] ?? null
-}
-
-async function syncRun(
+async function applyRun(
   backend: Backend,
   project: string,
   experiment: string,
-  r: Raw,
-  local: (path: string) => string,
+  r: PlannedRun,
+  existing: RunSummary | null,
   options: SyncOptions,
-  change: (kind: SyncChange['kind'], name: string, action: SyncChange['action'], fields?: string[]) => void,
+  change: Change,
   same: () => void,
 ): Promise<string> {
-  const name = optionalString(r.name, `a run of experiment ${experiment}`)
-  if (!name) throw invalid(`sync file: every run of experiment ${experiment} needs a name (it is how sync finds it again)`)
-  const label = `${experiment}/${name}`
-  const params = obj(r.params, `run ${label} params`) as JsonObject
-  const tags = Object.fromEntries(Object.entries(obj(r.tags, `run ${label} tags`)).map(([k, v]) => [k, String(v)]))
-  const status = optionalString(r.status, `run ${label} status`) as RunStatus | undefined
-  if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) throw invalid(`sync file: run ${label} status must be one of ${RUN_STATUSES.join(', ')}`)
   const fields: string[] = []
-
-  let run = await findRun(backend, project, experiment, name)
+  let run = existing
   let created = false
   if (!run) {
     run = await backend.createRun(project, {
       experiment,
-      name,
-      params,
-      tags,
+      name: r.name,
+      params: r.params,
+      tags: r.tags,
       author: options.author,
       source: options.source,
-      status: status === 'queued' ? 'queued' : 'running',
+      status: r.status === 'queued' ? 'queued' : 'running',
     })
     created = true
   } else {
-    if (!sameJson({...run.params, ...params}, run.params)) {
-      await backend.setRunParams(run.id, params, {overwrite: true})
+    if (!sameJson({...run.params, ...r.params}, run.params)) {
+      await backend.setRunParams(run.id, r.params, {overwrite: true})
       fields.push('params')
     }
-    if (!sameJson({...run.tags, ...tags}, run.tags)) {
-      await backend.updateRun(run.id, {tags})
+    if (!sameJson({...run.tags, ...r.tags}, run.tags)) {
+      await backend.updateRun(run.id, {tags: r.tags})
       fields.push('tags')
     }
   }
   const full = await backend.getRun(run.id)
 
-  // datasets
-  for (const [tag, rawDataset] of Object.entries(obj(r.datasets, `run ${label} datasets`))) {
-    const d = typeof rawDataset === 'string' ? {path: rawDataset} : obj(rawDataset, `run ${label} dataset ${tag}`)
-    const given = optionalString(d.path ?? d.uri, `run ${label} dataset ${tag} path`)
-    if (!given) throw invalid(`sync file: run ${label} dataset ${tag} needs a path or uri`)
-    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
-    const uri = isUri ? given : local(given)
-    let digest: {sha256: string; size: number} | null = null
-    if (d.hash === true) {
-      if (isUri) throw invalid(`sync file: run ${label} dataset ${tag}: hash works on local paths only`)
-      digest = await localDigest(uri)
-    }
-    const wanted: DatasetInput = {tag, uri, metadata: obj(d.metadata, `run ${label} dataset ${tag} metadata`) as JsonObject, sha256: digest?.sha256 ?? null, size: digest?.size ?? null}
-    const current = full.datasets.find((x) => x.tag === tag)
+  for (const wanted of r.datasets) {
+    const current = full.datasets.find((x) => x.tag === wanted.tag)
     if (!current || current.uri !== wanted.uri || current.sha256 !== wanted.sha256 || !sameJson(current.metadata, wanted.metadata)) {
       await backend.setDataset(run.id, wanted)
       if (!fields.includes('datasets')) fields.push('datasets')
@@ -242,11 +424,10 @@ async function syncRun(
   }
 
   // metrics: only points that are missing or different
-  const wantedPoints = metricPoints(obj(r.metrics, `run ${label} metrics`), `run ${label} metrics`)
-  if (wantedPoints.length) {
+  if (r.points.length) {
     const have = new Map<string, number>()
     for await (const p of backend.readMetrics(run.id)) have.set(`${metricKey(p.name, p.split)}@${p.step}`, p.value)
-    const missing = wantedPoints.filter((p) => have.get(`${metricKey(p.name, p.split ?? '')}@${p.step}`) !== p.value)
+    const missing = r.points.filter((p) => have.get(`${metricKey(p.name, p.split ?? '')}@${p.step}`) !== p.value)
     if (missing.length) {
       await backend.logMetrics(
         run.id,
@@ -259,36 +440,27 @@ async function syncRun(
   }
 
   // status last: a finished run's status cannot change
-  if (status !== undefined && status !== full.status) {
-    await backend.updateRun(run.id, {status})
+  if (r.status !== undefined && r.status !== full.status) {
+    await backend.updateRun(run.id, {status: r.status})
     fields.push('status')
   }
-  if (created) change('run', label, 'created')
-  else if (fields.length) change('run', label, 'updated', fields)
+  if (created) change('run', r.label, 'created')
+  else if (fields.length) change('run', r.label, 'updated', fields)
   else same()
   return run.id
 }
 
-async function syncModel(
+async function applyModel(
   backend: Backend,
   project: string,
-  m: Raw,
-  index: number,
-  local: (path: string) => string,
+  m: PlannedModel,
   runIds: Map<string, string>,
+  notes: string[],
   options: SyncOptions,
-  change: (kind: SyncChange['kind'], name: string, action: SyncChange['action'], fields?: string[]) => void,
+  change: Change,
   same: () => void,
 ): Promise<void> {
-  const name = optionalString(m.name, `models[${index}].name`)
-  if (!name) throw invalid(`sync file: models[${index}] needs a name`)
-  const wanted = {
-    description: optionalString(m.description, `model ${name} description`),
-    owner: optionalString(m.owner, `model ${name} owner`),
-    task: optionalString(m.task, `model ${name} task`),
-    metadata: obj(m.metadata, `model ${name} metadata`) as JsonObject,
-    labels: Object.fromEntries(Object.entries(obj(m.labels, `model ${name} labels`)).map(([k, v]) => [k, String(v)])),
-  }
+  const {name, wanted} = m
   let model
   try {
     model = await backend.getModel(project, name)
@@ -311,59 +483,50 @@ async function syncModel(
     } else same()
   }
 
-  const push = m.push === undefined ? null : obj(m.push, `model ${name} push`)
+  const push = m.push
   if (!push) return
-  const paths = list(push.paths ?? (push.path === undefined ? undefined : [push.path]), `model ${name} push.paths`).map((p) => local(String(p)))
-  if (paths.length === 0) throw invalid(`sync file: model ${name} push needs paths`)
-  const runRef = optionalString(push.run, `model ${name} push.run`)
   let runId: string | undefined
-  if (runRef) {
-    runId = runIds.get(runRef.toLowerCase())
+  if (push.run) {
+    runId = runIds.get(push.run.toLowerCase())
     if (!runId) {
-      const [experiment, runName] = runRef.split('/')
-      const found = experiment && runName ? await findRun(backend, project, experiment, runName) : null
-      if (!found) throw invalid(`sync file: model ${name} push.run ${quote(runRef)} is not a run (expected EXPERIMENT/RUN-NAME)`)
-      runId = found.id
+      const [experiment, runName] = push.run.split('/')
+      runId = (await findRun(backend, project, experiment, runName, notes))?.id
+      if (!runId) throw invalid(`sync file: model ${name} push.run ${quote(push.run)} is not a run (expected EXPERIMENT/RUN-NAME)`)
     }
   }
-  const versionMetadata = obj(push.metadata, `model ${name} push.metadata`) as JsonObject
-  const metrics = Object.fromEntries(Object.entries(obj(push.metrics, `model ${name} push.metrics`)).map(([k, v]) => [k, Number(v)]))
-  const comment = optionalString(push.comment, `model ${name} push.comment`)
-  const tags = list(push.tags, `model ${name} push.tags`).map(String)
 
   // Push only when the latest version differs from what the file describes.
   let latest = null
   if (model.latest_version !== null) latest = await backend.getVersion(project, name, 'latest')
-  const manifest = await localManifest(paths)
   const sameFiles =
     latest !== null &&
     sameJson(
       latest.files.map((f) => [f.path, f.sha256, f.mode]),
-      manifest.map((f) => [f.path, f.sha256, f.mode]),
+      push.manifest.map((f) => [f.path, f.sha256, f.mode]),
     )
   const sameFields =
     latest !== null &&
-    sameJson(latest.metadata, versionMetadata) &&
-    sameJson(latest.metrics, metrics) &&
-    (comment === undefined || latest.comment === comment) &&
+    sameJson(latest.metadata, push.metadata) &&
+    sameJson(latest.metrics, push.metrics) &&
+    (push.comment === undefined || latest.comment === push.comment) &&
     (runId === undefined || latest.lineage?.run?.id === runId)
   let version = latest?.version ?? null
   if (!(sameFiles && sameFields)) {
     const pushed = await pushVersion(backend, {
       project,
       model: name,
-      paths,
+      paths: push.paths,
       author: options.author,
       source: options.source,
-      comment,
-      metadata: versionMetadata,
-      metrics,
+      comment: push.comment,
+      metadata: push.metadata,
+      metrics: push.metrics,
       run_id: runId,
     })
     version = pushed.version.version
     change('version', `${name}:${version}`, 'created')
   } else same()
-  for (const tag of tags) {
+  for (const tag of push.tags) {
     const move = await backend.setTag(project, name, tag, String(version))
     if (move.previous !== move.version) change('tag', `${name}:${tag}`, move.previous === null ? 'created' : 'updated', [`-> ${move.version}`])
   }

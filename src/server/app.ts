@@ -185,7 +185,8 @@ export class App {
       // is on, the token that allowed the change; the request log names the token.
       const declared = this.declaredActor(req)
       label.actor = token ? token.name : (declared ?? 'anonymous')
-      const backend = this.options.backend.withActor(declared ?? label.actor, token ? {token: token.name} : undefined)
+      // A project-limited token sees only the blobs of its project: others look missing.
+      const backend = this.options.backend.withActor(declared ?? label.actor, token ? {token: token.name} : undefined, token?.project ?? null)
       const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend}
       this.authorizeProject(ctx)
       await this.run(ctx)
@@ -265,15 +266,14 @@ export class App {
       case 'headBlob': {
         const project = ctx.query.project
         if (typeof project !== 'string' || !projectAllows(token, project)) throw denied()
-        if (!ctx.backend.blobReferencedIn(validateDigest(params.digest), project)) throw denied()
-        return
+        return // the backend is scoped to the token's project: a blob outside it is not found
       }
       case 'missingBlobs':
       case 'putBlob':
       case 'storeBlob':
       case 'listProjects':
       case 'createProject':
-        return // checked in the handler (createProject) or harmless (content-addressed uploads)
+        return // checked in the handler (createProject) or answered in the token's view of the blobs
       default:
         throw denied()
     }
@@ -376,8 +376,8 @@ export class App {
     }
     const digest = validateDigest(ctx.params.digest)
     const size = this.uploadSize(req)
-    if ((await ctx.backend.blobs.size(digest)) === size) {
-      // Already stored (another client won the race): take the bytes, keep the connection,
+    if ((await ctx.backend.visibleBlobSize(digest)) === size) {
+      // Already stored and in the caller's view (another client won the race): take the bytes, keep the connection,
       // and mark the blob used (missingBlobs does) so gc spares it.
       req.resume()
       await new Promise((resolve, reject) => req.on('end', resolve).on('error', reject))
@@ -392,7 +392,7 @@ export class App {
 
   private async download(ctx: Context): Promise<void> {
     const digest = validateDigest(ctx.params.digest)
-    const size = await ctx.backend.blobs.size(digest)
+    const size = await ctx.backend.visibleBlobSize(digest)
     if (size === null) throw new RegistryError('not_found', `blob ${digest} is not in the store`)
     const {res} = ctx
     let start = 0

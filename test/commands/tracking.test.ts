@@ -194,20 +194,85 @@ describe.each(BACKENDS)('experiment tracking on %s', (backend) => {
     expect(series.points.map((p: {value: number}) => p.value)).toEqual([0.7, 0.58, 0.49])
   })
 
-  it('the library example (import {openRegistry} from "modelreg") logs a loop and registers the best run', async () => {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(ROOT, 'examples', 'train.mjs')], {cwd: ROOT, env: {...ctx.env, EXAMPLE_PROJECT: 'lib'}})
+  const trainExample = (project: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'examples', 'train.mjs')], {cwd: ROOT, env: {...ctx.env, EXAMPLE_PROJECT: project}})
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (c) => (stdout += c))
       child.stderr.on('data', (c) => (stderr += c))
       child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`exit ${code}: ${stderr}`))))
     })
-    const result = JSON.parse(out)
+
+  it('the library example (import {openRegistry} from "modelreg") logs a loop and registers the best run, and can be run again', async () => {
+    const result = JSON.parse(await trainExample('lib'))
     expect(result).toMatchObject({name: 'lr-0.1', model: 'mnist-cnn', version: 1, tags: ['latest', 'champion']})
     const version = (await ok(['models', 'show', 'lib/mnist-cnn:champion', '--json'])).json()
     expect(version.lineage.run.id).toBe(result.best)
     expect(version.lineage.datasets[0]).toMatchObject({tag: 'train', uri: 's3://mnist/train'})
+    // Re-running a training script is a new run with the same name, as in MLflow or W&B.
+    const again = JSON.parse(await trainExample('lib'))
+    expect(again).toMatchObject({name: 'lr-0.1', model: 'mnist-cnn', version: 2, tags: ['latest', 'champion']})
+    const runs = (await ok(['runs', '-p', 'lib', '--experiment', 'mnist-cnn', '--where', "name = 'lr-0.1'", '--json'])).json()
+    expect(runs.items).toHaveLength(2)
+    expect(runs.items.map((r: {id: string}) => r.id)).toContain(result.best)
+  })
+
+  it('sync checks the whole file, and every path it names, before it writes anything', async () => {
+    const dir = join(ctx.cwd, 'sync-bad')
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(join(dir, 'model.bin'), 'weights')
+    const events = async () => (await ok(['events', '--all-projects', '--json', '--limit', '1000'])).json().items.length
+    const before = await events()
+    const file = (body: string) => {
+      const path = join(dir, 'project.yaml')
+      writeFileSync(path, `project: half-written\nexperiments:\n  - name: e\n    runs:\n      - name: r\n        status: completed\n        metrics: {loss: [0.5, 0.4]}\nmodels:\n  - name: m\n    push: {paths: [model.bin]}\n${body}`)
+      return path
+    }
+    const cases: [string, string, number, RegExp][] = [
+      ['a bad metric value', `  - name: m2\n    push: {paths: [model.bin], metrics: {acc: high}}\n`, 2, /metric "acc" must be a finite number/],
+      ['a metric series with a string', '', 2, /loss\[1\] must be a number/],
+      ['a push path that does not exist', `  - name: m3\n    push: {paths: [missing.bin]}\n`, 3, /missing\.bin/],
+      ['a bad tag', `  - name: m4\n    push: {paths: [model.bin], tags: [latest]}\n`, 2, /tag/],
+      ['a run pointing nowhere', `  - name: m5\n    push: {paths: [model.bin], run: e/nope}\n`, 2, /push\.run "e\/nope" is not a run/],
+    ]
+    for (const [what, body, code, message] of cases) {
+      const path = file(body)
+      if (what === 'a metric series with a string') {
+        writeFileSync(path, readFileSync(path, 'utf8').replace('[0.5, 0.4]', '[0.5, oops]'))
+      }
+      const r = await cli(['sync', path])
+      expect(r.code, `${what}: ${r.stderr}`).toBe(code)
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1)
+      expect(r.stderr, what).toMatch(message)
+      expect(await events(), `${what} wrote something`).toBe(before)
+    }
+    expect((await ok(['projects', '--json'])).json().items.map((p: {name: string}) => p.name)).not.toContain('half-written')
+    // The same file without its mistake goes through whole.
+    const good = await ok(['sync', file(''), '--json'])
+    expect(good.json().changes.map((c: {kind: string}) => c.kind)).toEqual(['project', 'experiment', 'run', 'model', 'version'])
+    // Its finished run cannot be set running again: refused before anything is written.
+    const after = await events()
+    writeFileSync(join(dir, 'project.yaml'), readFileSync(join(dir, 'project.yaml'), 'utf8').replace('status: completed', 'status: running').replace('[0.5, 0.4]', '[0.5, 0.3]'))
+    const refused = await cli(['sync', join(dir, 'project.yaml')])
+    expect(refused.code, refused.stderr).toBe(4)
+    expect(refused.stderr).toMatch(/already finished \(completed\)/)
+    expect(await events()).toBe(after)
+  })
+
+  it('sync finds a run by name: the newest of several, and says so', async () => {
+    const dir = join(ctx.cwd, 'sync-rerun')
+    mkdirSync(dir, {recursive: true})
+    const older = (await ok(['runs', 'start', '--experiment', 'sweep', '--name', 'trial-1', '-p', 'rerun'])).stdout.trim()
+    const newer = (await ok(['runs', 'start', '--experiment', 'sweep', '--name', 'trial-1', '-p', 'rerun'])).stdout.trim()
+    expect(newer).not.toBe(older)
+    const path = join(dir, 'p.yaml')
+    writeFileSync(path, 'project: rerun\nexperiments:\n  - name: sweep\n    runs:\n      - name: trial-1\n        params: {lr: 0.1}\n')
+    const r = await ok(['sync', path])
+    expect(r.stdout).toContain(`note: experiment sweep has 2 runs named "trial-1": using the newest (${newer})`)
+    expect((await ok(['runs', 'show', newer, '--json'])).json().params).toEqual({lr: 0.1})
+    expect((await ok(['runs', 'show', older, '--json'])).json().params).toEqual({})
+    expect((await ok(['sync', path, '--json'])).json().notes).toHaveLength(1)
   })
 })
 

@@ -110,6 +110,93 @@ describe('authentication and scopes on every route', () => {
   })
 })
 
+describe('a project-limited token sees only its project\'s blobs', () => {
+  /** Every route that takes a digest (in its path or its body), or a checkpoint whose files it would reach. */
+  const DIGEST_ROUTES = new Set(['missingBlobs', 'storeBlob', 'createVersion', 'createCheckpoint', 'registerCheckpoint'])
+  const send = async (method: string, path: string, token: string, body?: unknown, raw?: Buffer) => {
+    const headers: Record<string, string> = {authorization: `Bearer ${token}`}
+    if (raw) headers['content-length'] = String(raw.length)
+    else if (body !== undefined) headers['content-type'] = 'application/json'
+    const r = await request(`${srv.url}${path}`, {method: method as 'GET', headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body))})
+    const text = method === 'HEAD' ? '' : await r.body.text()
+    let json: any = null
+    try {
+      json = JSON.parse(text)
+    } catch {}
+    return {status: r.statusCode, text, json}
+  }
+  /** An answer with the digest (or uuid) blanked out: what a caller can learn from it. */
+  const shape = (r: {status: number; text: string}, ...secrets: string[]) => {
+    let text = r.text
+    for (const s of secrets) text = text.split(s).join('<X>')
+    return `${r.status} ${text}`
+  }
+
+  it('every digest-taking route answers for another project\'s blob exactly as for a missing one, until the bytes are uploaded', async () => {
+    const admin = srv.adminToken
+    const secret = Buffer.from('team-b weights: not for team-a')
+    const B = sha(secret)
+    const absent = Buffer.from('bytes nobody ever uploaded, of the same length!')
+    const X = sha(absent)
+    const U = '00000000-0000-4000-8000-0000000000ff'
+    // team-b holds the blob, in a version and in a checkpoint.
+    expect((await send('PUT', `/api/v1/blobs/sha256/${B}`, admin, undefined, secret)).status).toBe(201)
+    const file = (digest: string, size = secret.length) => ({author: 'test', files: [{path: 'w.bin', size, sha256: digest, mode: 0o644}]})
+    expect((await send('POST', '/api/v1/projects/team-b/models/secret/versions', admin, file(B))).status).toBe(201)
+    const runB = (await send('POST', '/api/v1/projects/team-b/runs', admin, {experiment: 'e', author: 'test'})).json.id
+    const checkpointB = (await send('POST', `/api/v1/runs/${runB}/checkpoints`, admin, file(B))).json.uuid
+    expect(checkpointB, JSON.stringify(runB)).toMatch(/^[0-9a-f-]{36}$/)
+
+    const a = srv.token('write', 'team-a')
+    const checked = new Set<string>()
+    const same = async (id: string, probe: (digest: string) => Promise<{status: number; text: string}>, expectStatus: number) => {
+      const hidden = await probe(B)
+      const missing = await probe(X)
+      expect(hidden.status, id).toBe(expectStatus)
+      expect(shape(hidden, B), id).toBe(shape(missing, X))
+      checked.add(id)
+    }
+    expect((await send('POST', '/api/v1/blobs/missing', a, {digests: [B, X]})).json).toEqual([B, X])
+    checked.add('missingBlobs')
+    await same('headBlob', (d) => send('HEAD', `/api/v1/blobs/sha256/${d}?project=team-a`, a), 404)
+    await same('openBlob', (d) => send('GET', `/api/v1/blobs/sha256/${d}?project=team-a`, a), 404)
+    // A manifest naming it, with the right size or a wrong one (which must not reveal the real size).
+    await same('createVersion', (d) => send('POST', '/api/v1/projects/team-a/models/m/versions', a, file(d)), 400)
+    await same('createVersion', (d) => send('POST', '/api/v1/projects/team-a/models/m/versions', a, file(d, 3)), 400)
+    const runA = (await send('POST', '/api/v1/projects/team-a/runs', a, {experiment: 'e', author: 'test'})).json.id
+    await same('createCheckpoint', (d) => send('POST', `/api/v1/runs/${runA}/checkpoints`, a, file(d)), 400)
+    // Another project's checkpoint is not there for it either.
+    const register = (uuid: string) => send('POST', '/api/v1/projects/team-a/models/m/register', a, {checkpoint: uuid, author: 'test'})
+    expect(shape(await register(checkpointB), checkpointB)).toBe(shape(await register(U), U))
+    expect((await register(checkpointB)).status).toBe(404)
+    checked.add('registerCheckpoint')
+    // Wrong bytes under its digest prove nothing: refused, and the blob stays out of view.
+    const forged = Buffer.alloc(secret.length, 'x')
+    expect((await send('PUT', `/api/v1/blobs/sha256/${B}`, a, undefined, forged)).status).toBe(422)
+    expect((await send('POST', '/api/v1/blobs/missing', a, {digests: [B]})).json).toEqual([B])
+    // The bytes themselves: now team-a has the blob too (stored once, not twice).
+    const put = await send('PUT', `/api/v1/blobs/sha256/${B}`, a, undefined, secret)
+    expect([put.status, put.json]).toEqual([200, {digest: B, size: secret.length, stored: false}])
+    checked.add('putBlob')
+    expect((await send('POST', '/api/v1/blobs/missing', a, {digests: [B]})).json).toEqual([])
+    expect((await send('POST', '/api/v1/projects/team-a/models/m/versions', a, file(B))).status).toBe(201)
+    const got = await send('GET', `/api/v1/blobs/sha256/${B}?project=team-a`, a)
+    expect([got.status, got.text]).toEqual([200, secret.toString()])
+    // Uploading without knowing the digest proves it the same way (a third project).
+    const c = srv.token('write', 'team-c')
+    expect((await send('POST', '/api/v1/blobs/missing', c, {digests: [B]})).json).toEqual([B])
+    const stored = await send('POST', '/api/v1/blobs', c, undefined, secret)
+    expect([stored.status, stored.json]).toEqual([200, {digest: B, size: secret.length, stored: false}])
+    checked.add('storeBlob')
+    expect((await send('POST', '/api/v1/blobs/missing', c, {digests: [B]})).json).toEqual([])
+    // A token for all projects sees every blob.
+    expect((await send('POST', '/api/v1/blobs/missing', srv.token('write'), {digests: [B, X]})).json).toEqual([X])
+
+    const digestRoutes = ALL_ROUTES.filter((r) => r.path.includes('{digest}') || DIGEST_ROUTES.has(r.id)).map((r) => r.id)
+    expect([...checked].sort()).toEqual([...new Set(digestRoutes)].sort())
+  })
+})
+
 describe('hostile requests', () => {
   const route = (id: string) => ALL_ROUTES.find((r) => r.id === id) as RouteSpec
 

@@ -66,6 +66,7 @@ import {
   nameKey,
   parseSelector,
   quote,
+  validateDatasetInput,
   validateDigest,
   validateFileEntries,
   validateLabelKey,
@@ -718,7 +719,7 @@ export class LocalBackend implements Backend {
       const earlier = this.stmt('SELECT * FROM versions WHERE model_id = ? AND request_id = ?').get(modelRow.id, v.requestId) as VersionRow | undefined
       if (earlier) return {version: this.toVersion(modelRow, earlier), model_created: false}
     }
-    for (const entry of [...v.files, ...v.attachments]) this.store.claimBlob(entry.sha256, entry.size, time)
+    for (const entry of [...v.files, ...v.attachments]) this.store.claimBlob(entry.sha256, entry.size, time, project)
     const {lineage, runUid} = origin()
     const modelCreated = !modelRow
     if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
@@ -778,7 +779,7 @@ export class LocalBackend implements Backend {
     const prepared = this.prepareVersion(input)
     this.tracking.checkDatasetsLimit(input.datasets)
     const datasets = input.datasets ?? []
-    for (const d of datasets) this.tracking.validateDataset(d)
+    for (const d of datasets) validateDatasetInput(d)
     return this.write('pushing a version', () =>
       this.commitVersion(project, model, prepared, () => {
         if (input.run_id !== undefined && input.run_id !== null) {
@@ -1049,9 +1050,10 @@ export class LocalBackend implements Backend {
   /**
    * The same store, recording `actor` on the events it writes, and `context` in their data
    * (the server: the person the client names, and the token that authorized the change).
+   * With `projectScope`, it sees only the blobs that project may see (a project-limited token).
    */
-  withActor(actor: string, context?: JsonObject): LocalBackend {
-    return new LocalBackend(this.store.as(actor, context))
+  withActor(actor: string, context?: JsonObject, projectScope: string | null = null): LocalBackend {
+    return new LocalBackend(this.store.as(actor, context, projectScope))
   }
 
   /**
@@ -1070,18 +1072,15 @@ export class LocalBackend implements Backend {
     return row
   }
 
-  /** Whether a version in `project` references the blob (authorizes project-limited tokens). */
-  blobReferencedIn(digest: string, project: string): boolean {
-    return (
-      this.stmt(
-        `SELECT 1 FROM version_files f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id
-         WHERE f.sha256 = ? AND p.name_key = ? LIMIT 1`,
-      ).get(digest, nameKey(project)) !== undefined
-    )
-  }
-
   // -------------------------------------------------------------------------------------------
   // blobs
+
+  /** A blob's size when it is stored and in this handle's view, else null (the two look alike). */
+  async visibleBlobSize(digest: string): Promise<number | null> {
+    validateDigest(digest)
+    const size = await this.blobs.size(digest)
+    return size !== null && this.store.blobVisible(digest) ? size : null
+  }
 
   async missingBlobs(digests: string[]): Promise<string[]> {
     if (!Array.isArray(digests)) throw invalid('digests must be a list')
@@ -1089,7 +1088,7 @@ export class LocalBackend implements Backend {
     const present: {digest: string; size: number}[] = []
     const missing: string[] = []
     for (const digest of unique) {
-      const size = await this.blobs.size(digest)
+      const size = await this.visibleBlobSize(digest)
       if (size === null) missing.push(digest)
       else present.push({digest, size})
     }
@@ -1106,24 +1105,38 @@ export class LocalBackend implements Backend {
   async putBlob(digest: string, size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
     validateDigest(digest)
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
-    const stored = await this.blobs.put(digest, size, file ?? open())
-    this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
+    let stored: boolean
+    if (!this.store.blobVisible(digest) && (await this.blobs.size(digest)) === size) {
+      // Stored, but outside the caller's view: the upload proves it has the bytes.
+      await this.blobs.prove(digest, size, file ?? open())
+      stored = false
+    } else stored = await this.blobs.put(digest, size, file ?? open())
+    this.recordUpload(digest, size)
     return {digest, size, stored}
   }
 
   async storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
     const {digest, stored} = await this.blobs.ingest(size, file ?? open())
-    this.write('recording a blob', () => this.store.touchBlob(digest, size, now()))
+    this.recordUpload(digest, size)
     return {digest, size, stored}
   }
 
+  /** A blob whose bytes this handle's client sent (and the store hashed): stored, used now, and in its view. */
+  private recordUpload(digest: string, size: number): void {
+    this.write('recording a blob', () => {
+      this.store.touchBlob(digest, size, now())
+      if (this.store.projectScope !== null) this.store.grantBlob(digest, this.store.projectScope)
+    })
+  }
+
   async localBlobPath(digest: string): Promise<string | null> {
-    return (await this.blobs.size(digest)) === null ? null : this.blobs.pathOf(digest)
+    return (await this.visibleBlobSize(digest)) === null ? null : this.blobs.pathOf(digest)
   }
 
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
     validateDigest(digest)
+    if (!this.store.blobVisible(digest)) throw notFound(`blob ${digest} is not in the store`)
     return this.blobs.open(digest, options.offset ?? 0)
   }
 }

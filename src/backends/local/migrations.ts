@@ -231,6 +231,33 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 5,
+    name: 'blob visibility per project (blob_grants); run names need not be unique in an experiment',
+    sql: `
+      -- A project sees a blob once one of its versions or checkpoints references it, or once a
+      -- client limited to it uploaded the bytes (the server hashed them). Content-addressed
+      -- storage stays shared; what a project-limited token can name is its project's view.
+      CREATE TABLE blob_grants (
+        digest      TEXT NOT NULL REFERENCES blobs(digest) ON DELETE CASCADE,
+        project_key TEXT NOT NULL,
+        PRIMARY KEY (digest, project_key)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO blob_grants (digest, project_key)
+        SELECT f.sha256, p.name_key FROM version_files f
+          JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id
+          JOIN blobs b ON b.digest = f.sha256;
+      INSERT OR IGNORE INTO blob_grants (digest, project_key)
+        SELECT f.sha256, p.name_key FROM checkpoint_files f
+          JOIN checkpoints c ON c.id = f.checkpoint_id JOIN runs r ON r.id = c.run_id
+          JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id
+          JOIN blobs b ON b.digest = f.sha256;
+
+      -- Re-running a training script makes a new run with the same name, as in MLflow or W&B.
+      DROP INDEX runs_by_name;
+      CREATE INDEX runs_by_name ON runs(experiment_id, name_key, id) WHERE name_key IS NOT NULL;
+    `,
+  },
 ]
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

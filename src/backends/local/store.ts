@@ -29,6 +29,9 @@ export interface EventFields {
   data?: JsonObject
 }
 
+/** The one answer for a blob that is not there, or not in the caller's view: the two look alike. */
+export const missingBlob = (digest: string): RegistryError => invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})
+
 export const now = (): string => new Date().toISOString()
 export const parseJson = <T>(text: string): T => JSON.parse(text) as T
 
@@ -51,6 +54,11 @@ export class Store {
     private actorSource: string | (() => string),
     /** Merged into every event's data (the server: the token that authorized the change). */
     readonly eventContext?: JsonObject,
+    /**
+     * The one project this handle may see into (the server: a token limited to a project), or
+     * null for all. Blobs and checkpoints outside its view behave exactly as missing ones.
+     */
+    readonly projectScope: string | null = null,
   ) {
     this.home = shared.home
     this.db = shared.db
@@ -74,9 +82,9 @@ export class Store {
     return new Store({home, db, blobs: new BlobStore(home), statements: new Map()}, actor)
   }
 
-  /** The same store, acting as someone else. */
-  as(actor: string, eventContext?: JsonObject): Store {
-    return new Store({home: this.home, db: this.db, blobs: this.blobs, statements: this.statements}, actor, eventContext)
+  /** The same store, acting as someone else, confined to `projectScope` (null: all projects). */
+  as(actor: string, eventContext?: JsonObject, projectScope: string | null = null): Store {
+    return new Store({home: this.home, db: this.db, blobs: this.blobs, statements: this.statements}, actor, eventContext, projectScope)
   }
 
   close(): void {
@@ -137,17 +145,30 @@ export class Store {
    * Make sure a blob a version or checkpoint is about to reference is stored whole, and mark it
    * used now so that gc leaves it alone. Runs inside the write transaction that commits.
    */
-  claimBlob(digest: string, size: number, time: string): void {
+  claimBlob(digest: string, size: number, time: string, project: string): void {
     let actual: number | null = null
+    if (!this.blobVisible(digest)) throw missingBlob(digest)
     try {
       const info = statSync(this.blobs.pathOf(digest))
       if (info.isFile()) actual = info.size
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `checking blob ${digest}`)
     }
-    if (actual === null) throw invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})
+    if (actual === null) throw missingBlob(digest)
     if (actual !== size) throw new RegistryError('integrity', `blob ${digest} is ${actual} bytes in the store, but the manifest says ${size}`, {digest})
     this.touchBlob(digest, size, time)
+    this.grantBlob(digest, project)
+  }
+
+  /** Whether this handle's view includes the blob (always, without a scope). */
+  blobVisible(digest: string): boolean {
+    if (this.projectScope === null) return true
+    return this.stmt('SELECT 1 FROM blob_grants WHERE digest = ? AND project_key = ?').get(digest, nameKey(this.projectScope)) !== undefined
+  }
+
+  /** Let `project` see a stored blob (its row must exist: touchBlob first). */
+  grantBlob(digest: string, project: string): void {
+    this.stmt('INSERT OR IGNORE INTO blob_grants (digest, project_key) VALUES (?, ?)').run(digest, nameKey(project))
   }
 
   /** Record a blob as stored and used now (gc spares recently used blobs). */

@@ -31,15 +31,16 @@ import type {
   RunSummary,
   SourceInfo,
 } from '../backend.js'
-import {RUN_STATUSES} from '../backend.js'
+import {FINISHED_STATUSES, RUN_STATUSES} from '../backend.js'
 import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
 import {compileFilter, type FieldResolver, jsonPath, metricKey, parseMetricKey, type SqlFragment} from '../filter.js'
 import {
   isJsonObject,
   LIMITS,
+  metricPointProblem,
   nameKey,
   quote,
-  validateDigest,
+  validateDatasetInput,
   validateFileEntries,
   validateLabels,
   validateMetadata,
@@ -51,7 +52,6 @@ import {
   validateRequestId,
   validateShortText,
   validateSplit,
-  validateTag,
   validateText,
   validateUuid,
 } from '../validation.js'
@@ -117,7 +117,7 @@ const CHECKPOINT_SELECT = `
 const BATCH = 10_000
 /** Points a single INSERT carries (a remainder gets its own, cached, statement). */
 const POINTS_PER_STATEMENT = 50
-const FINISHED: RunStatus[] = ['completed', 'failed', 'killed']
+const FINISHED = FINISHED_STATUSES
 const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
 
 const emptySource = (): SourceInfo => ({host: null, git: null, ci: null})
@@ -383,9 +383,6 @@ export class Tracking {
     return this.store.write('starting a run', () => {
       const projectRow = this.store.ensureProject(project)
       const experiment = this.ensureExperiment(projectRow, input.experiment)
-      if (name && this.stmt('SELECT 1 FROM runs WHERE experiment_id = ? AND name_key = ?').get(experiment.id, nameKey(name))) {
-        throw alreadyExists(`experiment ${quote(experiment.name)} already has a run named ${quote(name)}`)
-      }
       let uid = randomBytes(6).toString('hex')
       while (this.stmt('SELECT 1 FROM runs WHERE uid = ?').get(uid)) uid = randomBytes(6).toString('hex')
       const time = now()
@@ -483,12 +480,7 @@ export class Tracking {
         if (FINISHED.includes(status)) endTime = time
         changes.status = status
       }
-      if (name !== undefined && name !== row.name) {
-        if (name && this.stmt('SELECT 1 FROM runs WHERE experiment_id = ? AND name_key = ? AND id != ?').get(row.experiment_id, nameKey(name), row.id)) {
-          throw alreadyExists(`experiment ${quote(row.experiment_name)} already has a run named ${quote(name)}`)
-        }
-        changes.name = name
-      }
+      if (name !== undefined && name !== row.name) changes.name = name
       const nextTags = tags === undefined ? parseJson<Record<string, string>>(row.tags) : {...parseJson<Record<string, string>>(row.tags), ...tags}
       validateLabels(nextTags)
       if (JSON.stringify(nextTags) !== row.tags) changes.tags = nextTags
@@ -616,10 +608,8 @@ export class Tracking {
         lastName = p.name
         lastSplit = p.split
       }
-      if (typeof p.value !== 'number' || !Number.isFinite(p.value)) throw invalid(`${where(i)} (${name}): value must be a finite number`)
-      if (p.step !== undefined && p.step !== null && (typeof p.step !== 'number' || !Number.isSafeInteger(p.step) || p.step < 0)) {
-        throw invalid(`${where(i)} (${name}): step must be a whole number >= 0`)
-      }
+      const problem = metricPointProblem(p.value, p.step)
+      if (problem) throw invalid(`${where(i)} (${name}): ${problem}`)
       const explicit = p.time !== undefined && p.time !== null
       names[i] = name
       splits[i] = split
@@ -715,19 +705,8 @@ export class Tracking {
     )
   }
 
-  validateDataset(input: DatasetInput): DatasetInput & {sha256: string | null; size: number | null; metadata: JsonObject} {
-    if (!input || typeof input !== 'object') throw invalid('a dataset must be an object with tag and uri')
-    validateTag(input.tag)
-    const uri = validateText(input.uri, 'dataset path or URI', 4096)
-    if (uri.trim() === '') throw invalid('dataset path or URI is required')
-    const sha256 = input.sha256 === undefined || input.sha256 === null ? null : validateDigest(input.sha256)
-    const size = input.size === undefined || input.size === null ? null : input.size
-    if (size !== null && (!Number.isSafeInteger(size) || size < 0)) throw invalid('dataset size must be a whole number of bytes')
-    return {tag: input.tag, uri, sha256, size, metadata: validateMetadata(input.metadata, 'dataset metadata')}
-  }
-
   async setDataset(ref: string, input: DatasetInput): Promise<Dataset> {
-    const d = this.validateDataset(input)
+    const d = validateDatasetInput(input)
     return this.store.write('recording a dataset', () => {
       const run = this.resolveRun(ref)
       const time = now()
@@ -765,7 +744,9 @@ export class Tracking {
   requireCheckpoint(uuid: string): {row: CheckpointRow; checkpoint: Checkpoint} {
     validateUuid(uuid)
     const row = this.stmt(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`).get(uuid) as CheckpointRow | undefined
-    if (!row) throw notFound(`checkpoint ${uuid} not found`)
+    // A project-limited caller does not see other projects' checkpoints (nor, so, their files).
+    const scope = this.store.projectScope
+    if (!row || (scope !== null && nameKey(scope) !== nameKey(row.project_name))) throw notFound(`checkpoint ${uuid} not found`)
     return {row, checkpoint: {...this.toCheckpointSummary(row), files: this.checkpointFiles(row.id)}}
   }
 
@@ -785,7 +766,7 @@ export class Tracking {
         if (earlier) return this.requireCheckpoint(earlier.uuid).checkpoint
       }
       const time = now()
-      for (const f of files) this.store.claimBlob(f.sha256, f.size, time)
+      for (const f of files) this.store.claimBlob(f.sha256, f.size, time, run.project_name)
       const uuid = randomUUID()
       const info = this.stmt(
         'INSERT INTO checkpoints (uuid, run_id, step, metrics, metadata, size, file_count, created_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -818,7 +799,7 @@ export class Tracking {
   lineageOf(run: RunRow, checkpoint: {uuid: string; step: number | null} | null, extra: DatasetInput[] = []): Lineage {
     const datasets = new Map(this.datasetsOf(run.id).map((d) => [d.tag, d]))
     const time = now()
-    for (const d of extra.map((x) => this.validateDataset(x))) {
+    for (const d of extra.map((x) => validateDatasetInput(x))) {
       datasets.set(d.tag, {tag: d.tag, uri: d.uri, sha256: d.sha256, size: d.size, metadata: d.metadata, updated_at: time})
     }
     return {
@@ -839,7 +820,7 @@ export class Tracking {
       params: {},
       metrics: {},
       datasets: extra
-        .map((x) => this.validateDataset(x))
+        .map((x) => validateDatasetInput(x))
         .map((d) => ({tag: d.tag, uri: d.uri, sha256: d.sha256, size: d.size, metadata: d.metadata, updated_at: time}))
         .sort((a, b) => (a.tag < b.tag ? -1 : 1)),
     }
