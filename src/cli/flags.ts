@@ -1,9 +1,9 @@
 /** Shared flags, and parsing of the repeated `k=v` flags (--meta, --set, --metric, --label) and references. */
 import * as Flags from '@oclif/core/flags'
-import {readFile} from 'node:fs/promises'
 import type {DatasetInput, Json, JsonObject} from '../backends/backend.js'
-import {fromFsError, invalid} from '../backends/errors.js'
-import {loadYaml} from '../lazy.js'
+import {invalid} from '../backends/errors.js'
+import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
+import {parseStrictYaml} from '../config/strict-yaml.js'
 import {isJsonObject, parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
 
 function splitPair(text: string, flag: string): [string, string] {
@@ -85,18 +85,8 @@ export function parseDatasetPairs(pairs: string[] | undefined, flag = '--dataset
 
 /** A YAML or JSON file holding one mapping (YAML is a superset of JSON). */
 export async function readObjectFile(path: string, flag: string): Promise<JsonObject> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw fromFsError(error, `${flag} ${path}`)
-  }
-  let value: unknown
-  try {
-    value = loadYaml().parse(text)
-  } catch (error) {
-    throw invalid(`${flag} ${path} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
-  }
+  const source = `${flag} ${path}`
+  const value = parseStrictYaml(readBoundedFile(path, FILE_LIMITS.metadata, source).toString('utf8'), source)
   if (!isJsonObject(value)) throw invalid(`${flag} ${path} must hold a mapping (a JSON object)`)
   return validateMetadata(JSON.parse(JSON.stringify(value)), `${flag} ${path}`)
 }

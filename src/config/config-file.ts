@@ -1,11 +1,12 @@
 /** Writing client config files: comments kept, written atomically, readable only by the owner. */
 import {randomBytes} from 'node:crypto'
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+import {mkdir, rename, writeFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
-import {parseDocument} from 'yaml'
-import {fromFsError, invalid} from '../backends/errors.js'
+import {fromFsError, invalid, RegistryError} from '../backends/errors.js'
 import {quote} from '../backends/validation.js'
+import {FILE_LIMITS, readBoundedFile} from './bounded-file.js'
 import {CONFIG_KEYS, type ConfigKey} from './config.js'
+import {parseStrictYamlDocument} from './strict-yaml.js'
 
 export const USER_CONFIG_TEMPLATE = `# modelreg client configuration.
 # Precedence: flags > MODELREG_* environment > .modelreg.yaml (nearest) > profile > this file.
@@ -64,14 +65,14 @@ export async function setConfigValue(path: string, key: string, value: string | 
   if (keyPath[0] === 'backend' || keyPath[2] === 'backend') {
     if (value !== null && value !== 'local' && value !== 'remote') throw invalid('backend must be "local" or "remote"')
   }
+  const source = `config file ${path}`
   let text = ''
   try {
-    text = await readFile(path, 'utf8')
+    text = readBoundedFile(path, FILE_LIMITS.config, source).toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `reading ${path}`)
+    if (!(error instanceof RegistryError && error.code === 'not_found')) throw error
   }
-  const doc = parseDocument(text)
-  if (doc.errors.length) throw invalid(`config file ${path} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
+  const doc = parseStrictYamlDocument(text, source)
   if (value === null) doc.deleteIn(keyPath)
   else doc.setIn(keyPath, value)
   await writeFileAtomic(path, doc.toString())

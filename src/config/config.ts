@@ -3,12 +3,13 @@
  * (MODELREG_*) > the nearest `.modelreg.yaml` from the working directory up > the selected
  * profile > the user config file ($XDG_CONFIG_HOME/modelreg/config.yaml) > defaults.
  */
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
-import {invalid} from '../backends/errors.js'
+import {invalid, RegistryError} from '../backends/errors.js'
 import {isJsonObject, quote, validateName} from '../backends/validation.js'
-import {loadYaml} from '../lazy.js'
+import {FILE_LIMITS, readBoundedFile} from './bounded-file.js'
+import {parseStrictYaml} from './strict-yaml.js'
 
 export const CONFIG_KEYS = ['backend', 'url', 'token', 'project', 'home', 'author'] as const
 export type ConfigKey = (typeof CONFIG_KEYS)[number]
@@ -92,19 +93,15 @@ function pickValues(raw: Record<string, unknown>, where: string): ConfigValues {
 }
 
 export function readConfigFile(path: string): ConfigFile | null {
+  const source = `config file ${path}`
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readBoundedFile(path, FILE_LIMITS.config, source).toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw invalid(`cannot read config file ${path}: ${(error as Error).message}`)
+    if (error instanceof RegistryError && error.code === 'not_found') return null
+    throw error
   }
-  let raw: unknown
-  try {
-    raw = loadYaml().parse(text) ?? {}
-  } catch (error) {
-    throw invalid(`config file ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
-  }
+  const raw = parseStrictYaml(text, source) ?? {}
   if (!isJsonObject(raw)) throw invalid(`config file ${path} must hold a YAML mapping`)
   const profiles: Record<string, ConfigValues> = {}
   if (raw.profiles !== undefined && raw.profiles !== null) {

@@ -3,13 +3,11 @@
  * runs (params, tags, datasets, metrics, status) and models (with files to push), as ModelDB's
  * sync_all does. Idempotent: what already matches is left alone, so a second run changes nothing.
  */
-import {readFile} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
-import {parse as parseYaml} from 'yaml'
 import type {Backend, DatasetInput, FileEntry, JsonObject, MetricPointInput, RunStatus, RunSummary, SourceInfo} from '../backends/backend.js'
 import {FINISHED_STATUSES, RUN_STATUSES} from '../backends/backend.js'
 import {hashFile} from '../backends/digest.js'
-import {fromFsError, invalid, RegistryError} from '../backends/errors.js'
+import {invalid, RegistryError} from '../backends/errors.js'
 import {metricKey} from '../backends/filter.js'
 import {
   isJsonObject,
@@ -25,6 +23,8 @@ import {
   validateTag,
   validateText,
 } from '../backends/validation.js'
+import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
+import {parseStrictYaml} from '../config/strict-yaml.js'
 import {collectFiles, localDigest} from './files.js'
 import {pushVersion} from './push.js'
 
@@ -123,19 +123,8 @@ async function localManifest(paths: string[]): Promise<FileEntry[]> {
 }
 
 export async function loadSyncFile(file: string): Promise<Raw> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (error) {
-    throw fromFsError(error, `sync file ${file}`)
-  }
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (error) {
-    throw invalid(`sync file ${file} is neither valid YAML nor JSON: ${(error as Error).message.split('\n')[0]}`)
-  }
-  return obj(doc, 'the file')
+  const source = `sync file ${file}`
+  return obj(parseStrictYaml(readBoundedFile(file, FILE_LIMITS.sync, source).toString('utf8'), source), 'the file')
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 /** Server configuration: a commented YAML file, overridden by server:start flags. */
-import {readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
-import {parse as parseYaml} from 'yaml'
-import {fromFsError, invalid} from '../backends/errors.js'
+import {invalid} from '../backends/errors.js'
 import {isJsonObject} from '../backends/validation.js'
+import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
 import {expandHome} from '../config/config.js'
+import {parseStrictYaml} from '../config/strict-yaml.js'
 
 export interface ServerConfig {
   host: string
@@ -108,13 +108,8 @@ function stringList(value: unknown, what: string): string[] {
 export function loadServerConfig(path: string | undefined): ServerConfig {
   const config = defaultServerConfig()
   if (!path) return config
-  let raw: unknown
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8')) ?? {}
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code) throw fromFsError(error, `server config ${path}`)
-    throw invalid(`server config ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
-  }
+  const source = `server config ${path}`
+  const raw = parseStrictYaml(readBoundedFile(path, FILE_LIMITS.config, source).toString('utf8'), source) ?? {}
   if (!isJsonObject(raw)) throw invalid(`server config ${path} must hold a YAML mapping`)
   const r = raw as Record<string, any>
   if (r.listen?.host !== undefined) config.host = String(r.listen.host)

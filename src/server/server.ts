@@ -1,11 +1,11 @@
 /** Starting and stopping a modelreg server over a local engine. */
-import {readFileSync} from 'node:fs'
 import {mkdirSync} from 'node:fs'
 import {createServer as createHttpServer, type Server} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {fromFsError, invalid} from '../backends/errors.js'
 import {LocalBackend} from '../backends/local/local-backend.js'
+import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
 import {App} from './app.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import {Metrics} from './metrics.js'
@@ -33,6 +33,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       `refusing to serve ${config.host} without auth: anyone who can reach it could read and change the registry; turn auth on, listen on 127.0.0.1, or pass --insecure`,
     )
   }
+  // Read before anything is created: a missing or oversized file leaves no data directory behind.
+  const tls =
+    config.tls.cert && config.tls.key
+      ? {
+          cert: readBoundedFile(config.tls.cert, FILE_LIMITS.tls, `TLS certificate ${config.tls.cert}`),
+          key: readBoundedFile(config.tls.key, FILE_LIMITS.tls, `TLS key ${config.tls.key}`),
+        }
+      : null
   try {
     mkdirSync(config.data_dir, {recursive: true, mode: 0o700})
   } catch (error) {
@@ -54,16 +62,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     maxHeaderSize: 16 * 1024,
   }
   let server: Server
-  if (config.tls.cert && config.tls.key) {
-    let cert: Buffer
-    let key: Buffer
-    try {
-      cert = readFileSync(config.tls.cert)
-      key = readFileSync(config.tls.key)
-    } catch (error) {
-      throw fromFsError(error, 'reading the TLS certificate or key')
-    }
-    server = createHttpsServer({...serverOptions, cert, key}, app.handle) as unknown as Server
+  if (tls) {
+    server = createHttpsServer({...serverOptions, ...tls}, app.handle) as unknown as Server
   } else {
     server = createHttpServer(serverOptions, app.handle)
   }

@@ -70,6 +70,6 @@ describe('config', () => {
     writeFileSync(join(ctx.env.XDG_CONFIG_HOME as string, 'modelreg', 'config.yaml'), 'project: [unclosed\n')
     const r = await runCli(ctx, ['models'])
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^Error: config file .* is not valid YAML[^\n]*\n$/)
+    expect(r.stderr).toMatch(/^Error: config file \S+\/config\.yaml:\d+: not valid YAML: [^\n]*\n$/)
   })
 })
