@@ -8,6 +8,7 @@ import * as Errors from '@oclif/core/errors'
 import * as Flags from '@oclif/core/flags'
 import type {Interfaces} from '@oclif/core'
 import type {Backend} from '../backends/backend.js'
+import {translateSqliteError} from '../backends/local/sqlite-errors.js'
 import {ERROR_CODES, RegistryError} from '../backends/errors.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'
 import {openBackend} from './open-backend.js'
@@ -28,6 +29,8 @@ export function toRegistryError(error: unknown): RegistryError {
     return new RegistryError('invalid_argument', `${firstLines.join(' ').replace(/\s+/g, ' ')} (see --help)`)
   }
   if (typeof err?.code === 'string' && err.code.startsWith('SQLITE_')) {
+    const translated = translateSqliteError(err, 'using the registry')
+    if (translated instanceof RegistryError) return translated
     return new RegistryError('internal', `registry database error (${err.code}): ${firstLines[0] ?? ''}`)
   }
   return new RegistryError('internal', firstLines.join(' ') || 'unexpected error')

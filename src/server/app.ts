@@ -283,7 +283,11 @@ export class App {
     const {route} = ctx
     switch (route.kind) {
       case 'json':
-        if (route.id === 'healthz') return this.sendJson(ctx.res, 200, {status: 'ok'})
+        if (route.id === 'healthz') {
+          const problem = this.options.backend.store.checkFiles()
+          if (problem) throw new RegistryError('unavailable', problem)
+          return this.sendJson(ctx.res, 200, {status: 'ok'})
+        }
         if (route.id === 'openapi') return this.sendJson(ctx.res, 200, buildOpenApi())
         return this.runJson(ctx)
       case 'text':

@@ -11,6 +11,9 @@ import {isLoopback, type ServerConfig} from './config.js'
 import {Metrics} from './metrics.js'
 import {TokenStore} from './tokens.js'
 
+/** How often the server checks that its database files are still the ones it opened. */
+const FILE_CHECK_MS = 2000
+
 export interface RunningServer {
   url: string
   port: number
@@ -47,7 +50,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     throw fromFsError(error, `creating the data directory ${config.data_dir}`)
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const backend = new LocalBackend({home: config.data_dir, actor: 'server'})
+  const backend = new LocalBackend({home: config.data_dir, actor: 'server', onBroken: (message) => log(message)})
+  // Notice a database file removed or replaced under the server between writes too (/healthz then fails).
+  const fileCheck = setInterval(() => backend.store.checkFiles(), FILE_CHECK_MS)
+  fileCheck.unref()
   const tokens = new TokenStore(config.data_dir)
   const metrics = new Metrics()
   const app = new App({backend, tokens, config, metrics, log})
@@ -78,6 +84,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
+      clearInterval(fileCheck)
       backend.close().catch(() => {})
       tokens.close()
       if (error.code === 'EADDRINUSE') reject(invalid(`${config.host}:${config.port} is already in use; pick another --port`))
@@ -104,6 +111,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await Promise.race([app.drain(), deadline])
         server.closeAllConnections()
         await closed
+        clearInterval(fileCheck)
         await backend.close()
         tokens.close()
       })()

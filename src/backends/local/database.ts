@@ -2,12 +2,13 @@
  * The SQLite side of the local engine: WAL, a busy timeout, IMMEDIATE write transactions with a
  * retry on top of the busy handler, and numbered migrations recorded in the database.
  */
-import {existsSync, statfsSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import Database, {type Statement} from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
 import {MIGRATIONS, type Migration} from './migrations.js'
+import {translateSqliteError} from './sqlite-errors.js'
 
 export type Db = Database.Database
 
@@ -26,31 +27,6 @@ function isBusy(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
 }
 
-/** Whether the file system holding `dir` is (nearly) out of space. */
-function diskFull(dir: string | undefined): boolean {
-  if (!dir) return false
-  try {
-    const fs = statfsSync(dir)
-    return fs.bavail * fs.bsize < 1024 * 1024
-  } catch {
-    return false
-  }
-}
-
-/** SQLite's failures that users can act on, as the errors modelreg reports everywhere. */
-function translate(error: unknown, what: string, dir?: string): unknown {
-  const code = (error as {code?: string})?.code
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error
-  // A full disk shows up as SQLITE_FULL, or as an I/O error growing the WAL or its index.
-  if (code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && diskFull(dir))) return new RegistryError('storage_full', `${what}: no space left for the registry database; free some space and retry (nothing was committed)`)
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return new RegistryError('integrity', `${what}: the registry database is damaged (${code}); run modelreg verify and restore from a backup`)
-  }
-  if (code.startsWith('SQLITE_READONLY')) return new RegistryError('permission_denied', `${what}: the registry database is read-only`)
-  if (code.startsWith('SQLITE_CANTOPEN')) return new RegistryError('permission_denied', `${what}: cannot open the registry database (${code})`)
-  return error
-}
-
 /** Run fn, retrying with jittered backoff while SQLite reports the database busy or locked. */
 export function withBusyRetry<T>(fn: () => T, what: string, dir?: string): T {
   const deadline = Date.now() + WRITE_RETRY_MS
@@ -59,7 +35,7 @@ export function withBusyRetry<T>(fn: () => T, what: string, dir?: string): T {
     try {
       return fn()
     } catch (error) {
-      if (!isBusy(error)) throw translate(error, what, dir)
+      if (!isBusy(error)) throw translateSqliteError(error, what, dir)
       if (Date.now() > deadline) {
         throw new RegistryError('unavailable', `${what}: the registry database stayed locked by another process for ${WRITE_RETRY_MS / 1000}s; retry`)
       }

@@ -94,6 +94,8 @@ export interface LocalBackendOptions {
   /** Who is acting, recorded on events. */
   /** Who acts: a name, or a function asked on the first change. */
   actor: string | (() => string)
+  /** Told once, in one line, if the store stops taking writes (its database files were removed or replaced). */
+  onBroken?: (message: string) => void
 }
 
 interface ModelRow {
@@ -235,7 +237,7 @@ export class LocalBackend implements Backend {
   readonly tracking: Tracking
 
   constructor(options: LocalBackendOptions | Store) {
-    this.store = options instanceof Store ? options : Store.open(options.home, options.actor)
+    this.store = options instanceof Store ? options : Store.open(options.home, options.actor, {onBroken: options.onBroken})
     this.location = this.store.home
     this.blobs = this.store.blobs
     this.tracking = new Tracking(this.store)
@@ -1063,7 +1065,7 @@ export class LocalBackend implements Backend {
    */
   changeStamp(): string {
     const row = this.stmt('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version').get() as {v: number; c: number}
-    return `${row.v}:${row.c}`
+    return `${this.store.generation}:${row.v}:${row.c}`
   }
 
   /** Count and bytes of stored blobs (for /metrics). */

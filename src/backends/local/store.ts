@@ -11,6 +11,7 @@ import {fromFsError, invalid, RegistryError} from '../errors.js'
 import {nameKey} from '../validation.js'
 import {BlobStore} from './blob-store.js'
 import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
+import {GuardedDatabase} from './database-guard.js'
 
 export interface ProjectRow {
   id: number
@@ -37,15 +38,20 @@ export const parseJson = <T>(text: string): T => JSON.parse(text) as T
 
 interface Shared {
   home: string
-  db: Db
+  database: GuardedDatabase
   blobs: BlobStore
   statements: Map<string, Statement<unknown[], unknown>>
 }
 
+export interface StoreOptions {
+  /** Told once, in one line, when the store stops taking writes (its files were removed or replaced). */
+  onBroken?: (message: string) => void
+}
+
 export class Store {
   readonly home: string
-  readonly db: Db
   readonly blobs: BlobStore
+  private readonly database: GuardedDatabase
   private readonly statements: Map<string, Statement<unknown[], unknown>>
 
   private constructor(
@@ -61,9 +67,14 @@ export class Store {
     readonly projectScope: string | null = null,
   ) {
     this.home = shared.home
-    this.db = shared.db
+    this.database = shared.database
     this.blobs = shared.blobs
     this.statements = shared.statements
+  }
+
+  /** The connection (it is replaced if the database's WAL had to be reopened: do not keep it). */
+  get db(): Db {
+    return this.database.db
   }
 
   /** Who is acting (looked up on first use, so reads never pay for it). */
@@ -72,23 +83,35 @@ export class Store {
     return this.actorSource
   }
 
-  static open(home: string, actor: string | (() => string)): Store {
+  static open(home: string, actor: string | (() => string), options: StoreOptions = {}): Store {
     try {
       mkdirSync(home, {recursive: true, mode: 0o700})
     } catch (error) {
       throw fromFsError(error, `creating the store directory ${home}`)
     }
-    const db = openDatabase(join(home, 'registry.db'))
-    return new Store({home, db, blobs: new BlobStore(home), statements: new Map()}, actor)
+    const file = join(home, 'registry.db')
+    const statements = new Map<string, Statement<unknown[], unknown>>()
+    const database = new GuardedDatabase(file, () => openDatabase(file), () => statements.clear(), options.onBroken)
+    return new Store({home, database, blobs: new BlobStore(home), statements}, actor)
   }
 
   /** The same store, acting as someone else, confined to `projectScope` (null: all projects). */
   as(actor: string, eventContext?: JsonObject, projectScope: string | null = null): Store {
-    return new Store({home: this.home, db: this.db, blobs: this.blobs, statements: this.statements}, actor, eventContext, projectScope)
+    return new Store({home: this.home, database: this.database, blobs: this.blobs, statements: this.statements}, actor, eventContext, projectScope)
+  }
+
+  /** Why the store takes no writes (its files were removed or replaced), or null when it is fine. */
+  checkFiles(): string | null {
+    return this.database.check()
+  }
+
+  /** Changes whenever the connection is replaced (see GuardedDatabase). */
+  get generation(): number {
+    return this.database.generation
   }
 
   close(): void {
-    if (this.db.open) this.db.close()
+    this.database.close()
   }
 
   stmt(sql: string): Statement<unknown[], unknown> {
@@ -101,7 +124,11 @@ export class Store {
   }
 
   write<T>(what: string, fn: () => T): T {
-    return writeTransaction(this.db, what, fn)
+    const outermost = !this.db.inTransaction
+    if (outermost) this.database.ensureWritable()
+    const result = writeTransaction(this.db, what, fn)
+    if (outermost) this.database.wrote()
+    return result
   }
 
   read<T>(fn: () => T): T {

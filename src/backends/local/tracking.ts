@@ -160,8 +160,8 @@ function validateTime(value: unknown, what: string | (() => string)): string {
 }
 
 export class Tracking {
-  /** Metric INSERT statements by row count (negative: with given times). */
-  private readonly inserts = new Map<number, Statement<unknown[], unknown>>()
+  /** Metric INSERT texts by row count (negative: with given times); the store caches their statements. */
+  private readonly inserts = new Map<number, string>()
 
   constructor(private readonly store: Store) {}
 
@@ -561,21 +561,19 @@ export class Tracking {
    */
   private insertPoints(rows: number, explicitTime: boolean): Statement<unknown[], unknown> {
     const key = explicitTime ? -rows : rows
-    let statement = this.inserts.get(key)
-    if (!statement) {
-      statement = this.buildInsert(rows, explicitTime)
-      this.inserts.set(key, statement)
+    let sql = this.inserts.get(key)
+    if (!sql) {
+      sql = this.insertSql(rows, explicitTime)
+      this.inserts.set(key, sql)
     }
-    return statement
+    return this.stmt(sql)
   }
 
-  private buildInsert(rows: number, explicitTime: boolean): Statement<unknown[], unknown> {
+  private insertSql(rows: number, explicitTime: boolean): string {
     const values = Array.from({length: rows}, () => '(?, ?, ?, ?, ?, ?)').join(', ')
     const time = explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'
-    return this.stmt(
-      `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES ${values}
-       ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${time}, value = excluded.value`,
-    )
+    return `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES ${values}
+       ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${time}, value = excluded.value`
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
