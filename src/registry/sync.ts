@@ -6,13 +6,14 @@
 import {readFile} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
 import {parse as parseYaml} from 'yaml'
-import type {Backend, DatasetInput, FileEntry, JsonObject, MetricPointInput, RunStatus, RunSummary, SourceInfo} from '../backends/backend.js'
+import type {Backend, FileEntry, JsonObject, MetricPointInput, RunStatus, RunSummary, SourceInfo} from '../backends/backend.js'
 import {RUN_STATUSES} from '../backends/backend.js'
 import {hashFile} from '../backends/digest.js'
 import {fromFsError, invalid, RegistryError} from '../backends/errors.js'
 import {metricKey} from '../backends/filter.js'
 import {isJsonObject, quote, validateName} from '../backends/validation.js'
-import {collectFiles, localDigest} from './files.js'
+import {datasetReference} from './datasets.js'
+import {collectFiles} from './files.js'
 import {pushVersion} from './push.js'
 
 export interface SyncChange {
@@ -160,7 +161,7 @@ export async function syncFile(backend: Backend, file: string, options: SyncOpti
       } else report.unchanged++
     }
     for (const [j, rawRun] of list(e.runs, `experiment ${name} runs`).entries()) {
-      const id = await syncRun(backend, project, name, obj(rawRun, `experiment ${name} runs[${j}]`), local, options, change, () => report.unchanged++)
+      const id = await syncRun(backend, project, name, obj(rawRun, `experiment ${name} runs[${j}]`), base, options, change, () => report.unchanged++)
       runIds.set(`${name}/${optionalString(obj(rawRun, '').name, '')}`.toLowerCase(), id)
     }
   }
@@ -182,7 +183,8 @@ async function syncRun(
   project: string,
   experiment: string,
   r: Raw,
-  local: (path: string) => string,
+  /** The sync file's directory: relative dataset paths are read from there (and recorded as written). */
+  base: string,
   options: SyncOptions,
   change: (kind: SyncChange['kind'], name: string, action: SyncChange['action'], fields?: string[]) => void,
   same: () => void,
@@ -226,14 +228,12 @@ async function syncRun(
     const d = typeof rawDataset === 'string' ? {path: rawDataset} : obj(rawDataset, `run ${label} dataset ${tag}`)
     const given = optionalString(d.path ?? d.uri, `run ${label} dataset ${tag} path`)
     if (!given) throw invalid(`sync file: run ${label} dataset ${tag} needs a path or uri`)
-    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
-    const uri = isUri ? given : local(given)
-    let digest: {sha256: string; size: number} | null = null
-    if (d.hash === true) {
-      if (isUri) throw invalid(`sync file: run ${label} dataset ${tag}: hash works on local paths only`)
-      digest = await localDigest(uri)
-    }
-    const wanted: DatasetInput = {tag, uri, metadata: obj(d.metadata, `run ${label} dataset ${tag} metadata`) as JsonObject, sha256: digest?.sha256 ?? null, size: digest?.size ?? null}
+    const wanted = await datasetReference(tag, given, {
+      metadata: obj(d.metadata, `run ${label} dataset ${tag} metadata`) as JsonObject,
+      hash: d.hash === true,
+      base,
+      what: `sync file: run ${label} dataset ${tag} path`,
+    })
     const current = full.datasets.find((x) => x.tag === tag)
     if (!current || current.uri !== wanted.uri || current.sha256 !== wanted.sha256 || !sameJson(current.metadata, wanted.metadata)) {
       await backend.setDataset(run.id, wanted)
