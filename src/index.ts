@@ -26,7 +26,7 @@ import type {
 import {openBackend} from './cli/open-backend.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from './config/config.js'
 import {type DownloadOptions, type DownloadResult, downloadVersion} from './registry/download.js'
-import {localDigest} from './registry/files.js'
+import {datasetReference} from './registry/datasets.js'
 import {collectSource, resolveAuthor} from './registry/provenance.js'
 import {type CheckpointPushResult, newRequestId, type PushInput, type PushResult, pushCheckpoint, pushVersion} from './registry/push.js'
 import {parseRef} from './backends/validation.js'
@@ -146,10 +146,9 @@ export class RunHandle {
     return this.registry.backend.setRunParams(this.id, params, options)
   }
 
-  /** Record a dataset; with hash, a local path's sha256 is recorded too. */
+  /** Record a dataset (the uri exactly as given); with hash, a local path's sha256 is recorded too. */
   async dataset(tag: string, uri: string, options: {metadata?: JsonObject; hash?: boolean} = {}): Promise<Dataset> {
-    const digest = options.hash ? await localDigest(uri) : null
-    return this.registry.backend.setDataset(this.id, {tag, uri, metadata: options.metadata, sha256: digest?.sha256 ?? null, size: digest?.size ?? null})
+    return this.registry.backend.setDataset(this.id, await datasetReference(tag, uri, options))
   }
 
   checkpoint(paths: string[], options: {step?: number; metrics?: Record<string, number>; metadata?: JsonObject} = {}): Promise<CheckpointPushResult & Checkpoint> {

@@ -4,6 +4,7 @@ import type {DatasetInput, Json, JsonObject} from '../backends/backend.js'
 import {invalid} from '../backends/errors.js'
 import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
 import {parseStrictYaml} from '../config/strict-yaml.js'
+import {datasetReference} from '../registry/datasets.js'
 import {isJsonObject, parseLooseValue, parseRef, quote, validateLabels, validateMetadata, validateMetrics, type ModelRef} from '../backends/validation.js'
 
 function splitPair(text: string, flag: string): [string, string] {
@@ -75,12 +76,10 @@ export function pageFlags(what: string, defaultLimit = 100) {
 }
 
 /** --dataset TAG=PATH_OR_URI. */
-export function parseDatasetPairs(pairs: string[] | undefined, flag = '--dataset'): DatasetInput[] | undefined {
+export async function parseDatasetPairs(pairs: string[] | undefined, flag = '--dataset'): Promise<DatasetInput[] | undefined> {
   if (!pairs?.length) return undefined
-  return pairs.map((pair) => {
-    const [tag, uri] = splitPair(pair, flag)
-    return {tag, uri}
-  })
+  // The same reference `runs dataset` records: the path or URI exactly as written.
+  return Promise.all(pairs.map((pair) => datasetReference(...splitPair(pair, flag))))
 }
 
 /** A YAML or JSON file holding one mapping (YAML is a superset of JSON). */

@@ -8,6 +8,16 @@ export function stdoutIsTerminal(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.MODELREG_NO_TTY
 }
 
+/**
+ * The width to draw for on a terminal stream. A pseudo-terminal without a size (CI runners,
+ * `docker run -t`, `script`, some IDEs) reports 0 columns, and some streams report none: both
+ * are taken as 80, so no caller ever divides by zero or draws for an infinitely narrow screen.
+ */
+export function terminalWidth(stream: {columns?: number} = process.stderr): number {
+  const columns = stream.columns
+  return typeof columns === 'number' && Number.isFinite(columns) && columns > 0 ? Math.floor(columns) : 80
+}
+
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB']
 
 export function formatBytes(bytes: number): string {

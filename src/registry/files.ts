@@ -1,8 +1,6 @@
 /** Turning the paths a user names into the files of a version. */
-import {createHash} from 'node:crypto'
 import {readdir, realpath, stat} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
-import {hashFile} from '../backends/digest.js'
 import {fromFsError, invalid} from '../backends/errors.js'
 import {pathCollisionKey, quote, validateFilePath} from '../backends/validation.js'
 
@@ -97,26 +95,4 @@ async function walk(dir: string, prefix: string, out: LocalFile[], ancestors: Se
       throw invalid(`${quote(source)} is not a regular file or directory (sockets, FIFOs and devices cannot be pushed)`)
     }
   }
-}
-
-/**
- * sha256 and size of a local file; for a directory, the sha256 of its manifest (one
- * "<sha256>  <relative path>" line per file, sorted, as sha256sum prints them).
- */
-export async function localDigest(path: string): Promise<{sha256: string; size: number}> {
-  const info = await stat(path).catch((error) => {
-    throw fromFsError(error, path)
-  })
-  if (info.isFile()) {
-    const {digest, size} = await hashFile(path)
-    return {sha256: digest, size}
-  }
-  const manifest = createHash('sha256')
-  let size = 0
-  for (const file of await collectFiles([path], 'dataset file')) {
-    const {digest, size: n} = await hashFile(file.source)
-    manifest.update(`${digest}  ${file.path}\n`)
-    size += n
-  }
-  return {sha256: manifest.digest('hex'), size}
 }

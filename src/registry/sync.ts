@@ -25,7 +25,8 @@ import {
 } from '../backends/validation.js'
 import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
 import {parseStrictYaml} from '../config/strict-yaml.js'
-import {collectFiles, localDigest} from './files.js'
+import {datasetReference} from './datasets.js'
+import {collectFiles} from './files.js'
 import {pushVersion} from './push.js'
 
 export interface SyncChange {
@@ -181,7 +182,7 @@ function checked<T>(where: string, check: () => T): T {
   }
 }
 
-async function planRun(r: Raw, experiment: string, local: (path: string) => string, where: string): Promise<PlannedRun> {
+async function planRun(r: Raw, experiment: string, base: string, where: string): Promise<PlannedRun> {
   const name = optionalString(r.name, `${where}.name`)
   if (!name) throw invalid(`sync file: every run of experiment ${experiment} needs a name (it is how sync finds it again)`)
   checked(`${where}.name`, () => validateName('model', name))
@@ -196,14 +197,7 @@ async function planRun(r: Raw, experiment: string, local: (path: string) => stri
     const d = typeof rawDataset === 'string' ? {path: rawDataset} : obj(rawDataset, at)
     const given = optionalString(d.path ?? d.uri, `${at} path`)
     if (!given) throw invalid(`sync file: ${at} needs a path or uri`)
-    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(given)
-    const uri = isUri ? given : local(given)
-    let digest: {sha256: string; size: number} | null = null
-    if (d.hash === true) {
-      if (isUri) throw invalid(`sync file: ${at}: hash works on local paths only`)
-      digest = await localDigest(uri)
-    }
-    const input: DatasetInput = {tag, uri, metadata: obj(d.metadata, `${at} metadata`) as JsonObject, sha256: digest?.sha256 ?? null, size: digest?.size ?? null}
+    const input = await datasetReference(tag, given, {metadata: obj(d.metadata, `${at} metadata`) as JsonObject, hash: d.hash === true, base, what: `sync file: ${at} path`})
     datasets.push(checked(at, () => validateDatasetInput(input)))
   }
   const points = metricPoints(obj(r.metrics, `run ${label} metrics`), `run ${label} metrics`)
@@ -266,7 +260,7 @@ async function planSync(doc: Raw, file: string, defaultProject: string): Promise
     checked(`experiments[${i}].name`, () => validateName('experiment', name))
     const runs: PlannedRun[] = []
     for (const [j, rawRun] of list(e.runs, `experiment ${name} runs`).entries()) {
-      runs.push(await planRun(obj(rawRun, `experiment ${name} runs[${j}]`), name, local, `experiment ${name} runs[${j}]`))
+      runs.push(await planRun(obj(rawRun, `experiment ${name} runs[${j}]`), name, base, `experiment ${name} runs[${j}]`))
     }
     experiments.push({
       name,

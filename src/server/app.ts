@@ -115,6 +115,21 @@ function hostOf(header: string): string {
   return header.replace(/:\d+$/, '').toLowerCase()
 }
 
+/**
+ * What the client actually got, for the request log and metrics: the status when the response
+ * went out whole; `timeout` or `aborted` when the connection closed before any response (the
+ * idle timeout cut it, or the client or the server dropped it); `206-aborted` and the like when
+ * a status line went out but the body was cut off. res.statusCode alone says 200 for a
+ * response never sent.
+ */
+export function responseOutcome(res: ServerResponse, outcome: {timedOut: boolean; wroteSomething: boolean}): string {
+  if (res.writableFinished) return String(res.statusCode)
+  const cut = outcome.timedOut ? 'timeout' : 'aborted'
+  // headersSent alone is not enough: an error answer written after the socket was destroyed
+  // sets it, yet the client got nothing.
+  return res.headersSent && outcome.wroteSomething ? `${res.statusCode}-${cut}` : cut
+}
+
 export class App {
   private readonly match = compileRoutes()
   private readonly cache = new ReadCache(() => this.options.backend.changeStamp())
@@ -151,11 +166,21 @@ export class App {
     if (this.options.config.tls.cert) res.setHeader('strict-transport-security', 'max-age=31536000')
     // Filled in by dispatch as soon as known: the route template (never the raw URL) and who.
     const label = {route: 'unmatched', actor: '-'}
+    // Node destroys a socket idle for `idle_timeout_ms`; this listener only notes that it did.
+    const socket = req.socket
+    const bytesBefore = socket.bytesWritten
+    let timedOut = false
+    const onTimeout = () => {
+      timedOut = true
+    }
+    socket.on('timeout', onTimeout)
     res.on('close', () => {
+      socket.off('timeout', onTimeout)
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      this.options.metrics.observe(req.method ?? '-', label.route, res.statusCode, seconds)
+      const status = responseOutcome(res, {timedOut, wroteSomething: socket.bytesWritten > bytesBefore})
+      this.options.metrics.observe(req.method ?? '-', label.route, status, seconds)
       if (this.options.config.log_requests) {
-        this.options.log(`${new Date().toISOString()} ${req.method} ${label.route} ${res.statusCode} ${(seconds * 1000).toFixed(1)}ms ${label.actor}`)
+        this.options.log(`${new Date().toISOString()} ${req.method} ${label.route} ${status} ${(seconds * 1000).toFixed(1)}ms ${label.actor}`)
       }
       if (--this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake()
     })

@@ -19,7 +19,8 @@ export class Metrics {
   bytesOut = 0
   private readonly started = Date.now()
 
-  observe(method: string, route: string, status: number, seconds: number): void {
+  /** `status` is what the client got: a status code, or timeout / aborted (see responseOutcome). */
+  observe(method: string, route: string, status: number | string, seconds: number): void {
     const key = `route="${escapeLabel(route)}",method="${method}",status="${status}"`
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1)
     const hkey = `route="${escapeLabel(route)}",method="${method}"`

@@ -1,7 +1,7 @@
 /** Experiment tracking from the CLI, on both backends: the seeds' training loops, sync, the library. */
 import {execFileSync, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {BACKENDS, makeBackendEnv} from '../helpers/backends.js'
@@ -129,13 +129,53 @@ describe.each(BACKENDS)('experiment tracking on %s', (backend) => {
     writeFileSync(join(ctx.cwd, 'shards/x/1.bin'), 'one')
     writeFileSync(join(ctx.cwd, 'shards/2.bin'), 'two')
     const file = (await ok(['runs', 'dataset', id, 'train', 'train.csv', '--hash', '--json'])).json()
-    expect(file).toMatchObject({tag: 'train', uri: join(ctx.cwd, 'train.csv'), sha256: sha('a,b\n1,2\n'), size: 8})
+    expect(file).toMatchObject({tag: 'train', uri: 'train.csv', sha256: sha('a,b\n1,2\n'), size: 8})
     const dir = (await ok(['runs', 'dataset', id, 'shards', 'shards', '--hash', '--json'])).json()
     expect(dir.sha256).toBe(sha(`${sha('two')}  2.bin\n${sha('one')}  x/1.bin\n`))
     expect(dir.size).toBe(6)
     const uri = (await ok(['runs', 'dataset', id, 'test', 's3://bucket/test.csv', '--meta', 'rows=100', '--json'])).json()
     expect(uri).toMatchObject({uri: 's3://bucket/test.csv', sha256: null, metadata: {rows: 100}})
     expect((await cli(['runs', 'dataset', id, 'x', 's3://bucket/x', '--hash'])).code).toBe(2)
+  })
+
+  it('datasets: the path is recorded verbatim; --hash reads exactly that path, stays inside it and refuses what is not data', async () => {
+    const id = (await ok(['runs', 'start', '-e', 'datasets'])).stdout.trim()
+    // "x;/../" is not the working directory: "x;" does not exist, so neither does the path.
+    const missing = await cli(['runs', 'dataset', id, 't', 'x;/../', '--hash'])
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toBe('Error: dataset path "x;/../" does not exist (it is read exactly as written)\n')
+    expect((await ok(['runs', 'dataset', id, 't', 'x;/../', '--json'])).json()).toMatchObject({uri: 'x;/../', sha256: null})
+    writeFileSync(join(ctx.cwd, 'ds.csv'), 'a\n')
+    expect((await cli(['runs', 'dataset', id, 't', 'ds.csv/..', '--hash'])).code).toBe(3)
+    mkdirSync(join(ctx.cwd, 'ds/sub'), {recursive: true})
+    writeFileSync(join(ctx.cwd, 'ds/a.csv'), 'a\n')
+    expect((await ok(['runs', 'dataset', id, 't', './ds/sub/..', '--hash', '--json'])).json()).toMatchObject({uri: './ds/sub/..', sha256: sha(`${sha('a\n')}  a.csv\n`), size: 2})
+    const pushed = await ok(['models', 'push', 'ds-model', 'ds.csv', '--dataset', 'train=x;/../', '--json'])
+    expect(pushed.json().version.lineage.datasets).toEqual([expect.objectContaining({tag: 'train', uri: 'x;/../'})])
+
+    // A link that stays inside is followed; one that leads out is refused, with the reason.
+    symlinkSync('../a.csv', join(ctx.cwd, 'ds/sub/inside.csv'))
+    expect((await ok(['runs', 'dataset', id, 't', 'ds', '--hash', '--json'])).json().size).toBe(4)
+    symlinkSync('/etc', join(ctx.cwd, 'ds/sub/etc'))
+    const out = await cli(['runs', 'dataset', id, 't', 'ds', '--hash'])
+    expect(out.code).toBe(2)
+    expect(out.stderr).toBe('Error: symbolic link "ds/sub/etc" leads out of "ds" (to "/etc"); refusing to hash it: hash the target directly or copy it in\n')
+    rmSync(join(ctx.cwd, 'ds/sub/etc'))
+
+    // Not data: /proc, a FIFO, a tree deeper than 64 levels. Each stops at once with one line.
+    const proc = await cli(['runs', 'dataset', id, 't', '/proc', '--hash'])
+    expect(proc.code).toBe(2)
+    expect(proc.stderr).toBe('Error: dataset path "/proc" leads into a proc file system, which holds no data to hash\n')
+    execFileSync('mkfifo', [join(ctx.cwd, 'ds/sub/pipe')])
+    const fifo = await cli(['runs', 'dataset', id, 't', 'ds', '--hash'])
+    expect(fifo.code).toBe(2)
+    expect(fifo.stderr).toBe('Error: "ds/sub/pipe" is not a regular file or directory (sockets, FIFOs and devices cannot be hashed)\n')
+    mkdirSync(join(ctx.cwd, 'deep', ...Array.from({length: 70}, () => 'd')), {recursive: true})
+    const deep = await cli(['runs', 'dataset', id, 't', 'deep', '--hash'])
+    expect(deep.code).toBe(2)
+    expect(deep.stderr).toMatch(/^Error: dataset path "deep" is deeper than 64 directory levels \(at "deep\/d\/d\/.*"\); hash a smaller directory\n$/)
+    const shown = (await ok(['runs', 'show', id, '--json'])).json()
+    expect(shown.datasets.map((d: {uri: string}) => d.uri)).toEqual(['ds'])
   })
 
   it('--where finds runs and versions; a bad filter names the column', async () => {

@@ -621,7 +621,9 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         // Scoped to one model: only its blobs.
         expect((await b.verify({project: P, model: 'fine'})).ok).toBe(true)
         expect((await b.verify({project: P, model: 'flip', selector: '1'})).problems.map((p) => p.kind)).toEqual(['blob_digest'])
-        await rejects(b.verify({project: P, model: 'fine', selector: '9'}), 'invalid_argument')
+        await rejects(b.verify({project: P, model: 'fine', selector: '9'}), 'not_found')
+        await rejects(b.verify({project: P, model: 'fine', selector: 'no-such-tag'}), 'not_found')
+        await rejects(b.verify({project: P, model: 'fnie'}), 'not_found')
         // Downloads refuse every damaged version.
         for (const model of ['flip', 'trunc', 'gone']) {
           const out = join(work, `dl-${model}`)

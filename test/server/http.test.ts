@@ -368,6 +368,40 @@ describe('hostile requests', () => {
     await r.body.dump()
   })
 
+  it('logs what the client got: an upload stalled until the idle timeout is "timeout", one the client drops is "aborted", never 200', async () => {
+    // Content-Length 1000, 10 bytes sent, then silence: the idle timeout (1.5 s) closes it.
+    const stalled = async (hangUp: boolean) => {
+      const digest = sha(hangUp ? 'dropped' : 'stalled')
+      const received = await new Promise<string>((resolve) => {
+        const socket = connect(srv.server.port, '127.0.0.1')
+        let got = ''
+        socket.on('data', (c) => (got += c))
+        socket.on('error', () => {})
+        socket.on('close', () => resolve(got))
+        socket.write(
+          `PUT /api/v1/blobs/sha256/${digest} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${srv.adminToken}\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`,
+        )
+        if (hangUp) setTimeout(() => socket.destroy(), 300)
+      })
+      // The line is written when the server sees the close; give it a moment.
+      for (let i = 0; i < 50 && !logs.some((l) => l.includes(' PUT /api/v1/blobs/sha256/{digest} ') && l.endsWith(' admin') && l.includes(hangUp ? 'aborted' : 'timeout')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return received
+    }
+    const before = logs.length
+    expect(await stalled(false)).toBe('') // the client got no response at all
+    expect(await stalled(true)).toBe('')
+    const lines = logs.slice(before).filter((l) => l.includes(' PUT /api/v1/blobs/sha256/{digest} '))
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^\S+Z PUT \/api\/v1\/blobs\/sha256\/\{digest\} timeout \d+\.\dms admin$/)
+    expect(Number(/ (\d+\.\d)ms /.exec(lines[0])?.[1])).toBeGreaterThanOrEqual(1400)
+    expect(lines[1]).toMatch(/^\S+Z PUT \/api\/v1\/blobs\/sha256\/\{digest\} aborted \d+\.\dms admin$/)
+    const metrics = await request(`${srv.url}/metrics`, {headers: {authorization: `Bearer ${srv.adminToken}`}})
+    const text = await metrics.body.text()
+    expect(text).toMatch(/^modelreg_http_requests_total\{route="\/api\/v1\/blobs\/sha256\/\{digest\}",method="PUT",status="timeout"\} 1$/m)
+  })
+
   it('logs one line per request with the route template, never a token', async () => {
     const lines = logs.join('\n')
     expect(lines).toMatch(/ GET \/api\/v1\/projects 200 \d+\.\dms admin/)

@@ -250,6 +250,17 @@ export class LocalBackend implements Backend {
   }
 
   async verify(query?: VerifyQuery): Promise<VerifyReport> {
+    // A model or version that does not exist is not found, with the message every other
+    // command gives: checking nothing and reporting no problems would let a CI gate pass on a typo.
+    if (query?.project !== undefined && query.model !== undefined) {
+      const {project, model, selector} = query
+      validateName('project', project)
+      validateName('model', model)
+      this.read(() => {
+        const row = this.requireModel(project, model)
+        if (selector !== undefined) this.resolveVersion(row, selector)
+      })
+    }
     return (await this.maintenance()).verify(query)
   }
 

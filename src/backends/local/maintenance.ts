@@ -10,7 +10,7 @@ import {createHash} from 'node:crypto'
 import {unlinkSync} from 'node:fs'
 import type {GcOptions, GcReport, VerifyProblem, VerifyQuery, VerifyReport} from '../backend.js'
 import {CHUNK_SIZE} from '../digest.js'
-import {fromFsError, invalid} from '../errors.js'
+import {fromFsError, invalid, notFound} from '../errors.js'
 import {nameKey, parseSelector, validateName} from '../validation.js'
 import {mapLimit} from '../pool.js'
 import type {Store} from './store.js'
@@ -167,7 +167,8 @@ export class Maintenance {
       return {uses, versions: chosen.length, checkpoints: checkpointCount, database}
     })
     for (const message of database) problems.push({kind: 'database', blob: null, message: `database: ${message}`, versions: [], checkpoints: []})
-    if (query.selector !== undefined && versions === 0) throw invalid(`verify: no version ${query.model}:${query.selector}`)
+    // Checked before by the backend; this catches a version deleted since.
+    if (query.selector !== undefined && versions === 0) throw notFound(`version ${query.model}:${query.selector} not found`)
 
     // Every referenced blob: present, the right size, the right digest.
     let bytes = 0

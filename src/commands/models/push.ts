@@ -85,7 +85,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
         tags: this.flags.tag,
         source,
         run_id: this.flags.run,
-        datasets: parseDatasetPairs(this.flags.dataset),
+        datasets: await parseDatasetPairs(this.flags.dataset),
         onProgress: (p) => progress.update(p),
       })
     } finally {
