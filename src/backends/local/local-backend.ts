@@ -2,7 +2,6 @@
  * The local engine: SQLite for metadata, a content-addressed directory for bytes. Also the
  * engine behind the server, so every rule is enforced here (through validation.ts).
  */
-import type {Statement} from 'better-sqlite3'
 import type {Readable} from 'node:stream'
 import type {
   Backend,
@@ -87,6 +86,7 @@ import type {BlobStore} from './blob-store.js'
 import {type EventFields, now, parseJson, type ProjectRow, Store} from './store.js'
 import type {Maintenance} from './maintenance.js'
 import {Tracking} from './tracking.js'
+import {all, count, done, get, pageOf, run, type Task} from '../sql/task.js'
 
 export interface LocalBackendOptions {
   /** The store's directory ($MODELREG_HOME). */
@@ -256,9 +256,9 @@ export class LocalBackend implements Backend {
       const {project, model, selector} = query
       validateName('project', project)
       validateName('model', model)
-      this.read(() => {
-        const row = this.requireModel(project, model)
-        if (selector !== undefined) this.resolveVersion(row, selector)
+      this.read(function* () {
+        const row = yield* this.requireModel(project, model)
+        if (selector !== undefined) yield* this.resolveVersion(row, selector)
       })
     }
     return (await this.maintenance()).verify(query)
@@ -275,42 +275,40 @@ export class LocalBackend implements Backend {
   // -------------------------------------------------------------------------------------------
   // helpers
 
-  private stmt(sql: string): Statement<unknown[], unknown> {
-    return this.store.stmt(sql)
+  /** A write transaction around a task (`this` inside it is this backend). */
+  private write<T>(what: string, body: (this: LocalBackend) => Task<T>): T {
+    return this.store.write(what, () => body.call(this))
   }
 
-  private write<T>(what: string, fn: () => T): T {
-    return this.store.write(what, fn)
+  /** A read transaction around a task: every statement sees one snapshot. */
+  private read<T>(body: (this: LocalBackend) => Task<T>): T {
+    return this.store.read(() => body.call(this))
   }
 
-  private read<T>(fn: () => T): T {
-    return this.store.read(fn)
+  private *findProject(name: string): Task<ProjectRow | undefined> {
+    return yield* this.store.findProject(name)
   }
 
-  private findProject(name: string): ProjectRow | undefined {
-    return this.store.findProject(name)
+  private *ensureProject(name: string): Task<ProjectRow> {
+    return yield* this.store.ensureProject(name)
   }
 
-  private ensureProject(name: string): ProjectRow {
-    return this.store.ensureProject(name)
+  private *event(type: EventType, fields: EventFields): Task<void> {
+    yield* this.store.event(type, fields)
   }
 
-  private event(type: EventType, fields: EventFields): void {
-    this.store.event(type, fields)
+  private *findModel(project: string, name: string): Task<ModelRow | undefined> {
+    return yield* get<ModelRow>(`${MODEL_SELECT} WHERE p.name_key = ? AND m.name_key = ?`, nameKey(project), nameKey(name))
   }
 
-  private findModel(project: string, name: string): ModelRow | undefined {
-    return this.stmt(`${MODEL_SELECT} WHERE p.name_key = ? AND m.name_key = ?`).get(nameKey(project), nameKey(name)) as ModelRow | undefined
-  }
-
-  private requireModel(project: string, name: string): ModelRow {
-    const row = this.findModel(project, name)
+  private *requireModel(project: string, name: string): Task<ModelRow> {
+    const row = yield* this.findModel(project, name)
     if (!row) throw notFound(`model ${quote(name)} not found in project ${quote(project)}`, {project, model: name})
     return row
   }
 
-  private touchModel(modelId: number): void {
-    this.stmt('UPDATE models SET updated_at = ? WHERE id = ?').run(now(), modelId)
+  private *touchModel(modelId: number): Task<void> {
+    yield* run('UPDATE models SET updated_at = ? WHERE id = ?', now(), modelId)
   }
 
   private toModel(row: ModelRow): Model {
@@ -329,17 +327,17 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private tagsOf(model: ModelRow, versionId: number, number: number): string[] {
-    const tags = (this.stmt('SELECT name FROM tags WHERE version_id = ? ORDER BY name_key').all(versionId) as {name: string}[]).map((r) => r.name)
+  private *tagsOf(model: ModelRow, versionId: number, number: number): Task<string[]> {
+    const tags = (yield* all<{name: string}>('SELECT name FROM tags WHERE version_id = ? ORDER BY name_key', versionId)).map((r) => r.name)
     return model.latest_version === number ? [LATEST, ...tags] : tags
   }
 
-  private toSummary(model: ModelRow, row: VersionRow): VersionSummary {
+  private *toSummary(model: ModelRow, row: VersionRow): Task<VersionSummary> {
     return {
       project: model.project_name,
       model: model.name,
       version: row.number,
-      tags: this.tagsOf(model, row.id, row.number),
+      tags: yield* this.tagsOf(model, row.id, row.number),
       comment: row.comment,
       author: row.author,
       created_at: row.created_at,
@@ -354,44 +352,35 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private toVersion(model: ModelRow, row: VersionRow): Version {
-    const entries = this.stmt('SELECT kind, path, size, sha256, mode FROM version_files WHERE version_id = ? ORDER BY path').all(row.id) as (FileEntry & {
-      kind: string
-    })[]
+  private *toVersion(model: ModelRow, row: VersionRow): Task<Version> {
+    const entries = yield* all<FileEntry & {kind: string}>('SELECT kind, path, size, sha256, mode FROM version_files WHERE version_id = ? ORDER BY path', row.id)
     const files: FileEntry[] = []
     const attachments: FileEntry[] = []
     for (const {kind, ...entry} of entries) (kind === 'file' ? files : attachments).push(entry)
-    return {...this.toSummary(model, row), files, attachments, lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null}
+    return {...(yield* this.toSummary(model, row)), files, attachments, lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null}
   }
 
-  private resolveVersion(model: ModelRow, selector: string): VersionRow {
+  private *resolveVersion(model: ModelRow, selector: string): Task<VersionRow> {
     const parsed = parseSelector(selector)
     const label = `${model.name}:${selector}`
     let row: VersionRow | undefined
     switch (parsed.kind) {
       case 'latest':
-        row = this.stmt('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT 1').get(model.id) as VersionRow | undefined
+        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT 1', model.id)
         if (!row) throw notFound(`model ${quote(model.name)} has no versions yet; push one with 'modelreg models push ${model.name} PATH'`)
         return row
       case 'version':
-        row = this.stmt('SELECT * FROM versions WHERE model_id = ? AND number = ?').get(model.id, parsed.version) as VersionRow | undefined
+        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND number = ?', model.id, parsed.version)
         if (!row) {
           const why = parsed.version <= model.last_number ? 'was deleted' : 'does not exist'
           throw notFound(`version ${parsed.version} of model ${quote(model.name)} ${why}`, {ref: label})
         }
         return row
       case 'tag':
-        row = this.stmt('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
-          model.id,
-          nameKey(parsed.tag),
-        ) as VersionRow | undefined
+        row = yield* get<VersionRow>('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(parsed.tag))
         if (!row) throw notFound(`model ${quote(model.name)} has no tag ${quote(parsed.tag)}`, {ref: label})
         return row
     }
-  }
-
-  private page<T>(items: T[], total: number, page: {limit: number; offset: number}): Page<T> {
-    return {items, total, limit: page.limit, offset: page.offset}
   }
 
   // -------------------------------------------------------------------------------------------
@@ -399,12 +388,10 @@ export class LocalBackend implements Backend {
 
   async listProjects(query?: PageQuery): Promise<Page<Project>> {
     const page = validatePage(query)
-    return this.read(() => {
-      const total = (this.stmt('SELECT COUNT(*) AS n FROM projects').get() as {n: number}).n
-      const rows = this.stmt(
-        'SELECT p.* FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?',
-      ).all(page.limit, page.offset) as (ProjectRow & {model_count: number})[]
-      return this.page(
+    return this.read(function* () {
+      const total = (yield* count('SELECT COUNT(*) AS n FROM projects'))
+      const rows = yield* all<ProjectRow & {model_count: number}>('SELECT p.* FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?', page.limit, page.offset)
+      return pageOf(
         rows.map((r) => ({name: r.name, description: r.description, created_at: r.created_at, model_count: r.model_count})),
         total,
         page,
@@ -415,21 +402,23 @@ export class LocalBackend implements Backend {
   async createProject(name: string, input: {description?: string} = {}): Promise<Project> {
     validateName('project', name)
     const description = input.description === undefined ? '' : validateText(input.description, 'description')
-    return this.write('creating a project', () => {
-      const existing = this.findProject(name)
+    return this.write('creating a project', function* () {
+      const existing = yield* this.findProject(name)
       if (existing) throw alreadyExists(`project ${quote(existing.name)} already exists`)
-      const row = this.ensureProject(name)
-      if (description) this.stmt('UPDATE projects SET description = ? WHERE id = ?').run(description, row.id)
+      const row = yield* this.ensureProject(name)
+      if (description) yield* run('UPDATE projects SET description = ? WHERE id = ?', description, row.id)
       return {name: row.name, description, created_at: row.created_at, model_count: 0}
     })
   }
 
   async getProject(name: string): Promise<Project> {
     validateName('project', name)
-    const row = this.findProject(name)
-    if (!row) throw notFound(`project ${quote(name)} not found`)
-    const count = (this.stmt('SELECT COUNT(*) AS n FROM models WHERE project_id = ?').get(row.id) as {n: number}).n
-    return {name: row.name, description: row.description, created_at: row.created_at, model_count: count}
+    return this.read(function* () {
+      const row = yield* this.findProject(name)
+      if (!row) throw notFound(`project ${quote(name)} not found`)
+      const models = yield* count('SELECT COUNT(*) AS n FROM models WHERE project_id = ?', row.id)
+      return {name: row.name, description: row.description, created_at: row.created_at, model_count: models}
+    })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -457,18 +446,14 @@ export class LocalBackend implements Backend {
       params.push(`$."${key}"`, value)
     }
     const clause = where.join(' AND ')
-    return this.read(() => {
+    return this.read(function* () {
       // Unfiltered, the project's count is kept by triggers: no need to count 100,000 rows.
       const total =
         where.length === 1
-          ? ((this.stmt('SELECT model_count AS n FROM projects WHERE name_key = ?').get(...params) as {n: number} | undefined)?.n ?? 0)
-          : (this.stmt(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`).get(...params) as {n: number}).n
-      const rows = this.stmt(`${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy]} ${order}, m.id ${order} LIMIT ? OFFSET ?`).all(
-        ...params,
-        page.limit,
-        page.offset,
-      ) as ModelRow[]
-      return this.page(
+          ? ((yield* get<{n: number}>('SELECT model_count AS n FROM projects WHERE name_key = ?', ...params))?.n ?? 0)
+          : yield* count(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`, ...params)
+      const rows = yield* all<ModelRow>(`${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy]} ${order}, m.id ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      return pageOf(
         rows.map((r) => this.toModel(r)),
         total,
         page,
@@ -486,25 +471,24 @@ export class LocalBackend implements Backend {
       metadata: validateMetadata(input.metadata),
       labels: validateLabels(input.labels),
     }
-    return this.write('creating a model', () => {
-      const existing = this.findModel(project, name)
+    return this.write('creating a model', function* () {
+      const existing = yield* this.findModel(project, name)
       if (existing) throw alreadyExists(`model ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
-      const row = this.insertModel(project, name, fields)
+      const row = yield* this.insertModel(project, name, fields)
       return this.toModel(row)
     })
   }
 
-  private insertModel(
+  private *insertModel(
     project: string,
     name: string,
     fields: {description: string; owner: string | null; task: string | null; metadata: JsonObject; labels: Record<string, string>},
-  ): ModelRow {
-    const projectRow = this.ensureProject(project)
+  ): Task<ModelRow> {
+    const projectRow = yield* this.ensureProject(project)
     const time = now()
-    const info = this.stmt(
+    const inserted = (yield* get<{id: number}>(
       `INSERT INTO models (project_id, name, name_key, description, owner, task, metadata, labels, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       projectRow.id,
       name,
       nameKey(name),
@@ -515,15 +499,17 @@ export class LocalBackend implements Backend {
       JSON.stringify(fields.labels),
       time,
       time,
-    )
-    this.event('model.created', {project: projectRow.name, model: name, modelId: Number(info.lastInsertRowid)})
-    return this.requireModel(projectRow.name, name)
+    )) as {id: number}
+    yield* this.event('model.created', {project: projectRow.name, model: name, modelId: inserted.id})
+    return yield* this.requireModel(projectRow.name, name)
   }
 
   async getModel(project: string, name: string): Promise<Model> {
     validateName('project', project)
     validateName('model', name)
-    return this.toModel(this.requireModel(project, name))
+    return this.read(function* () {
+      return this.toModel(yield* this.requireModel(project, name))
+    })
   }
 
   async updateModel(project: string, name: string, patch: ModelPatch): Promise<Model> {
@@ -536,8 +522,8 @@ export class LocalBackend implements Backend {
     const unset = validateMetadataKeys(patch.unset)
     const labels = validateLabels(patch.labels)
     const unlabel = (patch.unlabel ?? []).map((key) => validateLabelKey(key))
-    return this.write('updating a model', () => {
-      const row = this.requireModel(project, name)
+    return this.write('updating a model', function* () {
+      const row = yield* this.requireModel(project, name)
       const metadata: JsonObject = {...parseJson<JsonObject>(row.metadata), ...merge}
       for (const key of unset) delete metadata[key]
       validateMetadata(metadata)
@@ -551,9 +537,8 @@ export class LocalBackend implements Backend {
       if (JSON.stringify(metadata) !== row.metadata) changes.metadata = metadata
       if (JSON.stringify(nextLabels) !== row.labels) changes.labels = nextLabels
       if (Object.keys(changes).length === 0) return this.toModel(row)
-      this.stmt(
+      yield* run(
         `UPDATE models SET description = ?, owner = ?, task = ?, metadata = ?, labels = ?, updated_at = ? WHERE id = ?`,
-      ).run(
         description ?? row.description,
         owner === undefined ? row.owner : owner,
         task === undefined ? row.task : task,
@@ -562,23 +547,21 @@ export class LocalBackend implements Backend {
         now(),
         row.id,
       )
-      this.event('model.updated', {project: row.project_name, model: row.name, modelId: row.id, data: {changed: Object.keys(changes)}})
-      return this.toModel(this.requireModel(project, name))
+      yield* this.event('model.updated', {project: row.project_name, model: row.name, modelId: row.id, data: {changed: Object.keys(changes)}})
+      return this.toModel(yield* this.requireModel(project, name))
     })
   }
 
   async deleteModel(project: string, name: string): Promise<DeleteResult> {
     validateName('project', project)
     validateName('model', name)
-    return this.write('deleting a model', () => {
-      const row = this.requireModel(project, name)
-      const versions = (this.stmt('SELECT number FROM versions WHERE model_id = ? ORDER BY number').all(row.id) as {number: number}[]).map(
-        (r) => r.number,
-      )
-      this.stmt('DELETE FROM tags WHERE model_id = ?').run(row.id)
-      this.stmt('DELETE FROM versions WHERE model_id = ?').run(row.id)
-      this.stmt('DELETE FROM models WHERE id = ?').run(row.id)
-      this.event('model.deleted', {project: row.project_name, model: row.name, modelId: row.id, data: {versions}})
+    return this.write('deleting a model', function* () {
+      const row = yield* this.requireModel(project, name)
+      const versions = (yield* all<{number: number}>('SELECT number FROM versions WHERE model_id = ? ORDER BY number', row.id)).map((r) => r.number)
+      yield* run('DELETE FROM tags WHERE model_id = ?', row.id)
+      yield* run('DELETE FROM versions WHERE model_id = ?', row.id)
+      yield* run('DELETE FROM models WHERE id = ?', row.id)
+      yield* this.event('model.deleted', {project: row.project_name, model: row.name, modelId: row.id, data: {versions}})
       return {project: row.project_name, model: row.name, versions, model_deleted: true}
     })
   }
@@ -586,25 +569,21 @@ export class LocalBackend implements Backend {
   async modelLog(project: string, query: LogQuery = {}): Promise<Page<LogEntry>> {
     validateName('project', project)
     const page = validatePage(query)
-    return this.read(() => {
+    return this.read(function* () {
       const types = LOG_EVENT_TYPES.map(() => '?').join(', ')
       let where: string
       let params: unknown[]
       if (query.model !== undefined) {
-        const model = this.requireModel(project, validateName('model', query.model))
+        const model = yield* this.requireModel(project, validateName('model', query.model))
         where = `model_id = ? AND type IN (${types})`
         params = [model.id, ...LOG_EVENT_TYPES]
       } else {
         where = `project_key = ? AND type IN (${types})`
         params = [nameKey(project), ...LOG_EVENT_TYPES]
       }
-      const total = (this.stmt(`SELECT COUNT(*) AS n FROM events WHERE ${where}`).get(...params) as {n: number}).n
-      const rows = this.stmt(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`).all(
-        ...params,
-        page.limit,
-        page.offset,
-      ) as EventRow[]
-      const tagsByEvent = this.currentTags(rows)
+      const total = yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
+      const rows = yield* all<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const tagsByEvent = yield* this.currentTags(rows)
       const entries = rows.map((row): LogEntry => {
         const data = parseJson<JsonObject>(row.data)
         const tags = tagsByEvent.get(row.id) ?? []
@@ -622,7 +601,7 @@ export class LocalBackend implements Backend {
           comment: typeof data.comment === 'string' ? data.comment : '',
         }
       })
-      return this.page(entries, total, page)
+      return pageOf(entries, total, page)
     })
   }
 
@@ -630,7 +609,7 @@ export class LocalBackend implements Backend {
    * The tags each logged version carries now (latest included), for a page of events: a few
    * queries for the page, not two per row.
    */
-  private currentTags(rows: EventRow[]): Map<number, string[]> {
+  private *currentTags(rows: EventRow[]): Task<Map<number, string[]>> {
     const result = new Map<number, string[]>()
     const byModel = new Map<number, EventRow[]>()
     for (const row of rows) {
@@ -640,18 +619,16 @@ export class LocalBackend implements Backend {
       byModel.set(row.model_id, list)
     }
     for (const [modelId, events] of byModel) {
-      const model = this.stmt(`${MODEL_SELECT} WHERE m.id = ?`).get(modelId) as ModelRow | undefined
+      const model = yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId)
       if (!model) continue
       const numbers = [...new Set(events.map((e) => e.version as number))]
       // One statement whatever the page holds: the numbers travel as one JSON array.
-      const versions = this.stmt('SELECT id, number FROM versions WHERE model_id = ? AND number IN (SELECT value FROM json_each(?))').all(
-        modelId,
-        JSON.stringify(numbers),
-      ) as {id: number; number: number}[]
+      const versions = yield* all<{id: number; number: number}>('SELECT id, number FROM versions WHERE model_id = ? AND number IN (SELECT value FROM json_each(?))', modelId, JSON.stringify(numbers))
       if (versions.length === 0) continue
-      const tagRows = this.stmt('SELECT version_id, name FROM tags WHERE version_id IN (SELECT value FROM json_each(?)) ORDER BY name_key').all(
+      const tagRows = yield* all<{version_id: number; name: string}>(
+        'SELECT version_id, name FROM tags WHERE version_id IN (SELECT value FROM json_each(?)) ORDER BY name_key',
         JSON.stringify(versions.map((v) => v.id)),
-      ) as {version_id: number; name: string}[]
+      )
       const tagsOf = new Map<number, string[]>()
       for (const t of tagRows) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name])
       const idOf = new Map(versions.map((v) => [v.number, v.id]))
@@ -673,26 +650,24 @@ export class LocalBackend implements Backend {
     validateName('model', model)
     const page = validatePage(query)
     const filter = query.where ? compileFilter(query.where, VERSION_FIELDS) : null
-    return this.read(() => {
-      const row = this.requireModel(project, model)
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
       const where = filter ? `v.model_id = ? AND ${filter.sql}` : 'v.model_id = ?'
       const params = filter ? [row.id, ...filter.params] : [row.id]
-      const total = filter ? (this.stmt(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`).get(...params) as {n: number}).n : row.version_count
-      const rows = this.stmt(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as VersionRow[]
-      return this.page(
-        rows.map((v) => this.toSummary(row, v)),
-        total,
-        page,
-      )
+      const total = filter ? yield* count(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`, ...params) : row.version_count
+      const rows = yield* all<VersionRow>(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const items: VersionSummary[] = []
+      for (const v of rows) items.push(yield* this.toSummary(row, v))
+      return pageOf(items, total, page)
     })
   }
 
   async getVersion(project: string, model: string, selector: string): Promise<Version> {
     validateName('project', project)
     validateName('model', model)
-    return this.read(() => {
-      const row = this.requireModel(project, model)
-      return this.toVersion(row, this.resolveVersion(row, selector))
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      return yield* this.toVersion(row, yield* this.resolveVersion(row, selector))
     })
   }
 
@@ -724,27 +699,32 @@ export class LocalBackend implements Backend {
    * Number and commit a version. Runs inside the write transaction: every blob it names must
    * be in place, whole; the model is created if missing; tags move in the same transaction.
    */
-  private commitVersion(project: string, model: string, v: PreparedVersion, origin: () => {lineage: Lineage | null; runUid: string | null}): VersionCreated {
+  private *commitVersion(
+    project: string,
+    model: string,
+    v: PreparedVersion,
+    origin: () => Task<{lineage: Lineage | null; runUid: string | null}>,
+  ): Task<VersionCreated> {
     const time = now()
-    let modelRow = this.findModel(project, model)
+    let modelRow = yield* this.findModel(project, model)
     if (modelRow && v.requestId) {
       // The same push again (a retry whose first answer was lost): answer as the first time.
-      const earlier = this.stmt('SELECT * FROM versions WHERE model_id = ? AND request_id = ?').get(modelRow.id, v.requestId) as VersionRow | undefined
-      if (earlier) return {version: this.toVersion(modelRow, earlier), model_created: false}
+      const earlier = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND request_id = ?', modelRow.id, v.requestId)
+      if (earlier) return {version: yield* this.toVersion(modelRow, earlier), model_created: false}
     }
-    for (const entry of [...v.files, ...v.attachments]) this.store.claimBlob(entry.sha256, entry.size, time, project)
-    const {lineage, runUid} = origin()
+    for (const entry of [...v.files, ...v.attachments]) yield* this.store.claimBlob(entry.sha256, entry.size, time, project)
+    const {lineage, runUid} = yield* origin()
     const modelCreated = !modelRow
-    if (!modelRow) modelRow = this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
-    const {last_number: number} = this.stmt('UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number').get(
+    if (!modelRow) modelRow = yield* this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
+    const {last_number: number} = (yield* get<{last_number: number}>(
+      'UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number',
       time,
       modelRow.id,
-    ) as {last_number: number}
+    )) as {last_number: number}
     const size = v.files.reduce((sum, f) => sum + f.size, 0)
-    const info = this.stmt(
+    const {id: versionId} = (yield* get<{id: number}>(
       `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count, request_id, run_uid, lineage)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       modelRow.id,
       number,
       v.comment,
@@ -761,12 +741,11 @@ export class LocalBackend implements Backend {
       v.requestId,
       runUid,
       lineage ? JSON.stringify(lineage) : null,
-    )
-    const versionId = Number(info.lastInsertRowid)
-    const insertFile = this.stmt('INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)')
-    for (const f of v.files) insertFile.run(versionId, 'file', f.path, f.size, f.sha256, f.mode)
-    for (const f of v.attachments) insertFile.run(versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
-    this.event('version.created', {
+    )) as {id: number}
+    const insertFile = 'INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)'
+    for (const f of v.files) yield* run(insertFile, versionId, 'file', f.path, f.size, f.sha256, f.mode)
+    for (const f of v.attachments) yield* run(insertFile, versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
+    yield* this.event('version.created', {
       project: modelRow.project_name,
       model: modelRow.name,
       modelId: modelRow.id,
@@ -781,9 +760,9 @@ export class LocalBackend implements Backend {
         ...(lineage?.checkpoint ? {checkpoint: lineage.checkpoint.uuid} : {}),
       },
     })
-    for (const tag of v.tags) this.moveTag(modelRow, tag, versionId, number, time)
-    const fresh = this.requireModel(project, model)
-    return {version: this.toVersion(fresh, this.resolveVersion(fresh, String(number))), model_created: modelCreated}
+    for (const tag of v.tags) yield* this.moveTag(modelRow, tag, versionId, number, time)
+    const fresh = yield* this.requireModel(project, model)
+    return {version: yield* this.toVersion(fresh, yield* this.resolveVersion(fresh, String(number))), model_created: modelCreated}
   }
 
   async createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated> {
@@ -793,15 +772,16 @@ export class LocalBackend implements Backend {
     this.tracking.checkDatasetsLimit(input.datasets)
     const datasets = input.datasets ?? []
     for (const d of datasets) validateDatasetInput(d)
-    return this.write('pushing a version', () =>
-      this.commitVersion(project, model, prepared, () => {
+    const tracking = this.tracking
+    return this.write('pushing a version', function* () {
+      return yield* this.commitVersion(project, model, prepared, function* () {
         if (input.run_id !== undefined && input.run_id !== null) {
-          const run = this.tracking.resolveRun(input.run_id)
-          return {lineage: this.tracking.lineageOf(run, null, datasets), runUid: run.uid}
+          const run = yield* tracking.resolveRun(input.run_id)
+          return {lineage: yield* tracking.lineageOf(run, null, datasets), runUid: run.uid}
         }
-        return {lineage: datasets.length ? this.tracking.datasetsOnlyLineage(datasets) : null, runUid: null}
-      }),
-    )
+        return {lineage: datasets.length ? tracking.datasetsOnlyLineage(datasets) : null, runUid: null}
+      })
+    })
   }
 
   async registerCheckpoint(project: string, model: string, uuid: string, input: RegisterInput): Promise<VersionCreated> {
@@ -809,13 +789,13 @@ export class LocalBackend implements Backend {
     validateName('model', model)
     validateUuid(uuid)
     const prepared = this.prepareVersion({files: [], ...input}, false)
-    return this.write('registering a checkpoint', () => {
-      const {row, checkpoint} = this.tracking.requireCheckpoint(uuid)
-      const run = this.tracking.resolveRun(row.run_uid)
-      const lineage = this.tracking.lineageOf(run, {uuid: checkpoint.uuid, step: checkpoint.step})
+    return this.write('registering a checkpoint', function* () {
+      const {row, checkpoint} = yield* this.tracking.requireCheckpoint(uuid)
+      const run = yield* this.tracking.resolveRun(row.run_uid)
+      const lineage = yield* this.tracking.lineageOf(run, {uuid: checkpoint.uuid, step: checkpoint.step})
       // The checkpoint's files, by reference: no byte is copied.
       const v: PreparedVersion = {...prepared, files: checkpoint.files, metrics: {...lineage.metrics, ...checkpoint.metrics, ...prepared.metrics}}
-      return this.commitVersion(project, model, v, () => ({lineage, runUid: run.uid}))
+      return yield* this.commitVersion(project, model, v, () => done({lineage, runUid: run.uid}))
     })
   }
 
@@ -823,17 +803,17 @@ export class LocalBackend implements Backend {
     validateName('project', project)
     validateName('model', model)
     if (!Number.isSafeInteger(version) || version < 1) throw invalid(`invalid version ${quote(version)}`)
-    return this.write('deleting a version', () => {
-      const row = this.requireModel(project, model)
-      const versionRow = this.resolveVersion(row, String(version))
-      const tags = this.stmt('SELECT name FROM tags WHERE version_id = ?').all(versionRow.id) as {name: string}[]
+    return this.write('deleting a version', function* () {
+      const row = yield* this.requireModel(project, model)
+      const versionRow = yield* this.resolveVersion(row, String(version))
+      const tags = yield* all<{name: string}>('SELECT name FROM tags WHERE version_id = ?', versionRow.id)
       for (const tag of tags) {
-        this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version, tag: tag.name, data: {reason: 'version deleted'}})
+        yield* this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version, tag: tag.name, data: {reason: 'version deleted'}})
       }
-      this.stmt('DELETE FROM tags WHERE version_id = ?').run(versionRow.id)
-      this.stmt('DELETE FROM versions WHERE id = ?').run(versionRow.id)
-      this.touchModel(row.id)
-      this.event('version.deleted', {project: row.project_name, model: row.name, modelId: row.id, version})
+      yield* run('DELETE FROM tags WHERE version_id = ?', versionRow.id)
+      yield* run('DELETE FROM versions WHERE id = ?', versionRow.id)
+      yield* this.touchModel(row.id)
+      yield* this.event('version.deleted', {project: row.project_name, model: row.name, modelId: row.id, version})
       return {project: row.project_name, model: row.name, versions: [version], model_deleted: false}
     })
   }
@@ -911,13 +891,14 @@ export class LocalBackend implements Backend {
   async listTags(project: string, model: string): Promise<Tag[]> {
     validateName('project', project)
     validateName('model', model)
-    return this.read(() => {
-      const row = this.requireModel(project, model)
-      const tags = this.stmt(
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      const tags = yield* all<Tag>(
         'SELECT t.name AS tag, v.number AS version, t.updated_at FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? ORDER BY t.name_key',
-      ).all(row.id) as Tag[]
+        row.id,
+      )
       if (row.latest_version === null) return tags
-      const latest = this.stmt('SELECT created_at FROM versions WHERE model_id = ? AND number = ?').get(row.id, row.latest_version) as {
+      const latest = (yield* get<{created_at: string}>('SELECT created_at FROM versions WHERE model_id = ? AND number = ?', row.id, row.latest_version)) as {
         created_at: string
       }
       return [{tag: LATEST, version: row.latest_version, updated_at: latest.created_at}, ...tags]
@@ -928,36 +909,35 @@ export class LocalBackend implements Backend {
     validateName('project', project)
     validateName('model', model)
     validateTag(tag)
-    return this.write('tagging a version', () => {
-      const row = this.requireModel(project, model)
-      const target = this.resolveVersion(row, selector)
-      const current = this.stmt('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
-        row.id,
-        nameKey(tag),
-      ) as {number: number} | undefined
+    return this.write('tagging a version', function* () {
+      const row = yield* this.requireModel(project, model)
+      const target = yield* this.resolveVersion(row, selector)
+      const current = yield* get<{number: number}>('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', row.id, nameKey(tag))
       const previous = current?.number ?? null
       if (options.expect_previous !== undefined && options.expect_previous !== previous) {
         const state = previous === null ? 'is not set' : `points at version ${previous}`
         const expected = options.expect_previous === null ? 'not to be set' : `to point at version ${options.expect_previous}`
         throw conflict(`tag ${quote(tag)} of model ${quote(row.name)} ${state}, expected it ${expected}; someone moved it meanwhile`)
       }
-      if (previous !== target.number) this.moveTag(row, tag, target.id, target.number, now())
+      if (previous !== target.number) yield* this.moveTag(row, tag, target.id, target.number, now())
       return {project: row.project_name, model: row.name, tag, version: target.number, previous}
     })
   }
 
-  private moveTag(model: ModelRow, tag: string, versionId: number, number: number, time: string): void {
-    const current = this.stmt('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?').get(
-      model.id,
-      nameKey(tag),
-    ) as {number: number} | undefined
+  private *moveTag(model: ModelRow, tag: string, versionId: number, number: number, time: string): Task<void> {
+    const current = yield* get<{number: number}>('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(tag))
     if (current?.number === number) return
-    this.stmt(
+    yield* run(
       `INSERT INTO tags (model_id, name_key, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (model_id, name_key) DO UPDATE SET name = excluded.name, version_id = excluded.version_id, updated_at = excluded.updated_at`,
-    ).run(model.id, nameKey(tag), tag, versionId, time)
-    this.touchModel(model.id)
-    this.event('tag.set', {
+      model.id,
+      nameKey(tag),
+      tag,
+      versionId,
+      time,
+    )
+    yield* this.touchModel(model.id)
+    yield* this.event('tag.set', {
       project: model.project_name,
       model: model.name,
       modelId: model.id,
@@ -971,15 +951,17 @@ export class LocalBackend implements Backend {
     validateName('project', project)
     validateName('model', model)
     validateTag(tag)
-    return this.write('removing a tag', () => {
-      const row = this.requireModel(project, model)
-      const current = this.stmt(
+    return this.write('removing a tag', function* () {
+      const row = yield* this.requireModel(project, model)
+      const current = yield* get<{name: string; number: number}>(
         'SELECT t.name, v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?',
-      ).get(row.id, nameKey(tag)) as {name: string; number: number} | undefined
+        row.id,
+        nameKey(tag),
+      )
       if (!current) throw notFound(`model ${quote(row.name)} has no tag ${quote(tag)}`)
-      this.stmt('DELETE FROM tags WHERE model_id = ? AND name_key = ?').run(row.id, nameKey(tag))
-      this.touchModel(row.id)
-      this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version: current.number, tag: current.name})
+      yield* run('DELETE FROM tags WHERE model_id = ? AND name_key = ?', row.id, nameKey(tag))
+      yield* this.touchModel(row.id)
+      yield* this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version: current.number, tag: current.name})
       return {project: row.project_name, model: row.name, tag: current.name, version: current.number}
     })
   }
@@ -1020,10 +1002,10 @@ export class LocalBackend implements Backend {
     const order = query.order ?? 'asc'
     if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
-    return this.read(() => {
-      const total = (this.stmt(`SELECT COUNT(*) AS n FROM events ${clause}`).get(...params) as {n: number}).n
-      const rows = this.stmt(`SELECT * FROM events ${clause} ORDER BY id ${order} LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as EventRow[]
-      return this.page(
+    return this.read(function* () {
+      const total = yield* count(`SELECT COUNT(*) AS n FROM events ${clause}`, ...params)
+      const rows = yield* all<EventRow>(`SELECT * FROM events ${clause} ORDER BY id ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      return pageOf(
         rows.map((row) => ({
           id: row.id,
           time: row.time,
@@ -1043,7 +1025,7 @@ export class LocalBackend implements Backend {
 
   async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
     const filter: EventQuery = {...query, since: undefined, order: 'asc', offset: 0, limit: 1000}
-    let after = query.after_id ?? (this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as {id: number}).id
+    let after = query.after_id ?? this.lastEventId()
     while (!signal.aborted) {
       const page = await this.listEvents({...filter, after_id: after})
       for (const event of page.items) yield event
@@ -1052,9 +1034,13 @@ export class LocalBackend implements Backend {
         continue
       }
       // No match in the window: skip past events that exist but do not match the filter.
-      after = Math.max(after, (this.stmt('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as {id: number}).id)
+      after = Math.max(after, this.lastEventId())
       await sleep(FOLLOW_POLL_MS, signal)
     }
+  }
+
+  private lastEventId(): number {
+    return this.store.sync(count('SELECT COALESCE(MAX(id), 0) AS n FROM events'))
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1075,14 +1061,13 @@ export class LocalBackend implements Backend {
    * changes too, so it errs towards "changed"). The server's read cache is valid while it holds.
    */
   changeStamp(): string {
-    const row = this.stmt('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version').get() as {v: number; c: number}
+    const row = this.store.sync(get<{v: number; c: number}>('SELECT data_version AS v, total_changes() AS c FROM pragma_data_version')) as {v: number; c: number}
     return `${this.store.generation}:${row.v}:${row.c}`
   }
 
   /** Count and bytes of stored blobs (for /metrics). */
   blobStats(): {count: number; bytes: number} {
-    const row = this.stmt('SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs').get() as {count: number; bytes: number}
-    return row
+    return this.store.sync(get<{count: number; bytes: number}>('SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs')) as {count: number; bytes: number}
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1092,7 +1077,7 @@ export class LocalBackend implements Backend {
   async visibleBlobSize(digest: string): Promise<number | null> {
     validateDigest(digest)
     const size = await this.blobs.size(digest)
-    return size !== null && this.store.blobVisible(digest) ? size : null
+    return size !== null && this.store.sync(this.store.blobVisible(digest)) ? size : null
   }
 
   async missingBlobs(digests: string[]): Promise<string[]> {
@@ -1107,9 +1092,9 @@ export class LocalBackend implements Backend {
     }
     if (present.length > 0) {
       // A writer is about to rely on these: record that, so gc spares them.
-      this.write('recording blob use', () => {
+      this.write('recording blob use', function* () {
         const time = now()
-        for (const blob of present) this.store.touchBlob(blob.digest, blob.size, time)
+        for (const blob of present) yield* this.store.touchBlob(blob.digest, blob.size, time)
       })
     }
     return missing
@@ -1119,7 +1104,7 @@ export class LocalBackend implements Backend {
     validateDigest(digest)
     if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
     let stored: boolean
-    if (!this.store.blobVisible(digest) && (await this.blobs.size(digest)) === size) {
+    if (!this.store.sync(this.store.blobVisible(digest)) && (await this.blobs.size(digest)) === size) {
       // Stored, but outside the caller's view: the upload proves it has the bytes.
       await this.blobs.prove(digest, size, file ?? open())
       stored = false
@@ -1137,9 +1122,9 @@ export class LocalBackend implements Backend {
 
   /** A blob whose bytes this handle's client sent (and the store hashed): stored, used now, and in its view. */
   private recordUpload(digest: string, size: number): void {
-    this.write('recording a blob', () => {
-      this.store.touchBlob(digest, size, now())
-      if (this.store.projectScope !== null) this.store.grantBlob(digest, this.store.projectScope)
+    this.write('recording a blob', function* () {
+      yield* this.store.touchBlob(digest, size, now())
+      if (this.store.projectScope !== null) yield* this.store.grantBlob(digest, this.store.projectScope)
     })
   }
 
@@ -1149,7 +1134,7 @@ export class LocalBackend implements Backend {
 
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
     validateDigest(digest)
-    if (!this.store.blobVisible(digest)) throw notFound(`blob ${digest} is not in the store`)
+    if (!this.store.sync(this.store.blobVisible(digest))) throw notFound(`blob ${digest} is not in the store`)
     return this.blobs.open(digest, options.offset ?? 0)
   }
 }

@@ -12,6 +12,7 @@ import {nameKey} from '../validation.js'
 import {BlobStore} from './blob-store.js'
 import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
 import {GuardedDatabase} from './database-guard.js'
+import {get, run, runSync, type SqlStatement, type Task} from '../sql/task.js'
 
 export interface ProjectRow {
   id: number
@@ -123,37 +124,64 @@ export class Store {
     return statement
   }
 
-  write<T>(what: string, fn: () => T): T {
+  /** Answer one statement of a task (see sql/task.ts) on this connection. */
+  readonly execute = (statement: SqlStatement): unknown => {
+    const prepared = this.stmt(statement.sql)
+    switch (statement.kind) {
+      case 'get':
+        return prepared.get(statement.params)
+      case 'all':
+        return prepared.all(statement.params)
+      case 'run':
+        return prepared.run(statement.params).changes
+    }
+  }
+
+  /** Run a task here and now (each statement on its own, or inside the caller's transaction). */
+  sync<T>(task: Task<T>): T {
+    return runSync(task, this.execute)
+  }
+
+  /** A write transaction around `body` (a task, or a plain function while code moves to tasks). */
+  write<T>(what: string, body: () => Task<T>): T
+  write<T>(what: string, body: () => T): T
+  write<T>(what: string, body: () => T | Task<T>): T {
     const outermost = !this.db.inTransaction
     if (outermost) this.database.ensureWritable()
-    const result = writeTransaction(this.db, what, fn)
+    const result = writeTransaction(this.db, what, () => this.settle(body()))
     if (outermost) this.database.wrote()
     return result
   }
 
-  read<T>(fn: () => T): T {
-    return readTransaction(this.db, fn)
+  /** A read transaction: every statement of `body` sees one snapshot. */
+  read<T>(body: () => Task<T>): T
+  read<T>(body: () => T): T
+  read<T>(body: () => T | Task<T>): T {
+    return readTransaction(this.db, () => this.settle(body()))
   }
 
-  findProject(name: string): ProjectRow | undefined {
-    return this.stmt('SELECT * FROM projects WHERE name_key = ?').get(nameKey(name)) as ProjectRow | undefined
+  private settle<T>(result: T | Task<T>): T {
+    return isTask(result) ? runSync(result, this.execute) : result
   }
 
-  /** The project, created (with its event) on first write. Call inside a write transaction. */
-  ensureProject(name: string): ProjectRow {
-    const existing = this.findProject(name)
+  *findProject(name: string): Task<ProjectRow | undefined> {
+    return yield* get<ProjectRow>('SELECT * FROM projects WHERE name_key = ?', nameKey(name))
+  }
+
+  /** The project, created (with its event) on first write. Inside a write transaction. */
+  *ensureProject(name: string): Task<ProjectRow> {
+    const existing = yield* this.findProject(name)
     if (existing) return existing
     const time = now()
-    const info = this.stmt('INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?)').run(name, nameKey(name), time)
-    this.event('project.created', {project: name})
-    return {id: Number(info.lastInsertRowid), name, name_key: nameKey(name), description: '', created_at: time}
+    const row = (yield* get<{id: number}>('INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?) RETURNING id', name, nameKey(name), time)) as {id: number}
+    yield* this.event('project.created', {project: name})
+    return {id: row.id, name, name_key: nameKey(name), description: '', created_at: time}
   }
 
-  event(type: EventType, fields: EventFields): void {
-    this.stmt(
+  *event(type: EventType, fields: EventFields): Task<void> {
+    yield* run(
       `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
       now(),
       type,
       fields.project,
@@ -170,11 +198,11 @@ export class Store {
 
   /**
    * Make sure a blob a version or checkpoint is about to reference is stored whole, and mark it
-   * used now so that gc leaves it alone. Runs inside the write transaction that commits.
+   * used now so that gc leaves it alone. Inside the write transaction that commits.
    */
-  claimBlob(digest: string, size: number, time: string, project: string): void {
+  *claimBlob(digest: string, size: number, time: string, project: string): Task<void> {
+    if (!(yield* this.blobVisible(digest))) throw missingBlob(digest)
     let actual: number | null = null
-    if (!this.blobVisible(digest)) throw missingBlob(digest)
     try {
       const info = statSync(this.blobs.pathOf(digest))
       if (info.isFile()) actual = info.size
@@ -183,26 +211,34 @@ export class Store {
     }
     if (actual === null) throw missingBlob(digest)
     if (actual !== size) throw new RegistryError('integrity', `blob ${digest} is ${actual} bytes in the store, but the manifest says ${size}`, {digest})
-    this.touchBlob(digest, size, time)
-    this.grantBlob(digest, project)
+    yield* this.touchBlob(digest, size, time)
+    yield* this.grantBlob(digest, project)
   }
 
   /** Whether this handle's view includes the blob (always, without a scope). */
-  blobVisible(digest: string): boolean {
+  *blobVisible(digest: string): Task<boolean> {
     if (this.projectScope === null) return true
-    return this.stmt('SELECT 1 FROM blob_grants WHERE digest = ? AND project_key = ?').get(digest, nameKey(this.projectScope)) !== undefined
+    return (yield* get('SELECT 1 FROM blob_grants WHERE digest = ? AND project_key = ?', digest, nameKey(this.projectScope))) !== undefined
   }
 
   /** Let `project` see a stored blob (its row must exist: touchBlob first). */
-  grantBlob(digest: string, project: string): void {
-    this.stmt('INSERT OR IGNORE INTO blob_grants (digest, project_key) VALUES (?, ?)').run(digest, nameKey(project))
+  *grantBlob(digest: string, project: string): Task<void> {
+    yield* run('INSERT INTO blob_grants (digest, project_key) VALUES (?, ?) ON CONFLICT DO NOTHING', digest, nameKey(project))
   }
 
   /** Record a blob as stored and used now (gc spares recently used blobs). */
-  touchBlob(digest: string, size: number, time: string): void {
-    this.stmt(
+  *touchBlob(digest: string, size: number, time: string): Task<void> {
+    yield* run(
       `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,
-    ).run(digest, size, time, time)
+      digest,
+      size,
+      time,
+      time,
+    )
   }
+}
+
+function isTask<T>(value: T | Task<T>): value is Task<T> {
+  return typeof value === 'object' && value !== null && typeof (value as Task<T>).next === 'function' && typeof (value as Task<T>).throw === 'function'
 }

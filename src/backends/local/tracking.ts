@@ -2,7 +2,6 @@
  * Experiment tracking on the local engine: experiments, runs, metric series, datasets,
  * checkpoints, and the lineage snapshots that versions keep.
  */
-import type {Statement} from 'better-sqlite3'
 import {randomBytes, randomUUID} from 'node:crypto'
 import type {
   Checkpoint,
@@ -56,6 +55,7 @@ import {
   validateUuid,
 } from '../validation.js'
 import {now, parseJson, type ProjectRow, type Store} from './store.js'
+import {all, count, get, run as exec, type Task} from '../sql/task.js'
 
 interface ExperimentRow {
   id: number
@@ -165,19 +165,25 @@ export class Tracking {
 
   constructor(private readonly store: Store) {}
 
-  private stmt(sql: string) {
-    return this.store.stmt(sql)
+  /** A write transaction around a task (`this` inside it is this object). */
+  private write<T>(what: string, body: (this: Tracking) => Task<T>): T {
+    return this.store.write(what, () => body.call(this))
+  }
+
+  /** A read transaction around a task. */
+  private read<T>(body: (this: Tracking) => Task<T>): T {
+    return this.store.read(() => body.call(this))
   }
 
   // -------------------------------------------------------------------------------------------
   // experiments
 
-  private findExperiment(project: string, name: string): ExperimentRow | undefined {
-    return this.stmt(`${EXPERIMENT_SELECT} WHERE p.name_key = ? AND e.name_key = ?`).get(nameKey(project), nameKey(name)) as ExperimentRow | undefined
+  private *findExperiment(project: string, name: string): Task<ExperimentRow | undefined> {
+    return yield* get<ExperimentRow>(`${EXPERIMENT_SELECT} WHERE p.name_key = ? AND e.name_key = ?`, nameKey(project), nameKey(name))
   }
 
-  private requireExperiment(project: string, name: string): ExperimentRow {
-    const row = this.findExperiment(project, name)
+  private *requireExperiment(project: string, name: string): Task<ExperimentRow> {
+    const row = yield* this.findExperiment(project, name)
     if (!row) throw notFound(`experiment ${quote(name)} not found in project ${quote(project)}`)
     return row
   }
@@ -204,30 +210,32 @@ export class Tracking {
   }
 
   /** The experiment, created with its event if missing. Call inside a write transaction. */
-  private ensureExperiment(project: ProjectRow, name: string, input: ExperimentCreate = {}): ExperimentRow {
-    const existing = this.findExperiment(project.name, name)
+  private *ensureExperiment(project: ProjectRow, name: string, input: ExperimentCreate = {}): Task<ExperimentRow> {
+    const existing = yield* this.findExperiment(project.name, name)
     if (existing) return existing
     const fields = this.experimentFields(input)
     const time = now()
-    this.stmt(
+    yield* exec(
       'INSERT INTO experiments (project_id, name, name_key, description, owner, framework, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(project.id, name, nameKey(name), fields.description ?? '', fields.owner ?? null, fields.framework ?? null, time, time)
-    this.store.event('experiment.created', {project: project.name, data: {experiment: name}})
-    return this.requireExperiment(project.name, name)
+      project.id,
+      name,
+      nameKey(name),
+      fields.description ?? '',
+      fields.owner ?? null,
+      fields.framework ?? null,
+      time,
+      time,
+    )
+    yield* this.store.event('experiment.created', {project: project.name, data: {experiment: name}})
+    return yield* this.requireExperiment(project.name, name)
   }
 
   async listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>> {
     validateName('project', project)
     const page = validatePage(query)
-    return this.store.read(() => {
-      const total = (
-        this.stmt('SELECT COUNT(*) AS n FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.name_key = ?').get(nameKey(project)) as {n: number}
-      ).n
-      const rows = this.stmt(`${EXPERIMENT_SELECT} WHERE p.name_key = ? ORDER BY e.name_key LIMIT ? OFFSET ?`).all(
-        nameKey(project),
-        page.limit,
-        page.offset,
-      ) as ExperimentRow[]
+    return this.read(function* () {
+      const total = yield* count('SELECT COUNT(*) AS n FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.name_key = ?', nameKey(project))
+      const rows = yield* all<ExperimentRow>(`${EXPERIMENT_SELECT} WHERE p.name_key = ? ORDER BY e.name_key LIMIT ? OFFSET ?`, nameKey(project), page.limit, page.offset)
       return {items: rows.map((r) => this.toExperiment(r)), total, ...page}
     })
   }
@@ -236,40 +244,36 @@ export class Tracking {
     validateName('project', project)
     validateName('experiment', name)
     this.experimentFields(input)
-    return this.store.write('creating an experiment', () => {
-      const existing = this.findExperiment(project, name)
+    return this.write('creating an experiment', function* () {
+      const existing = yield* this.findExperiment(project, name)
       if (existing) throw alreadyExists(`experiment ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
-      return this.toExperiment(this.ensureExperiment(this.store.ensureProject(project), name, input))
+      return this.toExperiment(yield* this.ensureExperiment(yield* this.store.ensureProject(project), name, input))
     })
   }
 
   async getExperiment(project: string, name: string): Promise<Experiment> {
     validateName('project', project)
     validateName('experiment', name)
-    return this.toExperiment(this.requireExperiment(project, name))
+    return this.read(function* () {
+      return this.toExperiment(yield* this.requireExperiment(project, name))
+    })
   }
 
   async updateExperiment(project: string, name: string, patch: ExperimentPatch): Promise<Experiment> {
     validateName('project', project)
     validateName('experiment', name)
     const fields = this.experimentFields(patch)
-    return this.store.write('updating an experiment', () => {
-      const row = this.requireExperiment(project, name)
+    return this.write('updating an experiment', function* () {
+      const row = yield* this.requireExperiment(project, name)
       const next = {
         description: fields.description ?? row.description,
         owner: fields.owner === undefined ? row.owner : fields.owner,
         framework: fields.framework === undefined ? row.framework : fields.framework,
       }
       if (next.description === row.description && next.owner === row.owner && next.framework === row.framework) return this.toExperiment(row)
-      this.stmt('UPDATE experiments SET description = ?, owner = ?, framework = ?, updated_at = ? WHERE id = ?').run(
-        next.description,
-        next.owner,
-        next.framework,
-        now(),
-        row.id,
-      )
-      this.store.event('experiment.updated', {project: row.project_name, data: {experiment: row.name}})
-      return this.toExperiment(this.requireExperiment(project, name))
+      yield* exec('UPDATE experiments SET description = ?, owner = ?, framework = ?, updated_at = ? WHERE id = ?', next.description, next.owner, next.framework, now(), row.id)
+      yield* this.store.event('experiment.updated', {project: row.project_name, data: {experiment: row.name}})
+      return this.toExperiment(yield* this.requireExperiment(project, name))
     })
   }
 
@@ -277,11 +281,11 @@ export class Tracking {
   // runs
 
   /** A run by id, or by a unique prefix of at least 6 characters. */
-  resolveRun(ref: string): RunRow {
+  *resolveRun(ref: string): Task<RunRow> {
     if (typeof ref !== 'string' || !/^[0-9a-f]{6,32}$/.test(ref)) throw invalid(`invalid run id ${quote(ref)}: expected 6-32 lower-case hex characters`)
-    const exact = this.stmt(`${RUN_SELECT} WHERE r.uid = ?`).get(ref) as RunRow | undefined
+    const exact = yield* get<RunRow>(`${RUN_SELECT} WHERE r.uid = ?`, ref)
     if (exact) return exact
-    const matches = this.stmt(`${RUN_SELECT} WHERE r.uid >= ? AND r.uid < ? LIMIT 2`).all(ref, `${ref}g`) as RunRow[]
+    const matches = yield* all<RunRow>(`${RUN_SELECT} WHERE r.uid >= ? AND r.uid < ? LIMIT 2`, ref, `${ref}g`)
     if (matches.length === 0) throw notFound(`run ${quote(ref)} not found`)
     if (matches.length > 1) throw invalid(`run id prefix ${quote(ref)} is ambiguous; give more characters`)
     return matches[0]
@@ -290,25 +294,26 @@ export class Tracking {
   /** The project a run belongs to (the server authorizes project-limited tokens with it). */
   projectOfRun(ref: string): string | null {
     try {
-      return this.resolveRun(ref).project_name
+      return this.store.sync(this.resolveRun(ref)).project_name
     } catch {
       return null
     }
   }
 
   projectOfCheckpoint(uuid: string): string | null {
-    const row = this.stmt(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`).get(uuid) as CheckpointRow | undefined
+    const row = this.store.sync(get<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`, uuid))
     return row?.project_name ?? null
   }
 
-  private lastValues(runIds: number[]): Map<number, Record<string, number>> {
+  private *lastValues(runIds: number[]): Task<Map<number, Record<string, number>>> {
     const out = new Map<number, Record<string, number>>(runIds.map((id) => [id, {}]))
     if (runIds.length === 0) return out
     for (let i = 0; i < runIds.length; i += 500) {
       const chunk = runIds.slice(i, i + 500)
-      const rows = this.stmt(`SELECT run_id, name, split, last_value FROM metric_series WHERE run_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY name, split`).all(
+      const rows = yield* all<{run_id: number; name: string; split: string; last_value: number}>(
+        `SELECT run_id, name, split, last_value FROM metric_series WHERE run_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY name, split`,
         ...chunk,
-      ) as {run_id: number; name: string; split: string; last_value: number}[]
+      )
       for (const row of rows) (out.get(row.run_id) as Record<string, number>)[metricKey(row.name, row.split)] = row.last_value
     }
     return out
@@ -331,40 +336,36 @@ export class Tracking {
     }
   }
 
-  private toRun(row: RunRow): Run {
+  private *toRun(row: RunRow): Task<Run> {
     const aggregates = new Map(
       (
-        this.stmt('SELECT name, split, MIN(value) AS min, MAX(value) AS max, COUNT(*) AS count FROM metrics WHERE run_id = ? GROUP BY name, split').all(row.id) as {
-          name: string
-          split: string
-          min: number
-          max: number
-          count: number
-        }[]
+        yield* all<{name: string; split: string; min: number; max: number; count: number}>(
+          'SELECT name, split, MIN(value) AS min, MAX(value) AS max, COUNT(*) AS count FROM metrics WHERE run_id = ? GROUP BY name, split',
+          row.id,
+        )
       ).map((a) => [`${a.name}\u0000${a.split}`, a]),
     )
-    const series = this.stmt('SELECT name, split, last_step, last_value FROM metric_series WHERE run_id = ? ORDER BY name, split').all(row.id) as {
-      name: string
-      split: string
-      last_step: number
-      last_value: number
-    }[]
+    const series = yield* all<{name: string; split: string; last_step: number; last_value: number}>(
+      'SELECT name, split, last_step, last_value FROM metric_series WHERE run_id = ? ORDER BY name, split',
+      row.id,
+    )
     const summaries: MetricSummary[] = series.map((s) => {
       const a = aggregates.get(`${s.name}\u0000${s.split}`)
       return {name: s.name, split: s.split, last: s.last_value, last_step: s.last_step, min: a?.min ?? s.last_value, max: a?.max ?? s.last_value, count: a?.count ?? 0}
     })
     const metrics: Record<string, number> = {}
     for (const m of summaries) metrics[metricKey(m.name, m.split)] = m.last
-    const versions = this.stmt(
+    const versions = yield* all<{project: string; model: string; version: number}>(
       `SELECT p.name AS project, m.name AS model, v.number AS version FROM versions v JOIN models m ON m.id = v.model_id JOIN projects p ON p.id = m.project_id
        WHERE v.run_uid = ? ORDER BY v.id`,
-    ).all(row.uid) as {project: string; model: string; version: number}[]
+      row.uid,
+    )
     return {
       ...this.toRunSummary(row, metrics),
       source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
       metric_summaries: summaries,
-      datasets: this.datasetsOf(row.id),
-      checkpoints: (this.stmt(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`).all(row.id) as CheckpointRow[]).map((c) => this.toCheckpointSummary(c)),
+      datasets: yield* this.datasetsOf(row.id),
+      checkpoints: (yield* all<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`, row.id)).map((c) => this.toCheckpointSummary(c)),
       versions,
     }
   }
@@ -380,16 +381,15 @@ export class Tracking {
     const author = validateShortText(input.author, 'author')
     const source = {...emptySource(), ...(input.source ?? {})}
     validateMetadata(source, 'source')
-    return this.store.write('starting a run', () => {
-      const projectRow = this.store.ensureProject(project)
-      const experiment = this.ensureExperiment(projectRow, input.experiment)
+    return this.write('starting a run', function* () {
+      const projectRow = yield* this.store.ensureProject(project)
+      const experiment = yield* this.ensureExperiment(projectRow, input.experiment)
       let uid = randomBytes(6).toString('hex')
-      while (this.stmt('SELECT 1 FROM runs WHERE uid = ?').get(uid)) uid = randomBytes(6).toString('hex')
+      while (yield* get('SELECT 1 FROM runs WHERE uid = ?', uid)) uid = randomBytes(6).toString('hex')
       const time = now()
-      this.stmt(
+      yield* exec(
         `INSERT INTO runs (uid, experiment_id, name, name_key, status, params, tags, author, source, created_at, start_time)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
         uid,
         experiment.id,
         name,
@@ -402,13 +402,15 @@ export class Tracking {
         time,
         status === 'running' ? time : null,
       )
-      this.store.event('run.created', {project: projectRow.name, data: {run: uid, experiment: experiment.name, name, status}})
-      return this.toRun(this.resolveRun(uid))
+      yield* this.store.event('run.created', {project: projectRow.name, data: {run: uid, experiment: experiment.name, name, status}})
+      return yield* this.toRun(yield* this.resolveRun(uid))
     })
   }
 
   async getRun(ref: string): Promise<Run> {
-    return this.store.read(() => this.toRun(this.resolveRun(ref)))
+    return this.read(function* () {
+      return yield* this.toRun(yield* this.resolveRun(ref))
+    })
   }
 
   async listRuns(project: string, query: RunQuery = {}): Promise<Page<RunSummary>> {
@@ -444,21 +446,18 @@ export class Tracking {
     const sort: SqlFragment | null = RUN_FIELDS.field(sortBy)
     if (!sort) throw invalid(`cannot sort runs by ${quote(sortBy)}: use ${RUN_FIELDS.describe}`)
     const clause = where.join(' AND ')
-    return this.store.read(() => {
-      const total = (
-        this.stmt(`SELECT COUNT(*) AS n FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE ${clause}`).get(
-          ...params,
-        ) as {n: number}
-      ).n
+    return this.read(function* () {
+      const total = yield* count(`SELECT COUNT(*) AS n FROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id WHERE ${clause}`, ...params)
       // Rows without the sort field go last, whatever the order.
-      const rows = this.stmt(`${RUN_SELECT} WHERE ${clause} ORDER BY (${sort.sql}) IS NULL, ${sort.sql} ${order}, r.id ${order} LIMIT ? OFFSET ?`).all(
+      const rows = yield* all<RunRow>(
+        `${RUN_SELECT} WHERE ${clause} ORDER BY (${sort.sql}) IS NULL, ${sort.sql} ${order}, r.id ${order} LIMIT ? OFFSET ?`,
         ...params,
         ...sort.params,
         ...sort.params,
         page.limit,
         page.offset,
-      ) as RunRow[]
-      const last = this.lastValues(rows.map((r) => r.id))
+      )
+      const last = yield* this.lastValues(rows.map((r) => r.id))
       return {items: rows.map((r) => this.toRunSummary(r, last.get(r.id) ?? {})), total, ...page}
     })
   }
@@ -467,8 +466,8 @@ export class Tracking {
     const status = patch.status === undefined ? undefined : validateStatus(patch.status)
     const name = patch.name === undefined ? undefined : patch.name === null || patch.name === '' ? null : validateName('model', patch.name)
     const tags = patch.tags === undefined ? undefined : validateLabels(patch.tags)
-    return this.store.write('updating a run', () => {
-      const row = this.resolveRun(ref)
+    return this.write('updating a run', function* () {
+      const row = yield* this.resolveRun(ref)
       const changes: JsonObject = {}
       let startTime = row.start_time
       let endTime = row.end_time
@@ -484,8 +483,9 @@ export class Tracking {
       const nextTags = tags === undefined ? parseJson<Record<string, string>>(row.tags) : {...parseJson<Record<string, string>>(row.tags), ...tags}
       validateLabels(nextTags)
       if (JSON.stringify(nextTags) !== row.tags) changes.tags = nextTags
-      if (Object.keys(changes).length === 0) return this.toRun(row)
-      this.stmt('UPDATE runs SET status = ?, name = ?, name_key = ?, tags = ?, start_time = ?, end_time = ? WHERE id = ?').run(
+      if (Object.keys(changes).length === 0) return yield* this.toRun(row)
+      yield* exec(
+        'UPDATE runs SET status = ?, name = ?, name_key = ?, tags = ?, start_time = ?, end_time = ? WHERE id = ?',
         status ?? row.status,
         name === undefined ? row.name : name,
         name === undefined ? (row.name ? nameKey(row.name) : null) : name ? nameKey(name) : null,
@@ -494,16 +494,19 @@ export class Tracking {
         endTime,
         row.id,
       )
-      this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: Object.keys(changes), ...(status ? {status} : {})}})
-      return this.toRun(this.resolveRun(row.uid))
+      yield* this.store.event('run.updated', {
+        project: row.project_name,
+        data: {run: row.uid, experiment: row.experiment_name, changed: Object.keys(changes), ...(status ? {status} : {})},
+      })
+      return yield* this.toRun(yield* this.resolveRun(row.uid))
     })
   }
 
   async setRunParams(ref: string, params: JsonObject, options: {overwrite?: boolean} = {}): Promise<JsonObject> {
     if (!isJsonObject(params)) throw invalid('params must be an object')
     validateMetadata(params, 'params')
-    return this.store.write('setting run params', () => {
-      const row = this.resolveRun(ref)
+    return this.write('setting run params', function* () {
+      const row = yield* this.resolveRun(ref)
       const current = parseJson<JsonObject>(row.params)
       const changed: string[] = []
       for (const [key, value] of Object.entries(params)) {
@@ -518,18 +521,18 @@ export class Tracking {
       }
       validateMetadata(current, 'params')
       if (changed.length > 0) {
-        this.stmt('UPDATE runs SET params = ? WHERE id = ?').run(JSON.stringify(current), row.id)
-        this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: ['params'], params: changed}})
+        yield* exec('UPDATE runs SET params = ? WHERE id = ?', JSON.stringify(current), row.id)
+        yield* this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: ['params'], params: changed}})
       }
       return current
     })
   }
 
   async deleteRun(ref: string): Promise<{id: string; project: string; experiment: string}> {
-    return this.store.write('deleting a run', () => {
-      const row = this.resolveRun(ref)
-      this.stmt('DELETE FROM runs WHERE id = ?').run(row.id)
-      this.store.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
+    return this.write('deleting a run', function* () {
+      const row = yield* this.resolveRun(ref)
+      yield* exec('DELETE FROM runs WHERE id = ?', row.id)
+      yield* this.store.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
       return {id: row.uid, project: row.project_name, experiment: row.experiment_name}
     })
   }
@@ -538,7 +541,9 @@ export class Tracking {
   // metric series
 
   async logMetrics(ref: string, points: MetricPointsInput): Promise<{count: number}> {
-    const run = this.store.read(() => this.resolveRun(ref))
+    const run = this.read(function* () {
+      return yield* this.resolveRun(ref)
+    })
     let batch: MetricPointInput[] = []
     let count = 0
     for await (const item of points) {
@@ -559,14 +564,14 @@ export class Tracking {
    * when the value does or when a time is given, so a retried batch leaves the series exactly
    * as it was.
    */
-  private insertPoints(rows: number, explicitTime: boolean): Statement<unknown[], unknown> {
+  private insertPoints(rows: number, explicitTime: boolean): string {
     const key = explicitTime ? -rows : rows
     let sql = this.inserts.get(key)
     if (!sql) {
       sql = this.insertSql(rows, explicitTime)
       this.inserts.set(key, sql)
     }
-    return this.stmt(sql)
+    return sql
   }
 
   private insertSql(rows: number, explicitTime: boolean): string {
@@ -616,18 +621,18 @@ export class Tracking {
       times[i] = explicit ? validateTime(p.time, () => `${where(i)} time`) : time
       explicits[i] = explicit
     }
-    return this.store.write('logging metrics', () => {
-      const lastOf = this.stmt('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?')
+    return this.write('logging metrics', function* () {
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
       // Runs of points with and without a given time, in order, POINTS_PER_STATEMENT at a time.
       let pending: unknown[] = []
       let pendingExplicit = false
-      const flush = () => {
-        const count = pending.length / 6
-        if (count === 0) return
-        this.insertPoints(count, pendingExplicit).run(pending)
+      const flush = function* (this: Tracking): Task<void> {
+        const rows = pending.length / 6
+        if (rows === 0) return
+        const points = pending
         pending = []
-      }
+        yield* exec(this.insertPoints(rows, pendingExplicit), ...points)
+      }.bind(this)
       for (let i = 0; i < count; i++) {
         const name = names[i]
         const split = splits[i]
@@ -638,35 +643,43 @@ export class Tracking {
         const key = `${name}\u0000${split}`
         let s = series.get(key)
         if (!s) {
-          const existing = lastOf.get(run.id, name, split) as {last_step: number} | undefined
+          const existing = yield* get<{last_step: number}>('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?', run.id, name, split)
           s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0}
           series.set(key, s)
         }
         const atStep = step ?? Math.max(s.lastStep, s.step) + 1
         if (explicit !== pendingExplicit) {
-          flush()
+          yield* flush()
           pendingExplicit = explicit
         }
         pending.push(run.id, name, split, atStep, value, at)
-        if (pending.length === POINTS_PER_STATEMENT * 6) flush()
+        if (pending.length === POINTS_PER_STATEMENT * 6) yield* flush()
         if (atStep >= s.step) {
           s.step = atStep
           s.value = value
         }
       }
-      flush()
-      const upsert = this.stmt(
-        `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
-         WHERE excluded.last_step >= metric_series.last_step`,
-      )
-      for (const s of series.values()) upsert.run(run.id, s.name, s.split, s.step, s.value)
+      yield* flush()
+      for (const s of series.values()) {
+        yield* exec(
+          `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
+           WHERE excluded.last_step >= metric_series.last_step`,
+          run.id,
+          s.name,
+          s.split,
+          s.step,
+          s.value,
+        )
+      }
       return count
     })
   }
 
   async *readMetrics(ref: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {
-    const run = this.store.read(() => this.resolveRun(ref))
+    const run = this.read(function* () {
+      return yield* this.resolveRun(ref)
+    })
     const name = query.name === undefined ? undefined : validateMetricName(query.name)
     const split = query.split === undefined ? undefined : validateSplit(query.split)
     const filters = ['run_id = ?']
@@ -683,10 +696,9 @@ export class Tracking {
     let after: [string, string, number] | null = null
     for (;;) {
       const cursor: string = after ? ' AND (name, split, step) > (?, ?, ?)' : ''
-      const page = this.stmt(`SELECT name, split, step, value, time FROM metrics WHERE ${filters.join(' AND ')}${cursor} ORDER BY name, split, step LIMIT ${BATCH}`).all(
-        ...base,
-        ...(after ?? []),
-      ) as MetricPoint[]
+      const page: MetricPoint[] = this.store.sync(
+        all<MetricPoint>(`SELECT name, split, step, value, time FROM metrics WHERE ${filters.join(' AND ')}${cursor} ORDER BY name, split, step LIMIT ${BATCH}`, ...base, ...(after ?? [])),
+      )
       for (const point of page) yield point
       if (page.length < BATCH) return
       const last = page[page.length - 1]
@@ -697,23 +709,31 @@ export class Tracking {
   // -------------------------------------------------------------------------------------------
   // datasets
 
-  private datasetsOf(runId: number): Dataset[] {
-    return (this.stmt('SELECT tag, uri, sha256, size, metadata, updated_at FROM datasets WHERE run_id = ? ORDER BY tag').all(runId) as (Dataset & {metadata: string})[]).map(
-      (d) => ({...d, metadata: parseJson<JsonObject>(d.metadata as unknown as string)}),
-    )
+  private *datasetsOf(runId: number): Task<Dataset[]> {
+    return (yield* all<Dataset & {metadata: string}>('SELECT tag, uri, sha256, size, metadata, updated_at FROM datasets WHERE run_id = ? ORDER BY tag', runId)).map((d) => ({
+      ...d,
+      metadata: parseJson<JsonObject>(d.metadata as unknown as string),
+    }))
   }
 
   async setDataset(ref: string, input: DatasetInput): Promise<Dataset> {
     const d = validateDatasetInput(input)
-    return this.store.write('recording a dataset', () => {
-      const run = this.resolveRun(ref)
+    return this.write('recording a dataset', function* () {
+      const run = yield* this.resolveRun(ref)
       const time = now()
-      this.stmt(
+      yield* exec(
         `INSERT INTO datasets (run_id, tag, uri, sha256, size, metadata, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, tag) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, size = excluded.size, metadata = excluded.metadata, updated_at = excluded.updated_at`,
-      ).run(run.id, d.tag, d.uri, d.sha256, d.size, JSON.stringify(d.metadata), time)
-      this.store.event('run.updated', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, changed: ['datasets'], dataset: d.tag}})
-      return this.datasetsOf(run.id).find((x) => x.tag === d.tag) as Dataset
+        run.id,
+        d.tag,
+        d.uri,
+        d.sha256,
+        d.size,
+        JSON.stringify(d.metadata),
+        time,
+      )
+      yield* this.store.event('run.updated', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, changed: ['datasets'], dataset: d.tag}})
+      return (yield* this.datasetsOf(run.id)).find((x) => x.tag === d.tag) as Dataset
     })
   }
 
@@ -735,17 +755,17 @@ export class Tracking {
     }
   }
 
-  private checkpointFiles(id: number): FileEntry[] {
-    return this.stmt('SELECT path, size, sha256, mode FROM checkpoint_files WHERE checkpoint_id = ? ORDER BY path').all(id) as FileEntry[]
+  private *checkpointFiles(id: number): Task<FileEntry[]> {
+    return yield* all<FileEntry>('SELECT path, size, sha256, mode FROM checkpoint_files WHERE checkpoint_id = ? ORDER BY path', id)
   }
 
-  requireCheckpoint(uuid: string): {row: CheckpointRow; checkpoint: Checkpoint} {
+  *requireCheckpoint(uuid: string): Task<{row: CheckpointRow; checkpoint: Checkpoint}> {
     validateUuid(uuid)
-    const row = this.stmt(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`).get(uuid) as CheckpointRow | undefined
+    const row = yield* get<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`, uuid)
     // A project-limited caller does not see other projects' checkpoints (nor, so, their files).
     const scope = this.store.projectScope
     if (!row || (scope !== null && nameKey(scope) !== nameKey(row.project_name))) throw notFound(`checkpoint ${uuid} not found`)
-    return {row, checkpoint: {...this.toCheckpointSummary(row), files: this.checkpointFiles(row.id)}}
+    return {row, checkpoint: {...this.toCheckpointSummary(row), files: yield* this.checkpointFiles(row.id)}}
   }
 
   async createCheckpoint(ref: string, input: CheckpointCreate): Promise<Checkpoint> {
@@ -757,33 +777,43 @@ export class Tracking {
     const metadata = validateMetadata(input.metadata)
     const requestId = input.request_id === undefined ? null : validateRequestId(input.request_id)
     const size = files.reduce((sum, f) => sum + f.size, 0)
-    return this.store.write('committing a checkpoint', () => {
-      const run = this.resolveRun(ref)
+    return this.write('committing a checkpoint', function* () {
+      const run = yield* this.resolveRun(ref)
       if (requestId) {
-        const earlier = this.stmt('SELECT uuid FROM checkpoints WHERE run_id = ? AND request_id = ?').get(run.id, requestId) as {uuid: string} | undefined
-        if (earlier) return this.requireCheckpoint(earlier.uuid).checkpoint
+        const earlier = yield* get<{uuid: string}>('SELECT uuid FROM checkpoints WHERE run_id = ? AND request_id = ?', run.id, requestId)
+        if (earlier) return (yield* this.requireCheckpoint(earlier.uuid)).checkpoint
       }
       const time = now()
-      for (const f of files) this.store.claimBlob(f.sha256, f.size, time, run.project_name)
+      for (const f of files) yield* this.store.claimBlob(f.sha256, f.size, time, run.project_name)
       const uuid = randomUUID()
-      const info = this.stmt(
-        'INSERT INTO checkpoints (uuid, run_id, step, metrics, metadata, size, file_count, created_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(uuid, run.id, step, JSON.stringify(metrics), JSON.stringify(metadata), size, files.length, time, requestId)
-      const insertFile = this.stmt('INSERT INTO checkpoint_files (checkpoint_id, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?)')
-      for (const f of files) insertFile.run(Number(info.lastInsertRowid), f.path, f.size, f.sha256, f.mode)
-      this.store.event('checkpoint.created', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, checkpoint: uuid, step}})
-      return this.requireCheckpoint(uuid).checkpoint
+      const {id} = (yield* get<{id: number}>(
+        'INSERT INTO checkpoints (uuid, run_id, step, metrics, metadata, size, file_count, created_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+        uuid,
+        run.id,
+        step,
+        JSON.stringify(metrics),
+        JSON.stringify(metadata),
+        size,
+        files.length,
+        time,
+        requestId,
+      )) as {id: number}
+      for (const f of files) yield* exec('INSERT INTO checkpoint_files (checkpoint_id, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?)', id, f.path, f.size, f.sha256, f.mode)
+      yield* this.store.event('checkpoint.created', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, checkpoint: uuid, step}})
+      return (yield* this.requireCheckpoint(uuid)).checkpoint
     })
   }
 
   async getCheckpoint(uuid: string): Promise<Checkpoint> {
-    return this.store.read(() => this.requireCheckpoint(uuid).checkpoint)
+    return this.read(function* () {
+      return (yield* this.requireCheckpoint(uuid)).checkpoint
+    })
   }
 
   async listCheckpoints(ref: string): Promise<CheckpointSummary[]> {
-    return this.store.read(() => {
-      const run = this.resolveRun(ref)
-      return (this.stmt(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`).all(run.id) as CheckpointRow[]).map((c) => this.toCheckpointSummary(c))
+    return this.read(function* () {
+      const run = yield* this.resolveRun(ref)
+      return (yield* all<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`, run.id)).map((c) => this.toCheckpointSummary(c))
     })
   }
 
@@ -794,8 +824,8 @@ export class Tracking {
    * What a version made from this run records, as of now: the run, its params, each series'
    * last value, and its datasets (with `extra` ones added, the same tag replacing).
    */
-  lineageOf(run: RunRow, checkpoint: {uuid: string; step: number | null} | null, extra: DatasetInput[] = []): Lineage {
-    const datasets = new Map(this.datasetsOf(run.id).map((d) => [d.tag, d]))
+  *lineageOf(run: RunRow, checkpoint: {uuid: string; step: number | null} | null, extra: DatasetInput[] = []): Task<Lineage> {
+    const datasets = new Map((yield* this.datasetsOf(run.id)).map((d) => [d.tag, d]))
     const time = now()
     for (const d of extra.map((x) => validateDatasetInput(x))) {
       datasets.set(d.tag, {tag: d.tag, uri: d.uri, sha256: d.sha256, size: d.size, metadata: d.metadata, updated_at: time})
@@ -804,7 +834,7 @@ export class Tracking {
       run: {id: run.uid, name: run.name, experiment: run.experiment_name, status: run.status},
       checkpoint,
       params: parseJson(run.params),
-      metrics: this.lastValues([run.id]).get(run.id) ?? {},
+      metrics: (yield* this.lastValues([run.id])).get(run.id) ?? {},
       datasets: [...datasets.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1)),
     }
   }
