@@ -169,24 +169,37 @@ export interface SqlFragment {
   params: unknown[]
 }
 
+/** A field: an SQL expression, or a top-level key of a JSON text column (the dialect spells it). */
+export type FieldRef = SqlFragment | {json: {column: string; key: string}}
+
 /** How one target (runs, versions) maps a field name to an SQL expression. */
 export interface FieldResolver {
   /** Known fields, for error messages. */
   describe: string
-  /** The SQL expression for a field, or null when unknown. */
-  field(name: string): SqlFragment | null
+  /** The field, or null when unknown. */
+  field(name: string): FieldRef | null
   /** Special comparisons (set membership such as version tags), or null for the generic one. */
   special?(name: string, op: string, value: FilterValue, fail: (message: string) => never): SqlFragment | null
 }
 
-const SQL_OPS: Record<string, string> = {'=': '=', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=', like: 'LIKE', 'not like': 'NOT LIKE'}
-
-function bindValue(value: FilterValue): unknown {
-  // json_extract gives 1/0 for JSON true/false.
-  return typeof value === 'boolean' ? (value ? 1 : 0) : value
+/** What SQLite and PostgreSQL spell differently in a filter (see sql/driver.ts). */
+export interface FilterDialect {
+  jsonField(column: string, key: string): SqlFragment
+  jsonValue(value: unknown): SqlFragment
+  jsonText(column: string, key: string): SqlFragment
+  readonly falseValue: string
 }
 
-export function compileFilter(source: string, resolver: FieldResolver): SqlFragment {
+const SQL_OPS: Record<string, string> = {'=': '=', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=', like: 'LIKE', 'not like': 'NOT LIKE'}
+
+/** A field as an SQL expression (for sorting too), or null when unknown. */
+export function fieldSql(resolver: FieldResolver, name: string, dialect: FilterDialect): SqlFragment | null {
+  const field = resolver.field(name)
+  if (!field) return null
+  return 'json' in field ? dialect.jsonField(field.json.column, field.json.key) : field
+}
+
+export function compileFilter(source: string, resolver: FieldResolver, dialect: FilterDialect): SqlFragment {
   const tree = parseFilter(source)
   const walk = (node: FilterNode): SqlFragment => {
     if (node.kind === 'and' || node.kind === 'or') {
@@ -196,16 +209,21 @@ export function compileFilter(source: string, resolver: FieldResolver): SqlFragm
     }
     if (node.kind === 'not') {
       const inner = walk(node.operand)
-      return {sql: `(NOT COALESCE(${inner.sql}, 0))`, params: inner.params}
+      return {sql: `(NOT COALESCE(${inner.sql}, ${dialect.falseValue}))`, params: inner.params}
     }
     const failHere = (message: string): never => fail(source, node.column, message)
     const special = resolver.special?.(node.field, node.op, node.value, failHere)
     if (special) return special
     const field = resolver.field(node.field)
     if (!field) failHere(`unknown field ${JSON.stringify(node.field)}; use ${resolver.describe}`)
-    const expr = field as SqlFragment
+    const ref = field as FieldRef
+    const like = node.op === 'like' || node.op === 'not like'
+    const expr = 'json' in ref ? (like ? dialect.jsonText : dialect.jsonField)(ref.json.column, ref.json.key) : ref
     if (node.value === null) return {sql: `(${expr.sql} ${node.op === '=' ? 'IS' : 'IS NOT'} NULL)`, params: expr.params}
-    return {sql: `(${expr.sql} ${SQL_OPS[node.op]} ?)`, params: [...expr.params, bindValue(node.value)]}
+    // A plain column holds no JSON booleans: true and false compare as 1 and 0 there.
+    const plain = typeof node.value === 'boolean' ? (node.value ? 1 : 0) : node.value
+    const value = 'json' in ref && !like ? dialect.jsonValue(node.value) : {sql: '?', params: [plain]}
+    return {sql: `(${expr.sql} ${SQL_OPS[node.op]} ${value.sql})`, params: [...expr.params, ...value.params]}
   }
   return walk(tree)
 }

@@ -6,7 +6,7 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {pipeline} from 'node:stream/promises'
 import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
-import type {LocalBackend} from '../backends/local/local-backend.js'
+import type {SqlEngine} from '../backends/sql/engine.js'
 import {validateDigest} from '../backends/validation.js'
 import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
@@ -34,7 +34,7 @@ const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS)
 const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id])
 
 export interface AppOptions {
-  backend: LocalBackend
+  backend: SqlEngine
   tokens: TokenStore
   config: ServerConfig
   metrics: Metrics
@@ -48,7 +48,7 @@ interface Context {
   params: Record<string, string>
   query: QueryValues
   token: TokenInfo | null
-  backend: LocalBackend
+  backend: SqlEngine
 }
 
 /** A plain point ({...} with no object or array inside) cannot nest: only others are scanned. */
@@ -213,7 +213,7 @@ export class App {
       // A project-limited token sees only the blobs of its project: others look missing.
       const backend = this.options.backend.withActor(declared ?? label.actor, token ? {token: token.name} : undefined, token?.project ?? null)
       const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend}
-      this.authorizeProject(ctx)
+      await this.authorizeProject(ctx)
       await this.run(ctx)
     } catch (error) {
       this.fail(res, error)
@@ -264,7 +264,7 @@ export class App {
   }
 
   /** A token limited to one project touches only that project. */
-  private authorizeProject(ctx: Context): void {
+  private async authorizeProject(ctx: Context): Promise<void> {
     const {token, route, params} = ctx
     if (!token || token.project === null) return
     const denied = () => new RegistryError('permission_denied', `token "${token.name}" is limited to project "${token.project}"`)
@@ -274,7 +274,7 @@ export class App {
     }
     // Runs and checkpoints have ids unique across projects: authorize by the project that owns them.
     if (params.run !== undefined || params.uuid !== undefined) {
-      const owner = params.run !== undefined ? ctx.backend.tracking.projectOfRun(params.run) : ctx.backend.tracking.projectOfCheckpoint(params.uuid)
+      const owner = params.run !== undefined ? await ctx.backend.tracking.projectOfRun(params.run) : await ctx.backend.tracking.projectOfCheckpoint(params.uuid)
       if (owner !== null && !projectAllows(token, owner)) throw denied()
       if (owner === null) throw new RegistryError('not_found', params.run !== undefined ? `run ${JSON.stringify(params.run)} not found` : `checkpoint ${params.uuid} not found`)
       return
@@ -309,14 +309,14 @@ export class App {
     switch (route.kind) {
       case 'json':
         if (route.id === 'healthz') {
-          const problem = this.options.backend.store.checkFiles()
+          const problem = this.options.backend.checkStore()
           if (problem) throw new RegistryError('unavailable', problem)
           return this.sendJson(ctx.res, 200, {status: 'ok'})
         }
         if (route.id === 'openapi') return this.sendJson(ctx.res, 200, buildOpenApi())
         return this.runJson(ctx)
       case 'text':
-        return this.sendText(ctx.res, this.options.metrics.render(ctx.backend.blobStats()))
+        return this.sendText(ctx.res, this.options.metrics.render(await ctx.backend.blobStats()))
       case 'blob-upload':
         return this.upload(ctx)
       case 'blob-download':
@@ -337,7 +337,7 @@ export class App {
       throw new RegistryError('permission_denied', `token "${ctx.token.name}" is limited to project "${ctx.token.project}"`)
     }
     const cacheKey = ctx.req.method === 'GET' && CACHEABLE_ROUTES.has(route.id) ? `${route.id} ${ctx.req.url}` : null
-    const stamp = cacheKey ? this.cache.check() : ''
+    const stamp = cacheKey ? await this.cache.check() : null
     if (cacheKey) {
       const cached = this.cache.get(cacheKey)
       if (cached) return this.sendBody(ctx.res, route.status ?? 200, cached)
@@ -406,12 +406,12 @@ export class App {
     const digest = validateDigest(ctx.params.digest)
     const size = this.uploadSize(req)
     if ((await ctx.backend.visibleBlobSize(digest)) === size) {
-      // Already stored and in the caller's view (another client won the race): take the bytes, keep the connection,
-      // and mark the blob used (missingBlobs does) so gc spares it.
+      // Already stored and in the caller's view (another client won the race): take the bytes, keep the
+      // connection, and record the blob used so gc spares it.
       req.resume()
       await new Promise((resolve, reject) => req.on('end', resolve).on('error', reject))
       this.options.metrics.bytesIn += size
-      await ctx.backend.missingBlobs([digest])
+      await ctx.backend.recordBlob(digest, size)
       return this.sendJson(ctx.res, 200, {digest, size, stored: false})
     }
     const result = await ctx.backend.putBlob(digest, size, () => req)

@@ -50,9 +50,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     throw fromFsError(error, `creating the data directory ${config.data_dir}`)
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const backend = new LocalBackend({home: config.data_dir, actor: 'server', onBroken: (message) => log(message)})
+  const backend = new LocalBackend({home: config.data_dir, actor: 'server', onBroken: (message: string) => log(message)})
   // Notice a database file removed or replaced under the server between writes too (/healthz then fails).
-  const fileCheck = setInterval(() => backend.store.checkFiles(), FILE_CHECK_MS)
+  const fileCheck = setInterval(() => backend.checkStore(), FILE_CHECK_MS)
   fileCheck.unref()
   const tokens = new TokenStore(config.data_dir)
   const metrics = new Metrics()

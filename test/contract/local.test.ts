@@ -6,5 +6,5 @@ import {backendContract} from './suite.js'
 backendContract('local', async () => {
   const home = join(tempDir('contract-local-'), 'store')
   const backend = new LocalBackend({home, actor: 'contract@example.com'})
-  return {backend, home, blobPath: (digest) => backend.blobs.pathOf(digest)}
+  return {backend, home, blobPath: (digest) => backend.store.blobs.pathOf(digest)}
 })

@@ -20,5 +20,5 @@ backendContract('remote (HTTP -> server -> local engine)', async () => {
   current = await startTestServer()
   const backend = new RemoteBackend({url: current.url, token: current.adminToken, actor: 'contract@example.com'})
   const srv = current
-  return {backend, home: srv.dataDir, blobPath: (digest) => srv.server.backend.blobs.pathOf(digest)}
+  return {backend, home: srv.dataDir, blobPath: (digest) => srv.server.backend.store.blobs.pathOf(digest)}
 })

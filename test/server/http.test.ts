@@ -294,7 +294,7 @@ describe('hostile requests', () => {
     })
     expect(r.statusCode).toBe(422)
     expect(((await r.body.json()) as {error: {code: string}}).error.code).toBe('integrity')
-    expect(existsSync(srv.server.backend.blobs.pathOf(claimed))).toBe(false)
+    expect(existsSync(srv.server.backend.store.blobs.pathOf(claimed))).toBe(false)
     const tmp = join(srv.dataDir, 'tmp')
     expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([])
     const bad = await request(`${srv.url}/api/v1/blobs/sha256/not-a-digest`, {

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {compileFilter, type FieldResolver, parseFilter} from '../../src/backends/filter.js'
+import {SQLITE} from '../../src/backends/local/store.js'
 
 const show = (source: string): string => {
   const walk = (n: ReturnType<typeof parseFilter>): string => {
@@ -63,10 +64,10 @@ describe('filter language', () => {
   })
 
   it('compiles to bound SQL: values never become SQL text', () => {
-    const sql = compileFilter("a = 'x\\' OR 1=1 --' and metrics.acc > 0.9 or not b = true", fields)
+    const sql = compileFilter("a = 'x\\' OR 1=1 --' and metrics.acc > 0.9 or not b = true", fields, SQLITE)
     expect(sql.sql).toBe('(((a = ?) AND (metrics_acc > ?)) OR (NOT COALESCE((b = ?), 0)))')
     expect(sql.params).toEqual(["x' OR 1=1 --", 0.9, 1])
-    expect(compileFilter('a = null', fields)).toEqual({sql: '(a IS NULL)', params: []})
-    expect(() => compileFilter('zzz = 1', fields)).toThrow(/column 1: unknown field "zzz"; use a, b, metrics\.\*/)
+    expect(compileFilter('a = null', fields, SQLITE)).toEqual({sql: '(a IS NULL)', params: []})
+    expect(() => compileFilter('zzz = 1', fields, SQLITE)).toThrow(/column 1: unknown field "zzz"; use a, b, metrics\.\*/)
   })
 })

@@ -6,13 +6,14 @@
  */
 import {randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream, constants as fsConstants} from 'node:fs'
-import {chmod, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
+import {chmod, mkdir, open, readdir, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {type Readable, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {CHUNK_SIZE, copyFileHashing, DigestStream, hashFile, WriteBehind} from '../digest.js'
 import {fromFsError, integrity, notFound, RegistryError} from '../errors.js'
 import type {LocalFileSource} from '../backend.js'
+import type {BlobStore as BlobStoreInterface, IncompleteUpload, StoredBlob} from '../blobs.js'
 import {validateDigest} from '../validation.js'
 
 export const TEMP_PREFIX = 'blob-'
@@ -22,7 +23,7 @@ export type BlobSource = Readable | LocalFileSource
 
 const isLocalFile = (source: BlobSource): source is LocalFileSource => typeof (source as LocalFileSource).path === 'string' && !('pipe' in source)
 
-export class BlobStore {
+export class BlobStore implements BlobStoreInterface {
   readonly blobsDir: string
   readonly tmpDir: string
   private readonly madeDirs = new Set<string>()
@@ -196,5 +197,67 @@ export class BlobStore {
     } catch {
       // best effort
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // the rest of the BlobStore interface (verify and gc of the local store still walk the directory themselves)
+
+  get description(): string {
+    return `directory ${this.home}`
+  }
+
+  localPath(digest: string): string {
+    return this.pathOf(digest)
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    let shards: string[]
+    try {
+      shards = await readdir(this.blobsDir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw fromFsError(error, this.blobsDir)
+    }
+    for (const shard of shards.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue
+      for (const name of (await readdir(join(this.blobsDir, shard))).sort()) {
+        if (!/^[0-9a-f]{62}$/.test(name)) continue
+        try {
+          const info = await stat(join(this.blobsDir, shard, name))
+          if (info.isFile()) yield {digest: shard + name, size: info.size, modified: info.mtimeMs}
+        } catch {
+          // removed meanwhile
+        }
+      }
+    }
+  }
+
+  async remove(digest: string): Promise<void> {
+    await unlink(this.pathOf(digest)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw fromFsError(error, `removing blob ${digest}`)
+    })
+  }
+
+  async *listIncomplete(): AsyncIterable<IncompleteUpload> {
+    let names: string[]
+    try {
+      names = await readdir(this.tmpDir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw fromFsError(error, this.tmpDir)
+    }
+    for (const name of names) {
+      try {
+        const info = await stat(join(this.tmpDir, name))
+        if (info.isFile()) yield {id: name, size: info.size, modified: info.mtimeMs}
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+
+  async removeIncomplete(id: string): Promise<void> {
+    if (id.includes('/') || id.includes('\\') || id.startsWith('.')) return
+    await unlink(join(this.tmpDir, id)).catch(() => {})
   }
 }

@@ -32,7 +32,7 @@ import type {
 } from '../backend.js'
 import {FINISHED_STATUSES, RUN_STATUSES} from '../backend.js'
 import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
-import {compileFilter, type FieldResolver, jsonPath, metricKey, parseMetricKey, type SqlFragment} from '../filter.js'
+import {compileFilter, type FieldResolver, fieldSql, metricKey, parseMetricKey, type SqlFragment} from '../filter.js'
 import {
   isJsonObject,
   LIMITS,
@@ -54,8 +54,9 @@ import {
   validateText,
   validateUuid,
 } from '../validation.js'
-import {now, parseJson, type ProjectRow, type Store} from './store.js'
-import {all, count, get, run as exec, type Task} from '../sql/task.js'
+import type {SqlDriver} from './driver.js'
+import {now, parseJson, type ProjectRow, type Session} from './session.js'
+import {all, count, get, run as exec, type Task} from './task.js'
 
 interface ExperimentRow {
   id: number
@@ -137,8 +138,8 @@ const RUN_FIELDS: FieldResolver = {
       end_time: 'r.end_time',
     }
     if (plain[name]) return {sql: plain[name], params: []}
-    if (name.startsWith('params.') && name.length > 7) return {sql: 'json_extract(r.params, ?)', params: [jsonPath(name.slice(7))]}
-    if (name.startsWith('tags.') && name.length > 5) return {sql: 'json_extract(r.tags, ?)', params: [jsonPath(name.slice(5))]}
+    if (name.startsWith('params.') && name.length > 7) return {json: {column: 'r.params', key: name.slice(7)}}
+    if (name.startsWith('tags.') && name.length > 5) return {json: {column: 'r.tags', key: name.slice(5)}}
     if (name.startsWith('metrics.') && name.length > 8) {
       const {name: metric, split} = parseMetricKey(name.slice(8))
       return {sql: '(SELECT s.last_value FROM metric_series s WHERE s.run_id = r.id AND s.name = ? AND s.split = ?)', params: [metric, split]}
@@ -163,16 +164,19 @@ export class Tracking {
   /** Metric INSERT texts by row count (negative: with given times); the store caches their statements. */
   private readonly inserts = new Map<number, string>()
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly driver: SqlDriver,
+    private readonly session: Session,
+  ) {}
 
   /** A write transaction around a task (`this` inside it is this object). */
-  private write<T>(what: string, body: (this: Tracking) => Task<T>): T {
-    return this.store.write(what, () => body.call(this))
+  private write<T>(what: string, body: (this: Tracking) => Task<T>): Promise<T> {
+    return this.driver.write(what, () => body.call(this))
   }
 
   /** A read transaction around a task. */
-  private read<T>(body: (this: Tracking) => Task<T>): T {
-    return this.store.read(() => body.call(this))
+  private read<T>(body: (this: Tracking) => Task<T>): Promise<T> {
+    return this.driver.read(() => body.call(this))
   }
 
   // -------------------------------------------------------------------------------------------
@@ -226,7 +230,7 @@ export class Tracking {
       time,
       time,
     )
-    yield* this.store.event('experiment.created', {project: project.name, data: {experiment: name}})
+    yield* this.session.event('experiment.created', {project: project.name, data: {experiment: name}})
     return yield* this.requireExperiment(project.name, name)
   }
 
@@ -247,7 +251,7 @@ export class Tracking {
     return this.write('creating an experiment', function* () {
       const existing = yield* this.findExperiment(project, name)
       if (existing) throw alreadyExists(`experiment ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
-      return this.toExperiment(yield* this.ensureExperiment(yield* this.store.ensureProject(project), name, input))
+      return this.toExperiment(yield* this.ensureExperiment(yield* this.session.ensureProject(project), name, input))
     })
   }
 
@@ -272,7 +276,7 @@ export class Tracking {
       }
       if (next.description === row.description && next.owner === row.owner && next.framework === row.framework) return this.toExperiment(row)
       yield* exec('UPDATE experiments SET description = ?, owner = ?, framework = ?, updated_at = ? WHERE id = ?', next.description, next.owner, next.framework, now(), row.id)
-      yield* this.store.event('experiment.updated', {project: row.project_name, data: {experiment: row.name}})
+      yield* this.session.event('experiment.updated', {project: row.project_name, data: {experiment: row.name}})
       return this.toExperiment(yield* this.requireExperiment(project, name))
     })
   }
@@ -292,16 +296,20 @@ export class Tracking {
   }
 
   /** The project a run belongs to (the server authorizes project-limited tokens with it). */
-  projectOfRun(ref: string): string | null {
+  async projectOfRun(ref: string): Promise<string | null> {
     try {
-      return this.store.sync(this.resolveRun(ref)).project_name
+      return (
+        await this.read(function* () {
+          return yield* this.resolveRun(ref)
+        })
+      ).project_name
     } catch {
       return null
     }
   }
 
-  projectOfCheckpoint(uuid: string): string | null {
-    const row = this.store.sync(get<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`, uuid))
+  async projectOfCheckpoint(uuid: string): Promise<string | null> {
+    const row = await this.read(() => get<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`, uuid))
     return row?.project_name ?? null
   }
 
@@ -382,7 +390,7 @@ export class Tracking {
     const source = {...emptySource(), ...(input.source ?? {})}
     validateMetadata(source, 'source')
     return this.write('starting a run', function* () {
-      const projectRow = yield* this.store.ensureProject(project)
+      const projectRow = yield* this.session.ensureProject(project)
       const experiment = yield* this.ensureExperiment(projectRow, input.experiment)
       let uid = randomBytes(6).toString('hex')
       while (yield* get('SELECT 1 FROM runs WHERE uid = ?', uid)) uid = randomBytes(6).toString('hex')
@@ -402,7 +410,7 @@ export class Tracking {
         time,
         status === 'running' ? time : null,
       )
-      yield* this.store.event('run.created', {project: projectRow.name, data: {run: uid, experiment: experiment.name, name, status}})
+      yield* this.session.event('run.created', {project: projectRow.name, data: {run: uid, experiment: experiment.name, name, status}})
       return yield* this.toRun(yield* this.resolveRun(uid))
     })
   }
@@ -426,24 +434,27 @@ export class Tracking {
       where.push(`r.status IN (${query.status.map(() => '?').join(', ')})`)
       params.push(...query.status.map((s) => validateStatus(s)))
     }
+    const dialect = this.driver.dialect
     for (const [key, value] of Object.entries(validateMetadata(query.params ?? {}, 'param filter'))) {
-      if (value !== null && typeof value === 'object') {
-        where.push('json_extract(r.params, ?) = json(?)')
-        params.push(jsonPath(key), JSON.stringify(value))
-      } else {
-        where.push('json_extract(r.params, ?) IS ?')
-        params.push(jsonPath(key), typeof value === 'boolean' ? (value ? 1 : 0) : value)
+      const field = dialect.jsonField('r.params', key)
+      if (value === null) where.push(`${field.sql} IS NULL`)
+      else {
+        const bound = dialect.jsonValue(value)
+        where.push(`${field.sql} = ${bound.sql}`)
+        params.push(...field.params, ...bound.params)
+        continue
       }
+      params.push(...field.params)
     }
     if (query.where) {
-      const filter = compileFilter(query.where, RUN_FIELDS)
+      const filter = compileFilter(query.where, RUN_FIELDS, dialect)
       where.push(filter.sql)
       params.push(...filter.params)
     }
     const order = query.order_by ?? 'desc'
     if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
     const sortBy = query.sort_by ?? 'created_at'
-    const sort: SqlFragment | null = RUN_FIELDS.field(sortBy)
+    const sort: SqlFragment | null = fieldSql(RUN_FIELDS, sortBy, dialect)
     if (!sort) throw invalid(`cannot sort runs by ${quote(sortBy)}: use ${RUN_FIELDS.describe}`)
     const clause = where.join(' AND ')
     return this.read(function* () {
@@ -494,7 +505,7 @@ export class Tracking {
         endTime,
         row.id,
       )
-      yield* this.store.event('run.updated', {
+      yield* this.session.event('run.updated', {
         project: row.project_name,
         data: {run: row.uid, experiment: row.experiment_name, changed: Object.keys(changes), ...(status ? {status} : {})},
       })
@@ -522,7 +533,7 @@ export class Tracking {
       validateMetadata(current, 'params')
       if (changed.length > 0) {
         yield* exec('UPDATE runs SET params = ? WHERE id = ?', JSON.stringify(current), row.id)
-        yield* this.store.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: ['params'], params: changed}})
+        yield* this.session.event('run.updated', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name, changed: ['params'], params: changed}})
       }
       return current
     })
@@ -532,7 +543,7 @@ export class Tracking {
     return this.write('deleting a run', function* () {
       const row = yield* this.resolveRun(ref)
       yield* exec('DELETE FROM runs WHERE id = ?', row.id)
-      yield* this.store.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
+      yield* this.session.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
       return {id: row.uid, project: row.project_name, experiment: row.experiment_name}
     })
   }
@@ -541,7 +552,7 @@ export class Tracking {
   // metric series
 
   async logMetrics(ref: string, points: MetricPointsInput): Promise<{count: number}> {
-    const run = this.read(function* () {
+    const run = await this.read(function* () {
       return yield* this.resolveRun(ref)
     })
     let batch: MetricPointInput[] = []
@@ -550,11 +561,11 @@ export class Tracking {
       if (Array.isArray(item)) for (const point of item as readonly MetricPointInput[]) batch.push(point)
       else batch.push(item as MetricPointInput)
       if (batch.length >= BATCH) {
-        count += this.writeBatch(run, batch, count)
+        count += await this.writeBatch(run, batch, count)
         batch = []
       }
     }
-    if (batch.length > 0) count += this.writeBatch(run, batch, count)
+    if (batch.length > 0) count += await this.writeBatch(run, batch, count)
     return {count}
   }
 
@@ -582,7 +593,7 @@ export class Tracking {
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
-  private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): number {
+  private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): Promise<number> {
     const time = now()
     // Checked before the write lock is taken; into flat arrays (a million points make a lot of
     // garbage otherwise), names and splits checked once per run of equal ones.
@@ -677,7 +688,7 @@ export class Tracking {
   }
 
   async *readMetrics(ref: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {
-    const run = this.read(function* () {
+    const run = await this.read(function* () {
       return yield* this.resolveRun(ref)
     })
     const name = query.name === undefined ? undefined : validateMetricName(query.name)
@@ -696,7 +707,7 @@ export class Tracking {
     let after: [string, string, number] | null = null
     for (;;) {
       const cursor: string = after ? ' AND (name, split, step) > (?, ?, ?)' : ''
-      const page: MetricPoint[] = this.store.sync(
+      const page: MetricPoint[] = await this.read(() =>
         all<MetricPoint>(`SELECT name, split, step, value, time FROM metrics WHERE ${filters.join(' AND ')}${cursor} ORDER BY name, split, step LIMIT ${BATCH}`, ...base, ...(after ?? [])),
       )
       for (const point of page) yield point
@@ -732,7 +743,7 @@ export class Tracking {
         JSON.stringify(d.metadata),
         time,
       )
-      yield* this.store.event('run.updated', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, changed: ['datasets'], dataset: d.tag}})
+      yield* this.session.event('run.updated', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, changed: ['datasets'], dataset: d.tag}})
       return (yield* this.datasetsOf(run.id)).find((x) => x.tag === d.tag) as Dataset
     })
   }
@@ -763,7 +774,7 @@ export class Tracking {
     validateUuid(uuid)
     const row = yield* get<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.uuid = ?`, uuid)
     // A project-limited caller does not see other projects' checkpoints (nor, so, their files).
-    const scope = this.store.projectScope
+    const scope = this.session.projectScope
     if (!row || (scope !== null && nameKey(scope) !== nameKey(row.project_name))) throw notFound(`checkpoint ${uuid} not found`)
     return {row, checkpoint: {...this.toCheckpointSummary(row), files: yield* this.checkpointFiles(row.id)}}
   }
@@ -784,7 +795,7 @@ export class Tracking {
         if (earlier) return (yield* this.requireCheckpoint(earlier.uuid)).checkpoint
       }
       const time = now()
-      for (const f of files) yield* this.store.claimBlob(f.sha256, f.size, time, run.project_name)
+      for (const f of files) yield* this.session.claimBlob(f.sha256, f.size, time, run.project_name)
       const uuid = randomUUID()
       const {id} = (yield* get<{id: number}>(
         'INSERT INTO checkpoints (uuid, run_id, step, metrics, metadata, size, file_count, created_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -799,7 +810,7 @@ export class Tracking {
         requestId,
       )) as {id: number}
       for (const f of files) yield* exec('INSERT INTO checkpoint_files (checkpoint_id, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?)', id, f.path, f.size, f.sha256, f.mode)
-      yield* this.store.event('checkpoint.created', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, checkpoint: uuid, step}})
+      yield* this.session.event('checkpoint.created', {project: run.project_name, data: {run: run.uid, experiment: run.experiment_name, checkpoint: uuid, step}})
       return (yield* this.requireCheckpoint(uuid)).checkpoint
     })
   }

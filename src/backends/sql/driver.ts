@@ -1,0 +1,44 @@
+/**
+ * What an SQL engine needs from its database: transactions that run tasks (see task.ts), and
+ * the few places where SQLite and PostgreSQL spell things differently (the dialect).
+ */
+import type {Task} from './task.js'
+
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres'
+  /** A top-level key of a JSON text column, as a value comparable with a bound JSON value (see jsonValue). */
+  jsonField(column: string, key: string): {sql: string; params: unknown[]}
+  /** A bound value to compare with jsonField: SQLite compares plain values, PostgreSQL jsonb. */
+  jsonValue(value: unknown): {sql: string; params: unknown[]}
+  /** The text of a jsonField (for LIKE). */
+  jsonText(column: string, key: string): {sql: string; params: unknown[]}
+  /** `expr IN (the whole numbers of a JSON array bound as one parameter)`. */
+  inJsonNumbers(expr: string): string
+  /** `expr IN (the strings of a JSON array bound as one parameter)`. */
+  inJsonStrings(expr: string): string
+  /** Case-insensitive LIKE. */
+  readonly ilike: string
+  /** An ORDER BY expression for text that sorts ignoring case. */
+  nocase(expr: string): string
+  /** False, as `NOT COALESCE(condition, false)` needs it. */
+  readonly falseValue: string
+  /** Appended to a SELECT of a row the transaction will change, so concurrent writers queue. */
+  readonly forUpdate: string
+  /**
+   * The statement that appends an event (columns: time, type, project, project_key, model,
+   * model_key, model_id, version, tag, actor, data): ids must be in commit order.
+   */
+  readonly insertEvent: string
+}
+
+export interface SqlDriver {
+  readonly dialect: Dialect
+  /** A read transaction: every statement of the task sees one snapshot. */
+  read<T>(body: () => Task<T>): Promise<T>
+  /**
+   * A write transaction. The body may run more than once (the database was busy, or a
+   * concurrent writer won a race): it must not have effects outside the database.
+   */
+  write<T>(what: string, body: () => Task<T>): Promise<T>
+  close(): Promise<void>
+}

@@ -1,0 +1,1181 @@
+/**
+ * The registry's engine, written once for every SQL database: the rules of models, versions,
+ * tags and events (validation from validation.ts, numbering, merges, tag history, event shapes,
+ * row-to-entity mapping) as tasks that a driver runs in its transactions (sql/task.ts). The
+ * local store is this engine over SQLite and a blob directory (local/local-backend.ts); a
+ * server that scales out runs it over PostgreSQL and S3. The server wraps whichever it has.
+ */
+import type {Readable} from 'node:stream'
+import type {
+  Backend,
+  BlobInfo,
+  BlobStream,
+  Checkpoint,
+  CheckpointCreate,
+  CheckpointSummary,
+  Dataset,
+  DatasetInput,
+  DeleteResult,
+  Experiment,
+  ExperimentCreate,
+  ExperimentPatch,
+  GcOptions,
+  GcReport,
+  Lineage,
+  LocalFileSource,
+  MetricPoint,
+  MetricPointsInput,
+  MetricQuery,
+  RegisterInput,
+  Run,
+  RunCreate,
+  RunPatch,
+  RunQuery,
+  RunSummary,
+  EventQuery,
+  EventType,
+  FileEntry,
+  JsonObject,
+  LogEntry,
+  LogQuery,
+  Model,
+  ModelCreate,
+  ModelPatch,
+  ModelQuery,
+  Page,
+  PageQuery,
+  Project,
+  RegistryEvent,
+  SourceInfo,
+  Tag,
+  TagMove,
+  TagOptions,
+  TagRemoval,
+  Version,
+  VersionCreate,
+  VersionCreated,
+  VersionQuery,
+  VersionSummary,
+  VerifyQuery,
+  VerifyReport,
+} from '../backend.js'
+import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
+import {alreadyExists, conflict, invalid, notFound, RegistryError} from '../errors.js'
+import {compileFilter, type FieldResolver} from '../filter.js'
+import {
+  LATEST,
+  LIMITS,
+  nameKey,
+  parseSelector,
+  quote,
+  validateDatasetInput,
+  validateDigest,
+  validateFileEntries,
+  validateLabelKey,
+  validateLabels,
+  validateMetadata,
+  validateMetadataKeys,
+  validateMetrics,
+  validateName,
+  validateOptionalShortText,
+  validatePage,
+  validateShortText,
+  validateRequestId,
+  validateTag,
+  validateText,
+  validateUuid,
+} from '../validation.js'
+import type {BlobStore} from '../blobs.js'
+import type {Dialect, SqlDriver} from './driver.js'
+import {type EventFields, now, parseJson, type ProjectRow, Session} from './session.js'
+import {Tracking} from './tracking.js'
+import {all, count, done, get, pageOf, run, type Task} from './task.js'
+
+interface ModelRow {
+  id: number
+  project_id: number
+  project_name: string
+  name: string
+  name_key: string
+  description: string
+  owner: string | null
+  task: string | null
+  metadata: string
+  labels: string
+  created_at: string
+  updated_at: string
+  last_number: number
+  version_count: number
+  latest_version: number | null
+}
+
+interface VersionRow {
+  id: number
+  model_id: number
+  number: number
+  comment: string
+  author: string
+  created_at: string
+  metadata: string
+  metrics: string
+  framework: string | null
+  format: string | null
+  source: string
+  size: number
+  file_count: number
+  attachment_count: number
+  run_uid: string | null
+  lineage: string | null
+}
+
+interface PreparedVersion {
+  files: FileEntry[]
+  attachments: FileEntry[]
+  comment: string
+  author: string
+  metadata: JsonObject
+  metrics: Record<string, number>
+  framework: string | null
+  format: string | null
+  tags: string[]
+  source: SourceInfo
+  requestId: string | null
+}
+
+interface EventRow {
+  id: number
+  time: string
+  type: EventType
+  project: string
+  model: string | null
+  model_id: number | null
+  version: number | null
+  tag: string | null
+  actor: string
+  data: string
+}
+
+const MODEL_SELECT = `
+  SELECT m.*, p.name AS project_name,
+    (SELECT COUNT(*) FROM versions v WHERE v.model_id = m.id) AS version_count,
+    (SELECT MAX(number) FROM versions v WHERE v.model_id = m.id) AS latest_version
+  FROM models m JOIN projects p ON p.id = m.project_id`
+
+const SORT_COLUMNS: Record<(typeof MODEL_SORT_FIELDS)[number], (d: Dialect) => string> = {
+  name: () => 'm.name_key',
+  description: (d) => d.nocase('m.description'),
+  creation_time: () => 'm.created_at',
+  last_updated_time: () => 'm.updated_at',
+}
+
+/** Fields a version filter may name. */
+const VERSION_FIELDS: FieldResolver = {
+  describe: 'version, author, comment, created_at, framework, format, tags, metadata.KEY or metrics.KEY',
+  field(name) {
+    const plain: Record<string, string> = {
+      version: 'v.number',
+      author: 'v.author',
+      comment: 'v.comment',
+      created_at: 'v.created_at',
+      framework: 'v.framework',
+      format: 'v.format',
+      run: 'v.run_uid',
+    }
+    if (plain[name]) return {sql: plain[name], params: []}
+    if (name.startsWith('metadata.') && name.length > 9) return {json: {column: 'v.metadata', key: name.slice(9)}}
+    if (name.startsWith('metrics.') && name.length > 8) return {json: {column: 'v.metrics', key: name.slice(8)}}
+    return null
+  },
+  special(name, op, value, fail) {
+    if (name !== 'tags') return null
+    if (op !== '=' && op !== '!=') fail('tags takes = or != (whether the version carries the tag)')
+    if (typeof value !== 'string') fail("tags is compared with a quoted tag name, e.g. tags = 'prod'")
+    const has =
+      nameKey(value as string) === LATEST
+        ? {sql: '(v.number = (SELECT MAX(x.number) FROM versions x WHERE x.model_id = v.model_id))', params: []}
+        : {sql: 'EXISTS (SELECT 1 FROM tags t WHERE t.version_id = v.id AND t.name_key = ?)', params: [nameKey(value as string)]}
+    return op === '=' ? has : {sql: `(NOT ${has.sql})`, params: has.params}
+  },
+}
+
+const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
+
+const FOLLOW_POLL_MS = 250
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, {once: true})
+  })
+}
+
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+function emptySource(): SourceInfo {
+  return {host: null, git: null, ci: null}
+}
+
+export class SqlEngine implements Backend {
+  readonly kind = 'local' as const
+  readonly tracking: Tracking
+  readonly dialect: Dialect
+
+  constructor(
+    readonly location: string,
+    readonly driver: SqlDriver,
+    readonly blobs: BlobStore,
+    readonly session: Session,
+  ) {
+    this.dialect = driver.dialect
+    this.tracking = new Tracking(driver, session)
+  }
+
+  /** The same engine acting for someone else (see Session.as). */
+  protected derive(session: Session): SqlEngine {
+    return new SqlEngine(this.location, this.driver, this.blobs, session)
+  }
+
+  /**
+   * The same engine, recording `actor` on the events it writes, and `context` in their data
+   * (the server: the person the client names, and the token that authorized the change).
+   * With `projectScope`, it sees only what that project may see (a project-limited token).
+   */
+  withActor(actor: string, context?: JsonObject, projectScope: string | null = null): SqlEngine {
+    return this.derive(this.session.as(actor, context, projectScope))
+  }
+
+  async verify(_query?: VerifyQuery): Promise<VerifyReport> {
+    throw new RegistryError('internal', 'verify is not available on this store yet')
+  }
+
+  async gc(_options?: GcOptions): Promise<GcReport> {
+    throw new RegistryError('internal', 'gc is not available on this store yet')
+  }
+
+  /** A model, or a version of it, that does not exist is not found (verify checks this before anything else). */
+  protected async requireTarget(project: string, model: string, selector?: string): Promise<void> {
+    validateName('project', project)
+    validateName('model', model)
+    await this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      if (selector !== undefined) yield* this.resolveVersion(row, selector)
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close()
+    await this.blobs.close?.()
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // helpers
+
+  /** A write transaction around a task (`this` inside it is this engine). */
+  protected write<T>(what: string, body: (this: SqlEngine) => Task<T>): Promise<T> {
+    return this.driver.write(what, () => body.call(this))
+  }
+
+  /** A read transaction around a task: every statement sees one snapshot. */
+  protected read<T>(body: (this: SqlEngine) => Task<T>): Promise<T> {
+    return this.driver.read(() => body.call(this))
+  }
+
+  private *findProject(name: string): Task<ProjectRow | undefined> {
+    return yield* this.session.findProject(name)
+  }
+
+  private *ensureProject(name: string): Task<ProjectRow> {
+    return yield* this.session.ensureProject(name)
+  }
+
+  private *event(type: EventType, fields: EventFields): Task<void> {
+    yield* this.session.event(type, fields)
+  }
+
+  private *findModel(project: string, name: string): Task<ModelRow | undefined> {
+    return yield* get<ModelRow>(`${MODEL_SELECT} WHERE p.name_key = ? AND m.name_key = ?`, nameKey(project), nameKey(name))
+  }
+
+  private *requireModel(project: string, name: string): Task<ModelRow> {
+    const row = yield* this.findModel(project, name)
+    if (!row) throw notFound(`model ${quote(name)} not found in project ${quote(project)}`, {project, model: name})
+    return row
+  }
+
+  private *touchModel(modelId: number): Task<void> {
+    yield* run('UPDATE models SET updated_at = ? WHERE id = ?', now(), modelId)
+  }
+
+  private toModel(row: ModelRow): Model {
+    return {
+      project: row.project_name,
+      name: row.name,
+      description: row.description,
+      owner: row.owner,
+      task: row.task,
+      metadata: parseJson(row.metadata),
+      labels: parseJson(row.labels),
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      version_count: row.version_count,
+      latest_version: row.latest_version,
+    }
+  }
+
+  private *tagsOf(model: ModelRow, versionId: number, number: number): Task<string[]> {
+    const tags = (yield* all<{name: string}>('SELECT name FROM tags WHERE version_id = ? ORDER BY name_key', versionId)).map((r) => r.name)
+    return model.latest_version === number ? [LATEST, ...tags] : tags
+  }
+
+  private *toSummary(model: ModelRow, row: VersionRow): Task<VersionSummary> {
+    return {
+      project: model.project_name,
+      model: model.name,
+      version: row.number,
+      tags: yield* this.tagsOf(model, row.id, row.number),
+      comment: row.comment,
+      author: row.author,
+      created_at: row.created_at,
+      metadata: parseJson(row.metadata),
+      metrics: parseJson(row.metrics),
+      framework: row.framework,
+      format: row.format,
+      size: row.size,
+      file_count: row.file_count,
+      attachment_count: row.attachment_count,
+      source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
+    }
+  }
+
+  private *toVersion(model: ModelRow, row: VersionRow): Task<Version> {
+    const entries = yield* all<FileEntry & {kind: string}>('SELECT kind, path, size, sha256, mode FROM version_files WHERE version_id = ? ORDER BY path', row.id)
+    const files: FileEntry[] = []
+    const attachments: FileEntry[] = []
+    for (const {kind, ...entry} of entries) (kind === 'file' ? files : attachments).push(entry)
+    return {...(yield* this.toSummary(model, row)), files, attachments, lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null}
+  }
+
+  private *resolveVersion(model: ModelRow, selector: string): Task<VersionRow> {
+    const parsed = parseSelector(selector)
+    const label = `${model.name}:${selector}`
+    let row: VersionRow | undefined
+    switch (parsed.kind) {
+      case 'latest':
+        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT 1', model.id)
+        if (!row) throw notFound(`model ${quote(model.name)} has no versions yet; push one with 'modelreg models push ${model.name} PATH'`)
+        return row
+      case 'version':
+        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND number = ?', model.id, parsed.version)
+        if (!row) {
+          const why = parsed.version <= model.last_number ? 'was deleted' : 'does not exist'
+          throw notFound(`version ${parsed.version} of model ${quote(model.name)} ${why}`, {ref: label})
+        }
+        return row
+      case 'tag':
+        row = yield* get<VersionRow>('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(parsed.tag))
+        if (!row) throw notFound(`model ${quote(model.name)} has no tag ${quote(parsed.tag)}`, {ref: label})
+        return row
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // projects
+
+  async listProjects(query?: PageQuery): Promise<Page<Project>> {
+    const page = validatePage(query)
+    return this.read(function* () {
+      const total = (yield* count('SELECT COUNT(*) AS n FROM projects'))
+      const rows = yield* all<ProjectRow & {model_count: number}>('SELECT p.* FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?', page.limit, page.offset)
+      return pageOf(
+        rows.map((r) => ({name: r.name, description: r.description, created_at: r.created_at, model_count: r.model_count})),
+        total,
+        page,
+      )
+    })
+  }
+
+  async createProject(name: string, input: {description?: string} = {}): Promise<Project> {
+    validateName('project', name)
+    const description = input.description === undefined ? '' : validateText(input.description, 'description')
+    return this.write('creating a project', function* () {
+      const existing = yield* this.findProject(name)
+      if (existing) throw alreadyExists(`project ${quote(existing.name)} already exists`)
+      const row = yield* this.ensureProject(name)
+      if (description) yield* run('UPDATE projects SET description = ? WHERE id = ?', description, row.id)
+      return {name: row.name, description, created_at: row.created_at, model_count: 0}
+    })
+  }
+
+  async getProject(name: string): Promise<Project> {
+    validateName('project', name)
+    return this.read(function* () {
+      const row = yield* this.findProject(name)
+      if (!row) throw notFound(`project ${quote(name)} not found`)
+      const models = yield* count('SELECT COUNT(*) AS n FROM models WHERE project_id = ?', row.id)
+      return {name: row.name, description: row.description, created_at: row.created_at, model_count: models}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // models
+
+  async listModels(project: string, query: ModelQuery = {}): Promise<Page<Model>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    const sortBy = query.sort_by ?? 'name'
+    if (!MODEL_SORT_FIELDS.includes(sortBy)) throw invalid(`cannot sort models by ${quote(sortBy)}: use one of ${MODEL_SORT_FIELDS.join(', ')}`)
+    const order = query.order_by ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const where = ['p.name_key = ?']
+    const params: unknown[] = [nameKey(project)]
+    if (query.name) {
+      where.push(`m.name_key LIKE ? ESCAPE '\\'`)
+      params.push(likePattern(query.name.toLowerCase()))
+    }
+    if (query.description) {
+      where.push(`m.description ${this.dialect.ilike} ? ESCAPE '\\'`)
+      params.push(likePattern(query.description))
+    }
+    for (const [key, value] of Object.entries(validateLabels(query.labels))) {
+      const label = this.dialect.jsonText('m.labels', key)
+      where.push(`${label.sql} = ?`)
+      params.push(...label.params, value)
+    }
+    const clause = where.join(' AND ')
+    return this.read(function* () {
+      // Unfiltered, the project's count is kept by triggers: no need to count 100,000 rows.
+      const total =
+        where.length === 1
+          ? ((yield* get<{n: number}>('SELECT model_count AS n FROM projects WHERE name_key = ?', ...params))?.n ?? 0)
+          : yield* count(`SELECT COUNT(*) AS n FROM models m JOIN projects p ON p.id = m.project_id WHERE ${clause}`, ...params)
+      const rows = yield* all<ModelRow>(`${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy](this.dialect)} ${order}, m.id ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      return pageOf(
+        rows.map((r) => this.toModel(r)),
+        total,
+        page,
+      )
+    })
+  }
+
+  async createModel(project: string, name: string, input: ModelCreate = {}): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    const fields = {
+      description: input.description === undefined ? '' : validateText(input.description, 'description'),
+      owner: validateOptionalShortText(input.owner, 'owner'),
+      task: validateOptionalShortText(input.task, 'task'),
+      metadata: validateMetadata(input.metadata),
+      labels: validateLabels(input.labels),
+    }
+    return this.write('creating a model', function* () {
+      const existing = yield* this.findModel(project, name)
+      if (existing) throw alreadyExists(`model ${quote(existing.name)} already exists in project ${quote(existing.project_name)}`)
+      const row = yield* this.insertModel(project, name, fields)
+      return this.toModel(row)
+    })
+  }
+
+  private *insertModel(
+    project: string,
+    name: string,
+    fields: {description: string; owner: string | null; task: string | null; metadata: JsonObject; labels: Record<string, string>},
+  ): Task<ModelRow> {
+    const projectRow = yield* this.ensureProject(project)
+    const time = now()
+    const inserted = (yield* get<{id: number}>(
+      `INSERT INTO models (project_id, name, name_key, description, owner, task, metadata, labels, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      projectRow.id,
+      name,
+      nameKey(name),
+      fields.description,
+      fields.owner,
+      fields.task,
+      JSON.stringify(fields.metadata),
+      JSON.stringify(fields.labels),
+      time,
+      time,
+    )) as {id: number}
+    yield* this.event('model.created', {project: projectRow.name, model: name, modelId: inserted.id})
+    return yield* this.requireModel(projectRow.name, name)
+  }
+
+  async getModel(project: string, name: string): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    return this.read(function* () {
+      return this.toModel(yield* this.requireModel(project, name))
+    })
+  }
+
+  async updateModel(project: string, name: string, patch: ModelPatch): Promise<Model> {
+    validateName('project', project)
+    validateName('model', name)
+    const description = patch.description === undefined ? undefined : validateText(patch.description, 'description')
+    const owner = patch.owner === undefined ? undefined : validateOptionalShortText(patch.owner, 'owner')
+    const task = patch.task === undefined ? undefined : validateOptionalShortText(patch.task, 'task')
+    const merge = patch.metadata === undefined ? {} : validateMetadata(patch.metadata)
+    const unset = validateMetadataKeys(patch.unset)
+    const labels = validateLabels(patch.labels)
+    const unlabel = (patch.unlabel ?? []).map((key) => validateLabelKey(key))
+    return this.write('updating a model', function* () {
+      const row = yield* this.requireModel(project, name)
+      const metadata: JsonObject = {...parseJson<JsonObject>(row.metadata), ...merge}
+      for (const key of unset) delete metadata[key]
+      validateMetadata(metadata)
+      const nextLabels: Record<string, string> = {...parseJson<Record<string, string>>(row.labels), ...labels}
+      for (const key of unlabel) delete nextLabels[key]
+      validateLabels(nextLabels)
+      const changes: JsonObject = {}
+      if (description !== undefined && description !== row.description) changes.description = description
+      if (owner !== undefined && owner !== row.owner) changes.owner = owner
+      if (task !== undefined && task !== row.task) changes.task = task
+      if (JSON.stringify(metadata) !== row.metadata) changes.metadata = metadata
+      if (JSON.stringify(nextLabels) !== row.labels) changes.labels = nextLabels
+      if (Object.keys(changes).length === 0) return this.toModel(row)
+      yield* run(
+        `UPDATE models SET description = ?, owner = ?, task = ?, metadata = ?, labels = ?, updated_at = ? WHERE id = ?`,
+        description ?? row.description,
+        owner === undefined ? row.owner : owner,
+        task === undefined ? row.task : task,
+        JSON.stringify(metadata),
+        JSON.stringify(nextLabels),
+        now(),
+        row.id,
+      )
+      yield* this.event('model.updated', {project: row.project_name, model: row.name, modelId: row.id, data: {changed: Object.keys(changes)}})
+      return this.toModel(yield* this.requireModel(project, name))
+    })
+  }
+
+  async deleteModel(project: string, name: string): Promise<DeleteResult> {
+    validateName('project', project)
+    validateName('model', name)
+    return this.write('deleting a model', function* () {
+      const row = yield* this.requireModel(project, name)
+      const versions = (yield* all<{number: number}>('SELECT number FROM versions WHERE model_id = ? ORDER BY number', row.id)).map((r) => r.number)
+      yield* run('DELETE FROM tags WHERE model_id = ?', row.id)
+      yield* run('DELETE FROM versions WHERE model_id = ?', row.id)
+      yield* run('DELETE FROM models WHERE id = ?', row.id)
+      yield* this.event('model.deleted', {project: row.project_name, model: row.name, modelId: row.id, data: {versions}})
+      return {project: row.project_name, model: row.name, versions, model_deleted: true}
+    })
+  }
+
+  async modelLog(project: string, query: LogQuery = {}): Promise<Page<LogEntry>> {
+    validateName('project', project)
+    const page = validatePage(query)
+    return this.read(function* () {
+      const types = LOG_EVENT_TYPES.map(() => '?').join(', ')
+      let where: string
+      let params: unknown[]
+      if (query.model !== undefined) {
+        const model = yield* this.requireModel(project, validateName('model', query.model))
+        where = `model_id = ? AND type IN (${types})`
+        params = [model.id, ...LOG_EVENT_TYPES]
+      } else {
+        where = `project_key = ? AND type IN (${types})`
+        params = [nameKey(project), ...LOG_EVENT_TYPES]
+      }
+      const total = yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
+      const rows = yield* all<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const tagsByEvent = yield* this.currentTags(rows)
+      const entries = rows.map((row): LogEntry => {
+        const data = parseJson<JsonObject>(row.data)
+        const tags = tagsByEvent.get(row.id) ?? []
+        return {
+          id: row.id,
+          time: row.time,
+          type: row.type,
+          project: row.project,
+          model: row.model ?? '',
+          version: row.version,
+          tag: row.tag,
+          previous: typeof data.previous === 'number' ? data.previous : null,
+          tags,
+          author: typeof data.author === 'string' ? data.author : row.actor,
+          comment: typeof data.comment === 'string' ? data.comment : '',
+        }
+      })
+      return pageOf(entries, total, page)
+    })
+  }
+
+  /**
+   * The tags each logged version carries now (latest included), for a page of events: a few
+   * queries for the page, not two per row.
+   */
+  private *currentTags(rows: EventRow[]): Task<Map<number, string[]>> {
+    const result = new Map<number, string[]>()
+    const byModel = new Map<number, EventRow[]>()
+    for (const row of rows) {
+      if (row.model_id === null || row.version === null) continue
+      const list = byModel.get(row.model_id) ?? []
+      list.push(row)
+      byModel.set(row.model_id, list)
+    }
+    for (const [modelId, events] of byModel) {
+      const model = yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId)
+      if (!model) continue
+      const numbers = [...new Set(events.map((e) => e.version as number))]
+      // One statement whatever the page holds: the numbers travel as one JSON array.
+      const versions = yield* all<{id: number; number: number}>(`SELECT id, number FROM versions WHERE model_id = ? AND ${this.dialect.inJsonNumbers('number')}`, modelId, JSON.stringify(numbers))
+      if (versions.length === 0) continue
+      const tagRows = yield* all<{version_id: number; name: string}>(
+        `SELECT version_id, name FROM tags WHERE ${this.dialect.inJsonNumbers('version_id')} ORDER BY name_key`,
+        JSON.stringify(versions.map((v) => v.id)),
+      )
+      const tagsOf = new Map<number, string[]>()
+      for (const t of tagRows) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name])
+      const idOf = new Map(versions.map((v) => [v.number, v.id]))
+      for (const event of events) {
+        const id = idOf.get(event.version as number)
+        if (id === undefined) continue
+        const tags = tagsOf.get(id) ?? []
+        result.set(event.id, model.latest_version === event.version ? [LATEST, ...tags] : tags)
+      }
+    }
+    return result
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // versions
+
+  async listVersions(project: string, model: string, query: VersionQuery = {}): Promise<Page<VersionSummary>> {
+    validateName('project', project)
+    validateName('model', model)
+    const page = validatePage(query)
+    const filter = query.where ? compileFilter(query.where, VERSION_FIELDS, this.dialect) : null
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      const where = filter ? `v.model_id = ? AND ${filter.sql}` : 'v.model_id = ?'
+      const params = filter ? [row.id, ...filter.params] : [row.id]
+      const total = filter ? yield* count(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`, ...params) : row.version_count
+      const rows = yield* all<VersionRow>(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const items: VersionSummary[] = []
+      for (const v of rows) items.push(yield* this.toSummary(row, v))
+      return pageOf(items, total, page)
+    })
+  }
+
+  async getVersion(project: string, model: string, selector: string): Promise<Version> {
+    validateName('project', project)
+    validateName('model', model)
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      return yield* this.toVersion(row, yield* this.resolveVersion(row, selector))
+    })
+  }
+
+  /** Check everything a new version carries, before taking the write lock. */
+  private prepareVersion(input: Omit<VersionCreate, 'run_id' | 'datasets'>, needFiles = true): PreparedVersion {
+    const files = validateFileEntries(input.files, 'files')
+    const attachments = validateFileEntries(input.attachments, 'attachments')
+    if (needFiles && files.length === 0) throw invalid('a version needs at least one file')
+    const tags = (input.tags ?? []).map((tag) => validateTag(tag))
+    if (tags.length > LIMITS.tagsPerPush) throw invalid(`too many tags (${tags.length}, at most ${LIMITS.tagsPerPush})`)
+    const source = {...emptySource(), ...(input.source ?? {})}
+    validateMetadata(source, 'source')
+    return {
+      files,
+      attachments,
+      comment: input.comment === undefined ? '' : validateText(input.comment, 'comment'),
+      author: validateShortText(input.author, 'author'),
+      metadata: validateMetadata(input.metadata),
+      metrics: validateMetrics(input.metrics),
+      framework: validateOptionalShortText(input.framework, 'framework'),
+      format: validateOptionalShortText(input.format, 'format'),
+      tags,
+      source,
+      requestId: input.request_id === undefined ? null : validateRequestId(input.request_id),
+    }
+  }
+
+  /**
+   * Number and commit a version. Runs inside the write transaction: every blob it names must
+   * be in place, whole; the model is created if missing; tags move in the same transaction.
+   */
+  private *commitVersion(
+    project: string,
+    model: string,
+    v: PreparedVersion,
+    origin: () => Task<{lineage: Lineage | null; runUid: string | null}>,
+  ): Task<VersionCreated> {
+    const time = now()
+    let modelRow = yield* this.findModel(project, model)
+    if (modelRow && v.requestId) {
+      // The same push again (a retry whose first answer was lost): answer as the first time.
+      const earlier = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND request_id = ?', modelRow.id, v.requestId)
+      if (earlier) return {version: yield* this.toVersion(modelRow, earlier), model_created: false}
+    }
+    for (const entry of [...v.files, ...v.attachments]) yield* this.session.claimBlob(entry.sha256, entry.size, time, project)
+    const {lineage, runUid} = yield* origin()
+    const modelCreated = !modelRow
+    if (!modelRow) modelRow = yield* this.insertModel(project, model, {description: '', owner: null, task: null, metadata: {}, labels: {}})
+    const {last_number: number} = (yield* get<{last_number: number}>(
+      'UPDATE models SET last_number = last_number + 1, updated_at = ? WHERE id = ? RETURNING last_number',
+      time,
+      modelRow.id,
+    )) as {last_number: number}
+    const size = v.files.reduce((sum, f) => sum + f.size, 0)
+    const {id: versionId} = (yield* get<{id: number}>(
+      `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, framework, format, source, size, file_count, attachment_count, request_id, run_uid, lineage)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      modelRow.id,
+      number,
+      v.comment,
+      v.author,
+      time,
+      JSON.stringify(v.metadata),
+      JSON.stringify(v.metrics),
+      v.framework,
+      v.format,
+      JSON.stringify(v.source),
+      size,
+      v.files.length,
+      v.attachments.length,
+      v.requestId,
+      runUid,
+      lineage ? JSON.stringify(lineage) : null,
+    )) as {id: number}
+    const insertFile = 'INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, ?, ?, ?, ?, ?)'
+    for (const f of v.files) yield* run(insertFile, versionId, 'file', f.path, f.size, f.sha256, f.mode)
+    for (const f of v.attachments) yield* run(insertFile, versionId, 'attachment', f.path, f.size, f.sha256, f.mode)
+    yield* this.event('version.created', {
+      project: modelRow.project_name,
+      model: modelRow.name,
+      modelId: modelRow.id,
+      version: number,
+      data: {
+        author: v.author,
+        comment: v.comment,
+        size,
+        file_count: v.files.length,
+        attachment_count: v.attachments.length,
+        ...(runUid ? {run: runUid} : {}),
+        ...(lineage?.checkpoint ? {checkpoint: lineage.checkpoint.uuid} : {}),
+      },
+    })
+    for (const tag of v.tags) yield* this.moveTag(modelRow, tag, versionId, number, time)
+    const fresh = yield* this.requireModel(project, model)
+    return {version: yield* this.toVersion(fresh, yield* this.resolveVersion(fresh, String(number))), model_created: modelCreated}
+  }
+
+  async createVersion(project: string, model: string, input: VersionCreate): Promise<VersionCreated> {
+    validateName('project', project)
+    validateName('model', model)
+    const prepared = this.prepareVersion(input)
+    this.tracking.checkDatasetsLimit(input.datasets)
+    const datasets = input.datasets ?? []
+    for (const d of datasets) validateDatasetInput(d)
+    const tracking = this.tracking
+    return this.write('pushing a version', function* () {
+      return yield* this.commitVersion(project, model, prepared, function* () {
+        if (input.run_id !== undefined && input.run_id !== null) {
+          const run = yield* tracking.resolveRun(input.run_id)
+          return {lineage: yield* tracking.lineageOf(run, null, datasets), runUid: run.uid}
+        }
+        return {lineage: datasets.length ? tracking.datasetsOnlyLineage(datasets) : null, runUid: null}
+      })
+    })
+  }
+
+  async registerCheckpoint(project: string, model: string, uuid: string, input: RegisterInput): Promise<VersionCreated> {
+    validateName('project', project)
+    validateName('model', model)
+    validateUuid(uuid)
+    const prepared = this.prepareVersion({files: [], ...input}, false)
+    return this.write('registering a checkpoint', function* () {
+      const {row, checkpoint} = yield* this.tracking.requireCheckpoint(uuid)
+      const run = yield* this.tracking.resolveRun(row.run_uid)
+      const lineage = yield* this.tracking.lineageOf(run, {uuid: checkpoint.uuid, step: checkpoint.step})
+      // The checkpoint's files, by reference: no byte is copied.
+      const v: PreparedVersion = {...prepared, files: checkpoint.files, metrics: {...lineage.metrics, ...checkpoint.metrics, ...prepared.metrics}}
+      return yield* this.commitVersion(project, model, v, () => done({lineage, runUid: run.uid}))
+    })
+  }
+
+  async deleteVersion(project: string, model: string, version: number): Promise<DeleteResult> {
+    validateName('project', project)
+    validateName('model', model)
+    if (!Number.isSafeInteger(version) || version < 1) throw invalid(`invalid version ${quote(version)}`)
+    return this.write('deleting a version', function* () {
+      const row = yield* this.requireModel(project, model)
+      const versionRow = yield* this.resolveVersion(row, String(version))
+      const tags = yield* all<{name: string}>('SELECT name FROM tags WHERE version_id = ?', versionRow.id)
+      for (const tag of tags) {
+        yield* this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version, tag: tag.name, data: {reason: 'version deleted'}})
+      }
+      yield* run('DELETE FROM tags WHERE version_id = ?', versionRow.id)
+      yield* run('DELETE FROM versions WHERE id = ?', versionRow.id)
+      yield* this.touchModel(row.id)
+      yield* this.event('version.deleted', {project: row.project_name, model: row.name, modelId: row.id, version})
+      return {project: row.project_name, model: row.name, versions: [version], model_deleted: false}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // experiment tracking (tracking.ts)
+
+  listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>> {
+    return this.tracking.listExperiments(project, query)
+  }
+
+  createExperiment(project: string, name: string, input?: ExperimentCreate): Promise<Experiment> {
+    return this.tracking.createExperiment(project, name, input)
+  }
+
+  getExperiment(project: string, name: string): Promise<Experiment> {
+    return this.tracking.getExperiment(project, name)
+  }
+
+  updateExperiment(project: string, name: string, patch: ExperimentPatch): Promise<Experiment> {
+    return this.tracking.updateExperiment(project, name, patch)
+  }
+
+  createRun(project: string, input: RunCreate): Promise<Run> {
+    return this.tracking.createRun(project, input)
+  }
+
+  getRun(run: string): Promise<Run> {
+    return this.tracking.getRun(run)
+  }
+
+  listRuns(project: string, query?: RunQuery): Promise<Page<RunSummary>> {
+    return this.tracking.listRuns(project, query)
+  }
+
+  updateRun(run: string, patch: RunPatch): Promise<Run> {
+    return this.tracking.updateRun(run, patch)
+  }
+
+  setRunParams(run: string, params: JsonObject, options?: {overwrite?: boolean}): Promise<JsonObject> {
+    return this.tracking.setRunParams(run, params, options)
+  }
+
+  deleteRun(run: string): Promise<{id: string; project: string; experiment: string}> {
+    return this.tracking.deleteRun(run)
+  }
+
+  logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}> {
+    return this.tracking.logMetrics(run, points)
+  }
+
+  readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {
+    return this.tracking.readMetrics(run, query)
+  }
+
+  setDataset(run: string, input: DatasetInput): Promise<Dataset> {
+    return this.tracking.setDataset(run, input)
+  }
+
+  createCheckpoint(run: string, input: CheckpointCreate): Promise<Checkpoint> {
+    return this.tracking.createCheckpoint(run, input)
+  }
+
+  getCheckpoint(uuid: string): Promise<Checkpoint> {
+    return this.tracking.getCheckpoint(uuid)
+  }
+
+  listCheckpoints(run: string): Promise<CheckpointSummary[]> {
+    return this.tracking.listCheckpoints(run)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // tags
+
+  async listTags(project: string, model: string): Promise<Tag[]> {
+    validateName('project', project)
+    validateName('model', model)
+    return this.read(function* () {
+      const row = yield* this.requireModel(project, model)
+      const tags = yield* all<Tag>(
+        'SELECT t.name AS tag, v.number AS version, t.updated_at FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? ORDER BY t.name_key',
+        row.id,
+      )
+      if (row.latest_version === null) return tags
+      const latest = (yield* get<{created_at: string}>('SELECT created_at FROM versions WHERE model_id = ? AND number = ?', row.id, row.latest_version)) as {
+        created_at: string
+      }
+      return [{tag: LATEST, version: row.latest_version, updated_at: latest.created_at}, ...tags]
+    })
+  }
+
+  async setTag(project: string, model: string, tag: string, selector: string, options: TagOptions = {}): Promise<TagMove> {
+    validateName('project', project)
+    validateName('model', model)
+    validateTag(tag)
+    return this.write('tagging a version', function* () {
+      const row = yield* this.requireModel(project, model)
+      const target = yield* this.resolveVersion(row, selector)
+      const current = yield* get<{number: number}>('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', row.id, nameKey(tag))
+      const previous = current?.number ?? null
+      if (options.expect_previous !== undefined && options.expect_previous !== previous) {
+        const state = previous === null ? 'is not set' : `points at version ${previous}`
+        const expected = options.expect_previous === null ? 'not to be set' : `to point at version ${options.expect_previous}`
+        throw conflict(`tag ${quote(tag)} of model ${quote(row.name)} ${state}, expected it ${expected}; someone moved it meanwhile`)
+      }
+      if (previous !== target.number) yield* this.moveTag(row, tag, target.id, target.number, now())
+      return {project: row.project_name, model: row.name, tag, version: target.number, previous}
+    })
+  }
+
+  private *moveTag(model: ModelRow, tag: string, versionId: number, number: number, time: string): Task<void> {
+    const current = yield* get<{number: number}>('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(tag))
+    if (current?.number === number) return
+    yield* run(
+      `INSERT INTO tags (model_id, name_key, name, version_id, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (model_id, name_key) DO UPDATE SET name = excluded.name, version_id = excluded.version_id, updated_at = excluded.updated_at`,
+      model.id,
+      nameKey(tag),
+      tag,
+      versionId,
+      time,
+    )
+    yield* this.touchModel(model.id)
+    yield* this.event('tag.set', {
+      project: model.project_name,
+      model: model.name,
+      modelId: model.id,
+      version: number,
+      tag,
+      data: {previous: current?.number ?? null},
+    })
+  }
+
+  async removeTag(project: string, model: string, tag: string): Promise<TagRemoval> {
+    validateName('project', project)
+    validateName('model', model)
+    validateTag(tag)
+    return this.write('removing a tag', function* () {
+      const row = yield* this.requireModel(project, model)
+      const current = yield* get<{name: string; number: number}>(
+        'SELECT t.name, v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?',
+        row.id,
+        nameKey(tag),
+      )
+      if (!current) throw notFound(`model ${quote(row.name)} has no tag ${quote(tag)}`)
+      yield* run('DELETE FROM tags WHERE model_id = ? AND name_key = ?', row.id, nameKey(tag))
+      yield* this.touchModel(row.id)
+      yield* this.event('tag.removed', {project: row.project_name, model: row.name, modelId: row.id, version: current.number, tag: current.name})
+      return {project: row.project_name, model: row.name, tag: current.name, version: current.number}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // events
+
+  async listEvents(query: EventQuery = {}): Promise<Page<RegistryEvent>> {
+    const page = validatePage(query)
+    const where: string[] = []
+    const params: unknown[] = []
+    if (query.project !== undefined) {
+      where.push('project_key = ?')
+      params.push(nameKey(validateName('project', query.project)))
+    }
+    if (query.model !== undefined) {
+      where.push('model_key = ?')
+      params.push(nameKey(validateName('model', query.model)))
+    }
+    if (query.types?.length) {
+      for (const type of query.types) {
+        if (!EVENT_TYPES.includes(type)) throw invalid(`unknown event type ${quote(type)}: use one of ${EVENT_TYPES.join(', ')}`)
+      }
+      where.push(`type IN (${query.types.map(() => '?').join(', ')})`)
+      params.push(...query.types)
+    }
+    if (query.since !== undefined) {
+      const since = new Date(query.since)
+      if (Number.isNaN(since.getTime())) throw invalid(`invalid time ${quote(query.since)}: expected ISO 8601`)
+      where.push('time >= ?')
+      params.push(since.toISOString())
+    }
+    if (query.after_id !== undefined) {
+      if (!Number.isSafeInteger(query.after_id) || query.after_id < 0) throw invalid('after_id must be a whole number')
+      where.push('id > ?')
+      params.push(query.after_id)
+    }
+    const order = query.order ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+    return this.read(function* () {
+      const total = yield* count(`SELECT COUNT(*) AS n FROM events ${clause}`, ...params)
+      const rows = yield* all<EventRow>(`SELECT * FROM events ${clause} ORDER BY id ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      return pageOf(
+        rows.map((row) => ({
+          id: row.id,
+          time: row.time,
+          type: row.type,
+          project: row.project,
+          model: row.model,
+          version: row.version,
+          tag: row.tag,
+          actor: row.actor,
+          data: parseJson<JsonObject>(row.data),
+        })),
+        total,
+        page,
+      )
+    })
+  }
+
+  async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
+    const filter: EventQuery = {...query, since: undefined, order: 'asc', offset: 0, limit: 1000}
+    let after = query.after_id ?? (await this.lastEventId())
+    while (!signal.aborted) {
+      const page = await this.listEvents({...filter, after_id: after})
+      for (const event of page.items) yield event
+      if (page.items.length > 0) {
+        after = page.items[page.items.length - 1].id
+        continue
+      }
+      // No match in the window: skip past events that exist but do not match the filter.
+      after = Math.max(after, await this.lastEventId())
+      await sleep(FOLLOW_POLL_MS, signal)
+    }
+  }
+
+  private lastEventId(): Promise<number> {
+    return this.read(() => count('SELECT COALESCE(MAX(id), 0) AS n FROM events'))
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // beyond the Backend interface: what the server that wraps this engine needs
+
+  /**
+   * A value that stays the same while the database has not changed, for the server's read
+   * cache; null when this store cannot tell cheaply (then nothing is cached).
+   */
+  async changeStamp(): Promise<string | null> {
+    return null
+  }
+
+  /** Why the store takes no writes, or null when it is fine (/healthz). */
+  checkStore(): string | null {
+    return null
+  }
+
+  /** Count and bytes of stored blobs (for /metrics). */
+  blobStats(): Promise<{count: number; bytes: number}> {
+    return this.read(function* () {
+      const row = yield* get<{count: number | string; bytes: number | string}>('SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs')
+      return {count: Number(row?.count ?? 0), bytes: Number(row?.bytes ?? 0)}
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // blobs: a blob has a row once its bytes are stored whole; a project-limited session sees
+  // the blobs granted to its project (see Session.claimBlob)
+
+  /** The stored blobs among `digests` that this session may see, with their sizes. */
+  private *visibleBlobs(digests: string[]): Task<Map<string, number>> {
+    const out = new Map<string, number>()
+    const scope = this.session.projectScope
+    for (let i = 0; i < digests.length; i += 5000) {
+      const chunk = digests.slice(i, i + 5000)
+      const rows = yield* all<{digest: string; size: number | string}>(
+        `SELECT b.digest, b.size FROM blobs b WHERE ${this.dialect.inJsonStrings('b.digest')}` +
+          (scope === null ? '' : ' AND EXISTS (SELECT 1 FROM blob_grants g WHERE g.digest = b.digest AND g.project_key = ?)'),
+        JSON.stringify(chunk),
+        ...(scope === null ? [] : [nameKey(scope)]),
+      )
+      for (const row of rows) out.set(row.digest, Number(row.size))
+    }
+    return out
+  }
+
+  /**
+   * Which of `digests` this session may rely on: stored, in its view, and (for a directory,
+   * where a file can be damaged behind the store's back) really on disk with that size.
+   */
+  private async presentBlobs(digests: string[]): Promise<Map<string, number>> {
+    const present = await this.read(function* () {
+      return yield* this.visibleBlobs(digests)
+    })
+    if (this.blobs.localPath) {
+      for (const [digest, size] of present) if ((await this.blobs.size(digest)) !== size) present.delete(digest)
+    }
+    return present
+  }
+
+  /**
+   * A blob's size as the blob store has it, when the blob is in this session's view; else null
+   * (the two look alike). Downloads use it: damaged bytes are served and fail the client's check.
+   */
+  async visibleBlobSize(digest: string): Promise<number | null> {
+    validateDigest(digest)
+    const visible = await this.read(function* () {
+      return yield* this.session.blobVisible(digest)
+    })
+    return visible ? this.blobs.size(digest) : null
+  }
+
+  async missingBlobs(digests: string[]): Promise<string[]> {
+    if (!Array.isArray(digests)) throw invalid('digests must be a list')
+    const unique = [...new Set(digests.map((d) => validateDigest(d)))]
+    const present = await this.presentBlobs(unique)
+    if (present.size > 0) {
+      // A writer is about to rely on these: record that, so gc spares them.
+      await this.write('recording blob use', function* () {
+        const time = now()
+        for (const [digest, size] of present) yield* this.session.touchBlob(digest, size, time)
+      })
+    }
+    return unique.filter((digest) => !present.has(digest))
+  }
+
+  async putBlob(digest: string, size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
+    validateDigest(digest)
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    let stored: boolean
+    const visible = await this.read(function* () {
+      return yield* this.session.blobVisible(digest)
+    })
+    if (!visible && (await this.blobs.size(digest)) === size) {
+      // Stored, but outside the caller's view: the upload proves it has the bytes.
+      await this.blobs.prove(digest, size, file ?? open())
+      stored = false
+    } else stored = await this.blobs.put(digest, size, file ?? open())
+    await this.recordBlob(digest, size)
+    return {digest, size, stored}
+  }
+
+  async storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    const {digest, stored} = await this.blobs.ingest(size, file ?? open())
+    await this.recordBlob(digest, size)
+    return {digest, size, stored}
+  }
+
+  /**
+   * A blob whose bytes this session's client sent and the store hashed (or that is in its view
+   * and stored whole already): recorded, used now, and in its view.
+   */
+  recordBlob(digest: string, size: number): Promise<void> {
+    return this.write('recording a blob', function* () {
+      yield* this.session.touchBlob(digest, size, now())
+      if (this.session.projectScope !== null) yield* this.session.grantBlob(digest, this.session.projectScope)
+    })
+  }
+
+  async localBlobPath(digest: string): Promise<string | null> {
+    if (!this.blobs.localPath) return null
+    return (await this.visibleBlobSize(digest)) === null ? null : this.blobs.localPath(digest)
+  }
+
+  async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
+    validateDigest(digest)
+    const visible = await this.read(function* () {
+      return yield* this.session.blobVisible(digest)
+    })
+    if (!visible) throw notFound(`blob ${digest} is not in the store`)
+    return this.blobs.open(digest, options.offset ?? 0)
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Who is acting and what they may see, and the steps every write shares: projects made on first
+ * use, the event journal (one event per change, in the same transaction), and the blob rows and
+ * grants that say which stored bytes a version may name.
+ */
+import type {EventType, JsonObject} from '../backend.js'
+import {integrity, invalid, type RegistryError} from '../errors.js'
+import {nameKey} from '../validation.js'
+import type {Dialect} from './driver.js'
+import {get, run, type Task} from './task.js'
+
+export interface ProjectRow {
+  id: number
+  name: string
+  name_key: string
+  description: string
+  created_at: string
+}
+
+export interface EventFields {
+  project: string
+  model?: string | null
+  modelId?: number | null
+  version?: number | null
+  tag?: string | null
+  data?: JsonObject
+}
+
+export const now = (): string => new Date().toISOString()
+export const parseJson = <T>(text: string): T => JSON.parse(text) as T
+
+/** The one answer for a blob that is not there, or not in the caller's view: the two look alike. */
+export const missingBlob = (digest: string): RegistryError => invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})
+
+export class Session {
+  constructor(
+    readonly dialect: Dialect,
+    /** Who is acting, recorded on events: a name, or a function asked on the first change. */
+    private actorSource: string | (() => string),
+    /** Merged into every event's data (the server: the token that authorized the change). */
+    readonly eventContext?: JsonObject,
+    /**
+     * The one project this session may see into (the server: a token limited to a project), or
+     * null for all. Blobs and checkpoints outside its view behave exactly as missing ones.
+     */
+    readonly projectScope: string | null = null,
+  ) {}
+
+  /** Who is acting (looked up on first use, so reads never pay for it). */
+  get actor(): string {
+    if (typeof this.actorSource === 'function') this.actorSource = this.actorSource()
+    return this.actorSource
+  }
+
+  /** The same database, acting as someone else, confined to `projectScope` (null: all projects). */
+  as(actor: string, eventContext?: JsonObject, projectScope: string | null = null): Session {
+    return new Session(this.dialect, actor, eventContext, projectScope)
+  }
+
+  *findProject(name: string): Task<ProjectRow | undefined> {
+    return yield* get<ProjectRow>('SELECT * FROM projects WHERE name_key = ?', nameKey(name))
+  }
+
+  /** The project, created (with its event) on first write; safe against a concurrent creator. */
+  *ensureProject(name: string): Task<ProjectRow> {
+    const existing = yield* this.findProject(name)
+    if (existing) return existing
+    const time = now()
+    const inserted = yield* get<{id: number}>(
+      'INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?) ON CONFLICT (name_key) DO NOTHING RETURNING id',
+      name,
+      nameKey(name),
+      time,
+    )
+    if (!inserted) return (yield* this.findProject(name)) as ProjectRow
+    yield* this.event('project.created', {project: name})
+    return {id: inserted.id, name, name_key: nameKey(name), description: '', created_at: time}
+  }
+
+  *event(type: EventType, fields: EventFields): Task<void> {
+    yield* run(
+      this.dialect.insertEvent,
+      now(),
+      type,
+      fields.project,
+      nameKey(fields.project),
+      fields.model ?? null,
+      fields.model ? nameKey(fields.model) : null,
+      fields.modelId ?? null,
+      fields.version ?? null,
+      fields.tag ?? null,
+      this.actor,
+      JSON.stringify(this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {})),
+    )
+  }
+
+  /**
+   * Make sure a blob a version or checkpoint of `project` is about to name is stored whole and
+   * in the caller's view, mark it used now (gc spares it), and let the project see it from now
+   * on. Inside the write transaction that commits. A blob has a row only once its bytes are whole.
+   */
+  *claimBlob(digest: string, size: number, time: string, project: string): Task<void> {
+    if (!(yield* this.blobVisible(digest))) throw missingBlob(digest)
+    const row = yield* get<{size: number}>('SELECT size FROM blobs WHERE digest = ?', digest)
+    if (!row) throw missingBlob(digest)
+    if (Number(row.size) !== size) throw integrity(`blob ${digest} is ${row.size} bytes in the store, but the manifest says ${size}`, {digest})
+    yield* this.touchBlob(digest, size, time)
+    yield* this.grantBlob(digest, project)
+  }
+
+  /** Whether this session's view includes the blob (always, without a scope). */
+  *blobVisible(digest: string): Task<boolean> {
+    if (this.projectScope === null) return true
+    return (yield* get('SELECT 1 AS one FROM blob_grants WHERE digest = ? AND project_key = ?', digest, nameKey(this.projectScope))) !== undefined
+  }
+
+  /** Let `project` see a stored blob (its row must exist: touchBlob first). */
+  *grantBlob(digest: string, project: string): Task<void> {
+    yield* run('INSERT INTO blob_grants (digest, project_key) VALUES (?, ?) ON CONFLICT DO NOTHING', digest, nameKey(project))
+  }
+
+  /** Record a blob as stored whole and used now (gc spares recently used blobs). */
+  *touchBlob(digest: string, size: number, time: string): Task<void> {
+    yield* run(
+      `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,
+      digest,
+      size,
+      time,
+      time,
+    )
+  }
+}
