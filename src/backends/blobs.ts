@@ -56,6 +56,9 @@ export interface BlobStore {
   /** Remove a blob (gc, after the engine forgot it). Missing is fine. */
   remove(digest: string): Promise<void>
 
+  /** The same, synchronously, where the store can (a directory: gc inside a SQLite transaction). */
+  removeSync?(digest: string): void
+
   /** Writes that never finished (a killed upload). */
   listIncomplete(): AsyncIterable<IncompleteUpload>
 

@@ -5,7 +5,7 @@
  * modified afterwards; only gc deletes.
  */
 import {randomBytes} from 'node:crypto'
-import {createReadStream, createWriteStream, constants as fsConstants} from 'node:fs'
+import {createReadStream, createWriteStream, constants as fsConstants, unlinkSync} from 'node:fs'
 import {chmod, mkdir, open, readdir, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {type Readable, Writable} from 'node:stream'
@@ -236,6 +236,14 @@ export class BlobStore implements BlobStoreInterface {
     await unlink(this.pathOf(digest)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw fromFsError(error, `removing blob ${digest}`)
     })
+  }
+
+  removeSync(digest: string): void {
+    try {
+      unlinkSync(this.pathOf(digest))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, `removing blob ${digest}`)
+    }
   }
 
   async *listIncomplete(): AsyncIterable<IncompleteUpload> {

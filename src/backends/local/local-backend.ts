@@ -1,13 +1,12 @@
 /**
  * The local store: the SQL engine over SQLite (store.ts) and a blob directory, under
  * $MODELREG_HOME. Also what a server on one machine runs, so its SQLite-only extras live here:
- * verify and gc of the directory, the read-cache stamp, and the database-file guard.
+ * the read-cache stamp and the database-file guard.
  */
-import type {GcOptions, GcReport, JsonObject, VerifyQuery, VerifyReport} from '../backend.js'
+import type {JsonObject} from '../backend.js'
 import {SqlEngine} from '../sql/engine.js'
 import {Session} from '../sql/session.js'
 import {get} from '../sql/task.js'
-import type {Maintenance} from './maintenance.js'
 import {SqliteDriver, Store} from './store.js'
 
 export interface LocalBackendOptions {
@@ -35,23 +34,6 @@ export class LocalBackend extends SqlEngine {
 
   override withActor(actor: string, context?: JsonObject, projectScope: string | null = null): LocalBackend {
     return this.derive(this.session.as(actor, context, projectScope))
-  }
-
-  /** verify and gc: loaded when asked for, not on every start. */
-  private async maintenance(): Promise<Maintenance> {
-    const {Maintenance} = await import('./maintenance.js')
-    return new Maintenance(this.store)
-  }
-
-  override async verify(query?: VerifyQuery): Promise<VerifyReport> {
-    // A model or version that does not exist is not found, with the message every other
-    // command gives: checking nothing and reporting no problems would let a CI gate pass on a typo.
-    if (query?.project !== undefined && query.model !== undefined) await this.requireTarget(query.project, query.model, query.selector)
-    return (await this.maintenance()).verify(query)
-  }
-
-  override async gc(options?: GcOptions): Promise<GcReport> {
-    return (await this.maintenance()).gc(options)
   }
 
   /**

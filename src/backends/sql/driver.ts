@@ -25,6 +25,16 @@ export interface Dialect {
   /** Appended to a SELECT of a row the transaction will change, so concurrent writers queue. */
   readonly forUpdate: string
   /**
+   * Taken by every transaction that records or claims a blob row, so that a gc sweeping the
+   * blob store (which holds it exclusively) looks atomic to them; null where every write
+   * transaction is exclusive anyway (SQLite).
+   */
+  readonly sharedBlobLock: string | null
+  /** Taken by gc's sweep: the same lock, exclusively. */
+  readonly exclusiveBlobLock: string | null
+  /** A query whose rows `{problem}` are damage the database itself reports (verify), or null. */
+  readonly databaseCheck: string | null
+  /**
    * The statement that appends an event (columns: time, type, project, project_key, model,
    * model_key, model_id, version, tag, actor, data): ids must be in commit order.
    */

@@ -60,7 +60,7 @@ import type {
   VerifyReport,
 } from '../backend.js'
 import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
-import {alreadyExists, conflict, invalid, notFound, RegistryError} from '../errors.js'
+import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
 import {compileFilter, type FieldResolver} from '../filter.js'
 import {
   LATEST,
@@ -87,7 +87,9 @@ import {
 } from '../validation.js'
 import type {BlobStore} from '../blobs.js'
 import type {Dialect, SqlDriver} from './driver.js'
-import {type EventFields, now, parseJson, type ProjectRow, Session} from './session.js'
+import {type EventFields, missingBlob, now, parseJson, type ProjectRow, Session} from './session.js'
+import {mapLimit} from '../pool.js'
+import type {Maintenance} from './maintenance.js'
 import {Tracking} from './tracking.js'
 import {all, count, done, get, pageOf, run, type Task} from './task.js'
 
@@ -234,7 +236,7 @@ export class SqlEngine implements Backend {
     readonly session: Session,
   ) {
     this.dialect = driver.dialect
-    this.tracking = new Tracking(driver, session)
+    this.tracking = new Tracking(driver, session, (files) => this.checkStored(files))
   }
 
   /** The same engine acting for someone else (see Session.as). */
@@ -251,12 +253,21 @@ export class SqlEngine implements Backend {
     return this.derive(this.session.as(actor, context, projectScope))
   }
 
-  async verify(_query?: VerifyQuery): Promise<VerifyReport> {
-    throw new RegistryError('internal', 'verify is not available on this store yet')
+  /** verify and gc: loaded when asked for, not on every start. */
+  private async maintenance(): Promise<Maintenance> {
+    const {Maintenance} = await import('./maintenance.js')
+    return new Maintenance(this.driver, this.blobs)
   }
 
-  async gc(_options?: GcOptions): Promise<GcReport> {
-    throw new RegistryError('internal', 'gc is not available on this store yet')
+  async verify(query?: VerifyQuery): Promise<VerifyReport> {
+    // A model or version that does not exist is not found, with the message every other
+    // command gives: checking nothing and reporting no problems would let a CI gate pass on a typo.
+    if (query?.project !== undefined && query.model !== undefined) await this.requireTarget(query.project, query.model, query.selector)
+    return (await this.maintenance()).verify(query)
+  }
+
+  async gc(options?: GcOptions): Promise<GcReport> {
+    return (await this.maintenance()).gc(options)
   }
 
   /** A model, or a version of it, that does not exist is not found (verify checks this before anything else). */
@@ -776,6 +787,7 @@ export class SqlEngine implements Backend {
     const datasets = input.datasets ?? []
     for (const d of datasets) validateDatasetInput(d)
     const tracking = this.tracking
+    await this.checkStored([...prepared.files, ...prepared.attachments])
     return this.write('pushing a version', function* () {
       return yield* this.commitVersion(project, model, prepared, function* () {
         if (input.run_id !== undefined && input.run_id !== null) {
@@ -792,6 +804,10 @@ export class SqlEngine implements Backend {
     validateName('model', model)
     validateUuid(uuid)
     const prepared = this.prepareVersion({files: [], ...input}, false)
+    const files = await this.read(function* () {
+      return (yield* this.tracking.requireCheckpoint(uuid)).checkpoint.files
+    })
+    await this.checkStored(files)
     return this.write('registering a checkpoint', function* () {
       const {row, checkpoint} = yield* this.tracking.requireCheckpoint(uuid)
       const run = yield* this.tracking.resolveRun(row.run_uid)
@@ -1067,6 +1083,18 @@ export class SqlEngine implements Backend {
     return this.read(function* () {
       const row = yield* get<{count: number | string; bytes: number | string}>('SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blobs')
       return {count: Number(row?.count ?? 0), bytes: Number(row?.bytes ?? 0)}
+    })
+  }
+
+  /**
+   * Before a commit: every blob it names is in the blob store. (Inside the commit, the claim
+   * checks the blob's row, under the lock a gc sweep holds: so a blob gc removed meanwhile
+   * fails the commit, and the client uploads it again.)
+   */
+  async checkStored(entries: FileEntry[]): Promise<void> {
+    const digests = [...new Set(entries.map((e) => e.sha256))]
+    await mapLimit(digests, 8, async (digest) => {
+      if ((await this.blobs.size(digest)) === null) throw missingBlob(digest)
     })
   }
 

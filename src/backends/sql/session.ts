@@ -100,6 +100,7 @@ export class Session {
    * on. Inside the write transaction that commits. A blob has a row only once its bytes are whole.
    */
   *claimBlob(digest: string, size: number, time: string, project: string): Task<void> {
+    yield* this.blobLock()
     if (!(yield* this.blobVisible(digest))) throw missingBlob(digest)
     const row = yield* get<{size: number}>('SELECT size FROM blobs WHERE digest = ?', digest)
     if (!row) throw missingBlob(digest)
@@ -119,8 +120,14 @@ export class Session {
     yield* run('INSERT INTO blob_grants (digest, project_key) VALUES (?, ?) ON CONFLICT DO NOTHING', digest, nameKey(project))
   }
 
+  /** Wait for a gc sweeping the blob store, and keep it away until this transaction ends. */
+  *blobLock(): Task<void> {
+    if (this.dialect.sharedBlobLock) yield* get(this.dialect.sharedBlobLock)
+  }
+
   /** Record a blob as stored whole and used now (gc spares recently used blobs). */
   *touchBlob(digest: string, size: number, time: string): Task<void> {
+    yield* this.blobLock()
     yield* run(
       `INSERT INTO blobs (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at`,

@@ -16,8 +16,24 @@ export interface SqlStatement {
   params: unknown[]
 }
 
+/**
+ * Something a transaction does besides SQL (gc removing a blob while it holds the lock that
+ * keeps blob writers out): synchronous drivers call `sync`, asynchronous ones await `async`.
+ */
+export interface SideEffect {
+  kind: 'effect'
+  what: string
+  sync?: () => unknown
+  async: () => Promise<unknown>
+}
+
 /** An operation's body: yields statements, returns its result. */
-export type Task<T> = Generator<SqlStatement, T, unknown>
+export type Task<T> = Generator<SqlStatement | SideEffect, T, unknown>
+
+/** A side effect inside a transaction (see SideEffect). */
+export function* effect(what: string, async: () => Promise<unknown>, sync?: () => unknown): Task<unknown> {
+  return yield {kind: 'effect', what, async, sync}
+}
 
 /** The first row, or undefined. */
 export function* get<T>(sql: string, ...params: unknown[]): Task<T | undefined> {
@@ -49,7 +65,11 @@ export function runSync<T>(task: Task<T>, execute: (statement: SqlStatement) => 
   while (!step.done) {
     let result: unknown
     try {
-      result = execute(step.value)
+      const next = step.value
+      if (next.kind === 'effect') {
+        if (!next.sync) throw new Error(`${next.what} cannot be done inside this database's transactions`)
+        result = next.sync()
+      } else result = execute(next)
     } catch (error) {
       step = task.throw(error)
       continue
@@ -65,7 +85,8 @@ export async function runAsync<T>(task: Task<T>, execute: (statement: SqlStateme
   while (!step.done) {
     let result: unknown
     try {
-      result = await execute(step.value)
+      const next = step.value
+      result = next.kind === 'effect' ? await next.async() : await execute(next)
     } catch (error) {
       step = task.throw(error)
       continue

@@ -167,6 +167,8 @@ export class Tracking {
   constructor(
     private readonly driver: SqlDriver,
     private readonly session: Session,
+    /** Before a commit: every blob it names is in the blob store (see SqlEngine.checkStored). */
+    private readonly checkStored: (files: FileEntry[]) => Promise<void>,
   ) {}
 
   /** A write transaction around a task (`this` inside it is this object). */
@@ -788,6 +790,7 @@ export class Tracking {
     const metadata = validateMetadata(input.metadata)
     const requestId = input.request_id === undefined ? null : validateRequestId(input.request_id)
     const size = files.reduce((sum, f) => sum + f.size, 0)
+    await this.checkStored(files)
     return this.write('committing a checkpoint', function* () {
       const run = yield* this.resolveRun(ref)
       if (requestId) {

@@ -1,0 +1,256 @@
+/**
+ * The SQL engine's driver for PostgreSQL: a small pool, READ COMMITTED write transactions that
+ * take row locks (version numbers from a counter column, events from a counter row), snapshot
+ * reads, and a retry of the whole transaction when a concurrent writer won a race (a unique
+ * key, a serialization failure or a deadlock): the retry then sees the winner's row.
+ */
+import pg from 'pg'
+import {RegistryError} from '../errors.js'
+import type {Dialect, SqlDriver} from '../sql/driver.js'
+import {runAsync, type SqlStatement, type Task} from '../sql/task.js'
+import {PG_MIGRATIONS, PG_SCHEMA_VERSION} from './migrations.js'
+
+// BIGINT (int8) and COUNT(*) arrive as numbers: every value the registry keeps fits in 2^53.
+pg.types.setTypeParser(20, (text: string) => Number(text))
+// NUMERIC (SUM of BIGINTs) likewise.
+pg.types.setTypeParser(1700, (text: string) => Number(text))
+
+/** The advisory lock gc holds exclusively while it sweeps the blob store (one per schema). */
+export const BLOB_LOCK = "hashtext(current_schema() || ' modelreg blobs')"
+
+/** How PostgreSQL spells what differs from SQLite (see sql/driver.ts). */
+export const POSTGRES: Dialect = {
+  name: 'postgres',
+  jsonField: (column, key) => ({sql: `(${column}::jsonb -> ?)`, params: [key]}),
+  jsonValue: (value) => ({sql: '?::jsonb', params: [JSON.stringify(value)]}),
+  jsonText: (column, key) => ({sql: `(${column}::jsonb ->> ?)`, params: [key]}),
+  inJsonNumbers: (expr) => `${expr} IN (SELECT (jsonb_array_elements_text(?::jsonb))::bigint)`,
+  inJsonStrings: (expr) => `${expr} IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+  ilike: 'ILIKE',
+  nocase: (expr) => `lower(${expr})`,
+  falseValue: 'false',
+  forUpdate: ' FOR UPDATE',
+  sharedBlobLock: `SELECT pg_advisory_xact_lock_shared(${BLOB_LOCK})`,
+  exclusiveBlobLock: `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`,
+  databaseCheck: null,
+  insertEvent: `WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value)
+    INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
+    SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c`,
+}
+
+/** SQLSTATEs after which the transaction is run again: a concurrent writer won a race. */
+const RETRY_STATES = new Set(['40001', '40P01', '23505'])
+const MAX_ATTEMPTS = 12
+
+const numbered = new Map<string, string>()
+
+/** `?` placeholders as PostgreSQL's `$1, $2 ...` (outside quoted text), cached per statement text. */
+export function numberPlaceholders(sql: string): string {
+  let out = numbered.get(sql)
+  if (out !== undefined) return out
+  let n = 0
+  let quoted = false
+  out = ''
+  for (const c of sql) {
+    if (c === "'") quoted = !quoted
+    out += c === '?' && !quoted ? `$${++n}` : c
+  }
+  if (numbered.size > 5000) numbered.clear()
+  numbered.set(sql, out)
+  return out
+}
+
+export interface PgOptions {
+  /** postgres://user:password@host:5432/database */
+  url: string
+  /** The schema the registry's tables live in (default: the connection's, usually public). */
+  schema?: string
+  /** Connections in the pool (default 10). */
+  poolSize?: number
+}
+
+/** Where the database is, without its password: for messages. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.host}${u.pathname}`
+  } catch {
+    return 'the database'
+  }
+}
+
+/** A PostgreSQL failure as the error modelreg reports everywhere: one line, no secrets. */
+export function translatePgError(error: unknown, what: string, url: string): RegistryError {
+  if (error instanceof RegistryError) return error
+  const e = error as {code?: string; message?: string}
+  const where = describeDatabase(url)
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ECONNRESET':
+    case '57P01':
+    case '57P03':
+      return new RegistryError('unavailable', `${what}: cannot reach the database at ${where} (${e.code}); is PostgreSQL running there?`)
+    case '28P01':
+    case '28000':
+      return new RegistryError('permission_denied', `${what}: the database at ${where} refused the login (check the user and password)`)
+    case '3D000':
+      return new RegistryError('unavailable', `${what}: the database at ${where} does not exist (create it first)`)
+    case '53100':
+      return new RegistryError('storage_full', `${what}: the database at ${where} is out of disk space; nothing was committed`)
+    case '25006':
+      return new RegistryError('unavailable', `${what}: the database at ${where} is read-only (a standby?)`)
+    default:
+      return new RegistryError('internal', `${what}: database error${e.code ? ` ${e.code}` : ''}: ${(e.message ?? String(error)).split('\n')[0]}`)
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export class PgDriver implements SqlDriver {
+  readonly dialect = POSTGRES
+  readonly pool: pg.Pool
+  private readonly url: string
+
+  constructor(options: PgOptions) {
+    this.url = options.url
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      ...(options.schema ? {options: `-c search_path=${checkedSchema(options.schema)}`} : {}),
+    })
+    // An idle connection that breaks (the server restarted) is replaced on the next use.
+    this.pool.on('error', () => {})
+  }
+
+  private execute(client: pg.PoolClient, statement: SqlStatement): Promise<unknown> {
+    return client.query({text: numberPlaceholders(statement.sql), values: statement.params}).then((result) => {
+      switch (statement.kind) {
+        case 'get':
+          return result.rows[0]
+        case 'all':
+          return result.rows
+        case 'run':
+          return result.rowCount ?? 0
+      }
+    })
+  }
+
+  private async connect(what: string): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect()
+    } catch (error) {
+      throw translatePgError(error, what, this.url)
+    }
+  }
+
+  async read<T>(body: () => Task<T>): Promise<T> {
+    const client = await this.connect('reading the registry')
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const result = await runAsync(body(), (statement) => this.execute(client, statement))
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw translatePgError(error, 'reading the registry', this.url)
+    } finally {
+      client.release()
+    }
+  }
+
+  async write<T>(what: string, body: () => Task<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect(what)
+      try {
+        await client.query('BEGIN')
+        const result = await runAsync(body(), (statement) => this.execute(client, statement))
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        const code = (error as {code?: string}).code
+        if (code && RETRY_STATES.has(code) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * 5 * attempt)
+          continue
+        }
+        throw translatePgError(error, what, this.url)
+      } finally {
+        client.release()
+      }
+    }
+  }
+
+  /** Apply the migrations this database lacks, one replica at a time (an advisory lock). */
+  async migrate(): Promise<{applied: number[]}> {
+    const client = await this.connect('migrating the registry database')
+    const applied: number[] = []
+    try {
+      await client.query("SELECT pg_advisory_lock(hashtext(current_schema() || ' modelreg migrations'))")
+      try {
+        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+        const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: {version: number}) => r.version))
+        const newest = Math.max(0, ...done)
+        if (newest > PG_SCHEMA_VERSION) {
+          throw new RegistryError(
+            'internal',
+            `the database at ${describeDatabase(this.url)} is at schema version ${newest}, newer than this modelreg understands (${PG_SCHEMA_VERSION}); upgrade modelreg`,
+          )
+        }
+        for (const migration of PG_MIGRATIONS) {
+          if (done.has(migration.version)) continue
+          await client.query('BEGIN')
+          try {
+            await client.query(migration.sql)
+            await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()])
+            await client.query('COMMIT')
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => {})
+            throw error
+          }
+          applied.push(migration.version)
+        }
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(hashtext(current_schema() || ' modelreg migrations'))").catch(() => {})
+      }
+    } catch (error) {
+      throw translatePgError(error, 'migrating the registry database', this.url)
+    } finally {
+      client.release()
+    }
+    return {applied}
+  }
+
+  /** Refuse a schema this modelreg does not know (newer), or one not migrated yet. */
+  async checkSchema(): Promise<void> {
+    const client = await this.connect('opening the registry database')
+    try {
+      const exists = (await client.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")).rows[0].present
+      const newest = exists ? Number((await client.query('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations')).rows[0].v) : 0
+      if (newest > PG_SCHEMA_VERSION) {
+        throw new RegistryError('internal', `the database at ${describeDatabase(this.url)} is at schema version ${newest}, newer than this modelreg understands (${PG_SCHEMA_VERSION}); upgrade modelreg`)
+      }
+      if (newest < PG_SCHEMA_VERSION) {
+        throw new RegistryError('unavailable', `the database at ${describeDatabase(this.url)} is at schema version ${newest}, this modelreg needs ${PG_SCHEMA_VERSION}: run modelreg server migrate`)
+      }
+    } catch (error) {
+      throw translatePgError(error, 'opening the registry database', this.url)
+    } finally {
+      client.release()
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end()
+  }
+}
+
+/** A schema name: plain lower-case letters, digits and underscores (it travels in a startup option). */
+export function checkedSchema(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new RegistryError('invalid_argument', `invalid schema name ${JSON.stringify(name)}: use lower-case letters, digits and _`)
+  return name
+}
