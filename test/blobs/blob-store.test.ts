@@ -37,15 +37,21 @@ const SMALL_PARTS: Tuning = {multipartThreshold: 5 * MiB, partSize: 5 * MiB}
 function blobStoreSuite(name: string, setup: () => Promise<Subject | null>): void {
   describe(name, () => {
     let subject: Subject | null = null
+    let unusable: unknown = null
     beforeAll(async () => {
-      subject = await setup()
+      try {
+        subject = await setup()
+      } catch (error) {
+        unusable = error
+      }
     })
     afterAll(async () => {
       await subject?.cleanup()
     })
-    /** A case that needs the subject (absent: the reason was logged once, by setup). */
+    /** A case that needs the subject: each fails if it could not be set up; absent (reason logged once), each returns. */
     const test = (title: string, body: (subject: Subject) => Promise<void>) =>
       it(title, async () => {
+        if (unusable) throw unusable
         if (!subject) return
         await body(subject)
       })
@@ -236,13 +242,9 @@ blobStoreSuite('directory BlobStore', directorySubject)
 blobStoreSuite('S3BlobStore on Ceph RGW', s3Subject)
 
 describe('S3BlobStore: what only S3 has', () => {
-  let ready = false
-  beforeAll(() => {
-    ready = haveS3()
-  })
   const test = (title: string, body: () => Promise<void>) =>
     it(title, async () => {
-      if (!ready) return
+      if (!haveS3()) return
       await body()
     })
   afterAll(emptyAll)
