@@ -447,7 +447,7 @@ export class S3BlobStore implements BlobStore {
   async presignPut(digest: string, size: number, seconds: number): Promise<{url: string; headers: Record<string, string>}> {
     this.checkPresign(seconds)
     checkSize(size)
-    if (size > this.multipartThreshold) throw invalid(`a presigned upload holds at most ${this.multipartThreshold} bytes; blob ${digest} has ${size}`)
+    if (size > MAX_PUT) throw invalid(`a presigned upload is one PUT, at most 5 GiB; blob ${digest} has ${size} bytes`)
     const url = await this.client.presign('PUT', this.blobKey(digest), seconds, {'x-amz-content-sha256': digest})
     return {url, headers: {'x-amz-content-sha256': digest, 'content-length': String(size)}}
   }
