@@ -327,7 +327,8 @@ export class S3Client {
     }
     if (status === 416 || code === 'InvalidRange') return new RegistryError('range_not_satisfiable', `${at} refused ${what}: ${said}`)
     if (status === 404) return new RegistryError('not_found', `${at}: ${what}: ${said}`)
-    if (RETRYABLE_STATUS.has(status) || code === 'SlowDown' || code === 'ServiceUnavailable') {
+    // 408/RequestTimeout: the store could not take the bytes in time (RGW over a full OSD answers so).
+    if (RETRYABLE_STATUS.has(status) || status === 408 || code === 'SlowDown' || code === 'ServiceUnavailable' || code === 'RequestTimeout') {
       return new RegistryError('unavailable', `${at} failed ${what}: ${said}`)
     }
     const codeFor: ErrorCode = status === 400 && code === 'AuthorizationHeaderMalformed' ? 'invalid_argument' : 'internal'
