@@ -6,8 +6,11 @@
  *
  * Keys are `blobs/sha256/ab/<rest of digest>` under the store's root or prefix.
  */
-import type {Readable} from 'node:stream'
+import {type Readable, Writable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
 import type {LocalFileSource} from './backend.js'
+import {DigestStream, hashFile} from './digest.js'
+import {fromFsError, integrity, RegistryError} from './errors.js'
 
 /** What a write reads: a stream (an HTTP body), or a file on this machine (a local push). */
 export type BlobSource = Readable | LocalFileSource
@@ -65,8 +68,39 @@ export interface BlobStore {
   /** Remove an unfinished write (gc). Missing is fine. */
   removeIncomplete(id: string): Promise<void>
 
+  /** A URL that reads the blob for `seconds` without credentials, where the store hands them out (S3 with presign on). */
+  presignGet?(digest: string, seconds: number): Promise<string>
+
+  /** A URL that stores the blob for `seconds`, and the headers to send with it; the store still checks the digest. */
+  presignPut?(digest: string, size: number, seconds: number): Promise<{url: string; headers: Record<string, string>}>
+
   /** A file on this machine holding the blob, when the store is a directory (fast local copies). */
   localPath?(digest: string): string
 
   close?(): Promise<void>
+}
+
+/**
+ * Hash `source` without storing it, and refuse it (integrity) unless it is exactly the blob
+ * `digest` of `size` bytes: a client shows it holds the bytes of a blob it cannot see yet. The
+ * same for every store, since nothing is stored.
+ */
+export async function proveBlob(digest: string, size: number, source: BlobSource): Promise<void> {
+  let result: {digest: string; bytes: number}
+  try {
+    if (isLocalFile(source)) {
+      const hashed = await hashFile(source.path, source.onBytes)
+      result = {digest: hashed.digest, bytes: hashed.size}
+    } else {
+      const meter = new DigestStream(size)
+      await pipeline(source, meter, new Writable({write: (_chunk, _encoding, done) => done()}))
+      result = {digest: meter.digest(), bytes: meter.bytes}
+    }
+  } catch (error) {
+    if (!isLocalFile(source)) source.destroy()
+    if (error instanceof RegistryError) throw error
+    throw fromFsError(error, 'receiving a blob')
+  }
+  if (result.bytes !== size) throw integrity(`blob ${digest}: expected ${size} bytes, got ${result.bytes}`, {expected_size: size, actual_size: result.bytes})
+  if (result.digest !== digest) throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${result.digest})`, {expected: digest, actual: result.digest})
 }
