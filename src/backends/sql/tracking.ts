@@ -635,15 +635,20 @@ export class Tracking {
       explicits[i] = explicit
     }
     return this.write('logging metrics', function* () {
-      const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number}>()
+      const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number; statement: number; statementMax: number}>()
       // Runs of points with and without a given time, in order, POINTS_PER_STATEMENT at a time.
       let pending: unknown[] = []
       let pendingExplicit = false
+      // One statement may not name a (name, split, step) twice (PostgreSQL refuses to update a
+      // row twice in one statement): a step not above its series' highest in the statement
+      // (a repeat, or out of order) goes into the next one, so the last point wins.
+      let statement = 0
       const flush = function* (this: Tracking): Task<void> {
         const rows = pending.length / 6
         if (rows === 0) return
         const points = pending
         pending = []
+        statement++
         yield* exec(this.insertPoints(rows, pendingExplicit), ...points)
       }.bind(this)
       for (let i = 0; i < count; i++) {
@@ -657,14 +662,18 @@ export class Tracking {
         let s = series.get(key)
         if (!s) {
           const existing = yield* get<{last_step: number}>('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?', run.id, name, split)
-          s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0}
+          s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0, statement: -1, statementMax: -1}
           series.set(key, s)
         }
         const atStep = step ?? Math.max(s.lastStep, s.step) + 1
-        if (explicit !== pendingExplicit) {
+        if (explicit !== pendingExplicit || (s.statement === statement && atStep <= s.statementMax)) {
           yield* flush()
           pendingExplicit = explicit
         }
+        if (s.statement !== statement) {
+          s.statement = statement
+          s.statementMax = atStep
+        } else s.statementMax = Math.max(s.statementMax, atStep)
         pending.push(run.id, name, split, atStep, value, at)
         if (pending.length === POINTS_PER_STATEMENT * 6) yield* flush()
         if (atStep >= s.step) {
