@@ -9,8 +9,11 @@ export const serverLocationFlags = {
   'data-dir': Flags.string({description: 'Data directory (overrides the config file; default ~/.modelreg-server).'}),
 }
 
-export function serverConfigFrom(flags: {config?: string; 'data-dir'?: string}): ServerConfig {
+/** The config file, then the environment (MODELREG_DATABASE_URL, MODELREG_BLOBS_URL), then flags. */
+export function serverConfigFrom(flags: {config?: string; 'data-dir'?: string}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const config = loadServerConfig(flags.config)
+  if (env.MODELREG_DATABASE_URL) config.metadata = env.MODELREG_DATABASE_URL
+  if (env.MODELREG_BLOBS_URL) config.blobs = env.MODELREG_BLOBS_URL
   if (flags['data-dir']) config.data_dir = resolve(expandHome(flags['data-dir']))
   return config
 }

@@ -205,7 +205,7 @@ export class App {
       }
       const route = found.route.spec
       label.route = route.path
-      const token = this.authenticate(req, route)
+      const token = await this.authenticate(req, route)
       // Events name the person the client says acts (as a local store would), and, when auth
       // is on, the token that allowed the change; the request log names the token.
       const declared = this.declaredActor(req)
@@ -250,12 +250,12 @@ export class App {
     }
   }
 
-  private authenticate(req: IncomingMessage, route: RouteSpec): TokenInfo | null {
+  private async authenticate(req: IncomingMessage, route: RouteSpec): Promise<TokenInfo | null> {
     if (route.action === 'public' || !this.options.config.auth.enabled) return null
     const header = req.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
     if (!match) throw new RegistryError('unauthenticated', 'this server requires a token: set MODELREG_TOKEN or a profile token')
-    const token = this.options.tokens.authenticate(match[1])
+    const token = await this.options.tokens.authenticate(match[1])
     if (!token) throw new RegistryError('unauthenticated', 'the token is not valid (unknown or revoked)')
     if (!scopeAllows(token.scope, route.action)) {
       throw new RegistryError('permission_denied', `this needs a token with ${route.action} scope; token "${token.name}" has ${token.scope}`)

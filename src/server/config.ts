@@ -31,6 +31,12 @@ export interface ServerConfig {
   allowed_origins: string[]
   /** One log line per request on stderr. */
   log_requests: boolean
+  /** Where metadata lives: `sqlite` (data_dir/registry.db) or a postgres:// URL (env MODELREG_DATABASE_URL). */
+  metadata: string
+  /** Where blob bytes live: `file` (data_dir/blobs) or s3://bucket/prefix (env MODELREG_BLOBS_URL). */
+  blobs: string
+  database: {pool_size: number}
+  s3: {endpoint: string | null; region: string | null; force_path_style: boolean | null; presign: boolean}
 }
 
 export const DEFAULT_PORT = 8470
@@ -52,6 +58,10 @@ export function defaultServerConfig(): ServerConfig {
     allowed_hosts: [],
     allowed_origins: [],
     log_requests: true,
+    metadata: 'sqlite',
+    blobs: 'file',
+    database: {pool_size: 10},
+    s3: {endpoint: null, region: null, force_path_style: null, presign: false},
   }
 }
 
@@ -92,6 +102,19 @@ allowed_hosts: []
 allowed_origins: []
 
 log_requests: true
+
+# Where the registry keeps its data. The defaults keep everything in data_dir on this machine.
+# To run several identical servers behind a load balancer, use PostgreSQL and an S3-compatible
+# bucket (AWS S3, Ceph RGW, MinIO, R2 ...); data_dir then holds nothing that matters.
+metadata: sqlite                    # or postgres://user@db.internal:5432/modelreg (password: PGPASSWORD or the URL)
+blobs: file                         # or s3://bucket/prefix (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+database:
+  pool_size: 10                     # connections per server process
+s3:
+  endpoint: null                    # e.g. http://rgw.internal:7480 (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)
+  region: null                      # else AWS_REGION, else us-east-1
+  force_path_style: null            # default: path style whenever a custom endpoint is set
+  presign: false
 `
 
 function positiveInt(value: unknown, what: string): number {
@@ -128,6 +151,19 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
   config.allowed_hosts = stringList(r.allowed_hosts, 'allowed_hosts')
   config.allowed_origins = stringList(r.allowed_origins, 'allowed_origins')
   if (r.log_requests !== undefined) config.log_requests = Boolean(r.log_requests)
+  if (r.metadata !== undefined && r.metadata !== null) config.metadata = String(r.metadata)
+  if (r.blobs !== undefined && r.blobs !== null) config.blobs = String(r.blobs)
+  if (r.database?.pool_size !== undefined) config.database.pool_size = positiveInt(r.database.pool_size, 'database.pool_size')
+  if (r.s3?.endpoint) config.s3.endpoint = String(r.s3.endpoint)
+  if (r.s3?.region) config.s3.region = String(r.s3.region)
+  if (r.s3?.force_path_style !== undefined && r.s3?.force_path_style !== null) {
+    if (typeof r.s3.force_path_style !== 'boolean') throw invalid('server config: s3.force_path_style must be true or false')
+    config.s3.force_path_style = r.s3.force_path_style
+  }
+  if (r.s3?.presign !== undefined) {
+    if (typeof r.s3.presign !== 'boolean') throw invalid('server config: s3.presign must be true or false')
+    config.s3.presign = r.s3.presign
+  }
   return config
 }
 

@@ -4,12 +4,13 @@ import {createServer as createHttpServer, type Server} from 'node:http'
 import {createServer as createHttpsServer} from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {fromFsError, invalid} from '../backends/errors.js'
-import {LocalBackend} from '../backends/local/local-backend.js'
+import type {SqlEngine} from '../backends/sql/engine.js'
 import {FILE_LIMITS, readBoundedFile} from '../config/bounded-file.js'
 import {App} from './app.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import {Metrics} from './metrics.js'
-import {TokenStore} from './tokens.js'
+import {openServerStores} from './stores.js'
+import type {TokenStore} from './tokens.js'
 
 /** How often the server checks that its database files are still the ones it opened. */
 const FILE_CHECK_MS = 2000
@@ -18,7 +19,7 @@ export interface RunningServer {
   url: string
   port: number
   server: Server
-  backend: LocalBackend
+  backend: SqlEngine
   tokens: TokenStore
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), then release the store. */
   close(graceMs?: number): Promise<void>
@@ -28,6 +29,8 @@ export interface StartOptions {
   /** Allow a non-loopback address with auth off. */
   insecure?: boolean
   log?: (line: string) => void
+  /** Apply missing PostgreSQL migrations at start (default); false (--no-migrate): refuse to start without them. */
+  migrate?: boolean
 }
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -50,11 +53,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     throw fromFsError(error, `creating the data directory ${config.data_dir}`)
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const backend = new LocalBackend({home: config.data_dir, actor: 'server', onBroken: (message: string) => log(message)})
+  const {engine: backend, tokens} = await openServerStores(config, {onBroken: (message: string) => log(message), migrate: options.migrate})
   // Notice a database file removed or replaced under the server between writes too (/healthz then fails).
   const fileCheck = setInterval(() => backend.checkStore(), FILE_CHECK_MS)
   fileCheck.unref()
-  const tokens = new TokenStore(config.data_dir)
   const metrics = new Metrics()
   const app = new App({backend, tokens, config, metrics, log})
   const serverOptions = {
@@ -86,7 +88,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     server.once('error', (error: NodeJS.ErrnoException) => {
       clearInterval(fileCheck)
       backend.close().catch(() => {})
-      tokens.close()
+      void tokens.close()
       if (error.code === 'EADDRINUSE') reject(invalid(`${config.host}:${config.port} is already in use; pick another --port`))
       else if (error.code === 'EACCES') reject(invalid(`not allowed to listen on ${config.host}:${config.port}`))
       else reject(fromFsError(error, `listening on ${config.host}:${config.port}`))
@@ -113,7 +115,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         await closed
         clearInterval(fileCheck)
         await backend.close()
-        tokens.close()
+        void tokens.close()
       })()
       return closing
     },

@@ -3,12 +3,12 @@
  * time, checked per project and per action, deny by default.
  */
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
-import {mkdirSync} from 'node:fs'
-import type {Statement} from 'better-sqlite3'
 import {join} from 'node:path'
-import {alreadyExists, fromFsError, invalid, notFound} from '../backends/errors.js'
-import {type Db, openDatabase, writeTransaction} from '../backends/local/database.js'
+import {alreadyExists, invalid, notFound} from '../backends/errors.js'
 import type {Migration} from '../backends/local/migrations.js'
+import {SqliteDriver, Store} from '../backends/local/store.js'
+import type {SqlDriver} from '../backends/sql/driver.js'
+import {all, get, run} from '../backends/sql/task.js'
 import {nameKey, quote, validateName} from '../backends/validation.js'
 import type {Action} from '../protocol/routes.js'
 
@@ -28,7 +28,7 @@ export interface TokenInfo {
   revoked_at: string | null
 }
 
-const TOKEN_MIGRATIONS: readonly Migration[] = [
+export const TOKEN_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'tokens',
@@ -52,101 +52,107 @@ const TOKEN_MIGRATIONS: readonly Migration[] = [
 
 const RANK: Record<Scope, number> = {read: 1, write: 2, admin: 3}
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex')
+const TOKEN_COLUMNS = 'id, name, scope, project, prefix, created_at, last_used_at, revoked_at'
 
+/**
+ * The server's tokens, in its database: tokens.db beside a SQLite store, or the registry's own
+ * PostgreSQL database (so every replica sees a revocation at once). One set of rules (tasks,
+ * see backends/sql/task.ts) for both.
+ */
 export class TokenStore {
-  private readonly db: Db
   private readonly cache = new Map<string, {info: TokenInfo; lastUsed: number}>()
-  private cacheVersion = -1
-  private dataVersionStatement?: Statement
+  private cacheStamp: string | null = null
 
-  constructor(dataDir: string) {
-    try {
-      mkdirSync(dataDir, {recursive: true, mode: 0o700})
-    } catch (error) {
-      throw fromFsError(error, `creating the data directory ${dataDir}`)
-    }
-    this.db = openDatabase(join(dataDir, 'tokens.db'), {migrations: TOKEN_MIGRATIONS, what: 'token'})
+  constructor(
+    private readonly driver: SqlDriver,
+    /** Changes whenever the tokens may have (a cheap check); null: look every token up every time. */
+    private readonly stamp: () => string | null = () => null,
+  ) {}
+
+  /** tokens.db in a server's data directory. */
+  static inDirectory(dataDir: string): TokenStore {
+    const store = Store.openFile(join(dataDir, 'tokens.db'), {migrations: TOKEN_MIGRATIONS, what: 'token'})
+    const dataVersion = store.db.prepare('PRAGMA data_version').pluck()
+    return new TokenStore(new SqliteDriver(store), () => String(dataVersion.get()))
   }
 
-  close(): void {
-    if (this.db.open) this.db.close()
+  close(): Promise<void> {
+    return this.driver.close()
   }
 
-  private get dataVersion(): Statement {
-    this.dataVersionStatement ??= this.db.prepare('PRAGMA data_version').pluck()
-    return this.dataVersionStatement
-  }
-
-  create(name: string, scope: string, project: string | null): {token: string; info: TokenInfo} {
+  async create(name: string, scope: string, project: string | null): Promise<{token: string; info: TokenInfo}> {
     validateName('project', name) // token names follow the same rules
     if (!(SCOPES as readonly string[]).includes(scope)) throw invalid(`scope must be one of ${SCOPES.join(', ')}, not ${quote(scope)}`)
     if (project !== null) validateName('project', project)
     const token = `mr_${randomBytes(32).toString('base64url')}`
-    return writeTransaction(this.db, 'creating a token', () => {
-      if (this.db.prepare('SELECT 1 FROM tokens WHERE name_key = ? AND revoked_at IS NULL').get(nameKey(name))) {
+    const info = await this.driver.write('creating a token', function* () {
+      if (yield* get('SELECT 1 AS one FROM tokens WHERE name_key = ? AND revoked_at IS NULL', nameKey(name))) {
         throw alreadyExists(`a token named ${quote(name)} already exists; revoke it first or pick another name`)
       }
-      const info = this.db
-        .prepare('INSERT INTO tokens (name, name_key, hash, prefix, scope, project, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
-        .get(name, nameKey(name), hashOf(token), token.slice(0, 7), scope, project, new Date().toISOString()) as {id: number}
-      this.cache.clear()
-      return {token, info: this.get(info.id)}
+      return (yield* get<TokenInfo>(
+        `INSERT INTO tokens (name, name_key, hash, prefix, scope, project, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${TOKEN_COLUMNS}`,
+        name,
+        nameKey(name),
+        hashOf(token),
+        token.slice(0, 7),
+        scope,
+        project,
+        new Date().toISOString(),
+      )) as TokenInfo
     })
+    this.cache.clear()
+    return {token, info}
   }
 
-  private get(id: number): TokenInfo {
-    return this.db.prepare('SELECT id, name, scope, project, prefix, created_at, last_used_at, revoked_at FROM tokens WHERE id = ?').get(id) as TokenInfo
+  list(): Promise<TokenInfo[]> {
+    return this.driver.read(() => all<TokenInfo>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY id`))
   }
 
-  list(): TokenInfo[] {
-    return this.db.prepare('SELECT id, name, scope, project, prefix, created_at, last_used_at, revoked_at FROM tokens ORDER BY id').all() as TokenInfo[]
-  }
-
-  revoke(nameOrId: string): TokenInfo {
-    return writeTransaction(this.db, 'revoking a token', () => {
-      const row = (/^[0-9]+$/.test(nameOrId)
-        ? this.db.prepare('SELECT id FROM tokens WHERE id = ? AND revoked_at IS NULL').get(Number(nameOrId))
-        : this.db.prepare('SELECT id FROM tokens WHERE name_key = ? AND revoked_at IS NULL').get(nameKey(nameOrId))) as {id: number} | undefined
+  async revoke(nameOrId: string): Promise<TokenInfo> {
+    const info = await this.driver.write('revoking a token', function* () {
+      const row = /^[0-9]+$/.test(nameOrId)
+        ? yield* get<{id: number}>('SELECT id FROM tokens WHERE id = ? AND revoked_at IS NULL', Number(nameOrId))
+        : yield* get<{id: number}>('SELECT id FROM tokens WHERE name_key = ? AND revoked_at IS NULL', nameKey(nameOrId))
       if (!row) throw notFound(`no active token ${quote(nameOrId)}`)
-      this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), row.id)
-      this.cache.clear()
-      return this.get(row.id)
+      return (yield* get<TokenInfo>(`UPDATE tokens SET revoked_at = ? WHERE id = ? RETURNING ${TOKEN_COLUMNS}`, new Date().toISOString(), row.id)) as TokenInfo
     })
+    this.cache.clear()
+    return info
   }
 
   /**
    * The active token this secret belongs to, or null. Every request asks, so answers are kept
-   * in memory for as long as the token database is unchanged: SQLite's data_version moves
-   * whenever another connection (a `server tokens revoke` from another process) commits, and
-   * this store's own writes clear the cache, so a revocation takes effect on the next request.
+   * in memory for as long as the token database is unchanged (SQLite's data_version moves
+   * whenever another connection, a `server tokens revoke` from another process, commits): a
+   * revocation takes effect on the next request. Without such a stamp (PostgreSQL, shared by
+   * replicas) every request looks its token up.
    */
-  authenticate(secret: string): TokenInfo | null {
+  async authenticate(secret: string): Promise<TokenInfo | null> {
     if (!/^mr_[A-Za-z0-9_-]{43}$/.test(secret)) return null
-    const version = this.dataVersion.get() as number
-    if (version !== this.cacheVersion) {
+    const stamp = this.stamp()
+    if (stamp === null || stamp !== this.cacheStamp) {
       this.cache.clear()
-      this.cacheVersion = version
+      this.cacheStamp = stamp
     }
     // Keyed by the secret itself (held in memory by every request anyway), to skip the hash;
     // only secrets that matched an active token are kept.
     let entry = this.cache.get(secret)
     if (!entry) {
       const digest = hashOf(secret)
-      const row = this.db.prepare('SELECT id, hash FROM tokens WHERE hash = ? AND revoked_at IS NULL').get(digest) as {id: number; hash: string} | undefined
+      const row = await this.driver.read(() => get<TokenInfo & {hash: string}>(`SELECT ${TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ? AND revoked_at IS NULL`, digest))
       if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(digest, 'hex'))) return null
-      const info = this.get(row.id)
+      const {hash: _hash, ...info} = row
       entry = {info, lastUsed: info.last_used_at ? Date.parse(info.last_used_at) : 0}
-      this.cache.set(secret, entry)
+      if (stamp !== null) this.cache.set(secret, entry)
     }
     const now = Date.now()
     // Record use, at most once a minute per token, so reads do not turn into writes.
     if (now - entry.lastUsed > 60_000) {
       entry.lastUsed = now
-      try {
-        this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(new Date(now).toISOString(), entry.info.id)
-      } catch {
+      const id = entry.info.id
+      await this.driver.write('recording token use', () => run('UPDATE tokens SET last_used_at = ? WHERE id = ?', new Date(now).toISOString(), id)).catch(() => {
         // busy: the next request records it
-      }
+      })
     }
     return entry.info
   }

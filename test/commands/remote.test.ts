@@ -34,7 +34,7 @@ describe('remote backend from the CLI', () => {
     r = await runCli(ctx, ['models', '--json'], {env: {MODELREG_TOKEN: 'mr_wrongwrongwrongwrongwrongwrongwrongwrongwro'}})
     expect(r.code).toBe(5)
     expect(r.json()).toEqual({error: {code: 'unauthenticated', message: 'the token is not valid (unknown or revoked)'}})
-    const read = srv.token('read')
+    const read = await srv.token('read')
     r = await runCli(ctx, ['models', 'push', 'm', 'w.bin'], {env: {MODELREG_TOKEN: read}})
     expect(r.code).toBe(5)
     expect(r.stderr).toMatch(/^Error: this needs a token with write scope; token "[^"]+" has read\n$/)

@@ -1,3 +1,4 @@
+import type {BlobStore} from '../../src/backends/local/blob-store.js'
 import {join} from 'node:path'
 import {LocalBackend} from '../../src/backends/local/local-backend.js'
 import {tempDir} from '../helpers/tmp.js'
@@ -6,5 +7,5 @@ import {backendContract} from './suite.js'
 backendContract('local', async () => {
   const home = join(tempDir('contract-local-'), 'store')
   const backend = new LocalBackend({home, actor: 'contract@example.com'})
-  return {backend, home, blobPath: (digest) => backend.store.blobs.pathOf(digest)}
+  return {backend, home, blobPath: (digest) => (backend.blobs as BlobStore).pathOf(digest)}
 })

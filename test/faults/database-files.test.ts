@@ -10,19 +10,9 @@ import Database from 'better-sqlite3'
 import {request} from 'undici'
 import {describe, expect, it} from 'vitest'
 import {LocalBackend} from '../../src/backends/local/local-backend.js'
-import {TokenStore} from '../../src/server/tokens.js'
 import {makeCliEnv, ROOT, runCli} from '../helpers/cli.js'
-import {spawnServerProcess} from '../helpers/server.js'
+import {createToken, spawnServerProcess} from '../helpers/server.js'
 import {tempDir} from '../helpers/tmp.js'
-
-function adminToken(dataDir: string): string {
-  const store = new TokenStore(dataDir)
-  try {
-    return store.create('admin', 'admin', null).token
-  } finally {
-    store.close()
-  }
-}
 
 async function health(url: string): Promise<{status: number; body: any}> {
   const r = await request(`${url}/healthz`)
@@ -44,7 +34,7 @@ async function versionsIn(home: string, model: string): Promise<{versions: numbe
 describe('database files removed under a live process', () => {
   it('a server whose -wal is deleted between pushes loses no acknowledged version, even killed right after', async () => {
     const dataDir = join(tempDir('wal-gone-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     let server = await spawnServerProcess(dataDir)
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     const push = async (n: number) => {
@@ -80,7 +70,7 @@ describe('database files removed under a live process', () => {
 
   it('a server whose database file is deleted stops writing, fails /healthz in one line, and saves what it held', async () => {
     const dataDir = join(tempDir('db-gone-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     const server = await spawnServerProcess(dataDir)
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     writeFileSync(join(ctx.cwd, 'model.bin'), 'weights')

@@ -1,10 +1,9 @@
 /** SIGKILL a pushing client (local and remote) and the server, at random moments, over and over. */
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {TokenStore} from '../../src/server/tokens.js'
 import {BACKENDS, makeBackendEnv} from '../helpers/backends.js'
 import {makeCliEnv, runCli} from '../helpers/cli.js'
-import {spawnServerProcess} from '../helpers/server.js'
+import {createToken, spawnServerProcess} from '../helpers/server.js'
 import {tempDir} from '../helpers/tmp.js'
 import {expectVerifies, freshModel, ITERATIONS, sleep, startCli, TIMEOUT, versionNumbers} from './harness.js'
 
@@ -45,9 +44,7 @@ describe.each(BACKENDS)('a %s push killed at random moments', (backend) => {
 describe('the server killed at random moments', () => {
   it(`never leaves a broken version; pushes succeed after a restart (${ITERATIONS} kills)`, async () => {
     const dataDir = join(tempDir('kill-server-'), 'data')
-    const store = new TokenStore(dataDir)
-    const token = store.create('admin', 'admin', null).token
-    store.close()
+    const token = await createToken(dataDir)
     let server = await spawnServerProcess(dataDir, 0, ['--quiet'])
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     const local = makeCliEnv({MODELREG_HOME: dataDir})

@@ -9,7 +9,7 @@ export interface TestServer {
   dataDir: string
   /** An admin token, for clients that should be allowed everything. */
   adminToken: string
-  token(scope: 'read' | 'write' | 'admin', project?: string | null, name?: string): string
+  token(scope: 'read' | 'write' | 'admin', project?: string | null, name?: string): Promise<string>
   close(): Promise<void>
 }
 
@@ -19,10 +19,21 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, log
   const config: ServerConfig = {...defaultServerConfig(), host: '127.0.0.1', port: 0, data_dir: dataDir, log_requests: true, ...overrides}
   const server = await startServer(config, {log})
   let n = 0
-  const token = (scope: 'read' | 'write' | 'admin', project: string | null = null, name = `t${++n}-${scope}`) =>
-    server.tokens.create(name, scope, project).token
-  const adminToken = token('admin', null, 'admin')
+  const token = async (scope: 'read' | 'write' | 'admin', project: string | null = null, name = `t${++n}-${scope}`) =>
+    (await server.tokens.create(name, scope, project)).token
+  const adminToken = await token('admin', null, 'admin')
   return {server, url: server.url, dataDir, adminToken, token, close: () => server.close(2000)}
+}
+
+/** A token made directly in a server's data directory, as `server tokens create` does. */
+export async function createToken(dataDir: string, scope: 'read' | 'write' | 'admin' = 'admin', project: string | null = null, name = 'admin'): Promise<string> {
+  const {TokenStore} = await import('../../src/server/tokens.js')
+  const store = TokenStore.inDirectory(dataDir)
+  try {
+    return (await store.create(name, scope, project)).token
+  } finally {
+    await store.close()
+  }
 }
 
 export interface ServerProcess {

@@ -1,4 +1,5 @@
 /** The server as an attacker or a careless client meets it: auth on every route, limits, headers. */
+import type {BlobStore} from '../../src/backends/local/blob-store.js'
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
 import {connect} from 'node:net'
@@ -70,8 +71,8 @@ describe('authentication and scopes on every route', () => {
   })
 
   it('a read token is refused (403) on every route that writes, a write token on every admin route', async () => {
-    const read = srv.token('read')
-    const write = srv.token('write')
+    const read = await srv.token('read')
+    const write = await srv.token('write')
     let checked = 0
     for (const route of ALL_ROUTES) {
       if (route.action === 'write' || route.action === 'admin') {
@@ -89,7 +90,7 @@ describe('authentication and scopes on every route', () => {
 
   it('a token limited to a project cannot touch another one', async () => {
     const admin = srv.adminToken
-    const limited = srv.token('write', 'credit')
+    const limited = await srv.token('write', 'credit')
     const json = (method: string, path: string, token: string, body?: unknown) =>
       request(`${srv.url}${path}`, {
         method: method as 'GET',
@@ -147,7 +148,7 @@ describe('a project-limited token sees only its project\'s blobs', () => {
     const checkpointB = (await send('POST', `/api/v1/runs/${runB}/checkpoints`, admin, file(B))).json.uuid
     expect(checkpointB, JSON.stringify(runB)).toMatch(/^[0-9a-f-]{36}$/)
 
-    const a = srv.token('write', 'team-a')
+    const a = await srv.token('write', 'team-a')
     const checked = new Set<string>()
     const same = async (id: string, probe: (digest: string) => Promise<{status: number; text: string}>, expectStatus: number) => {
       const hidden = await probe(B)
@@ -183,14 +184,14 @@ describe('a project-limited token sees only its project\'s blobs', () => {
     const got = await send('GET', `/api/v1/blobs/sha256/${B}?project=team-a`, a)
     expect([got.status, got.text]).toEqual([200, secret.toString()])
     // Uploading without knowing the digest proves it the same way (a third project).
-    const c = srv.token('write', 'team-c')
+    const c = await srv.token('write', 'team-c')
     expect((await send('POST', '/api/v1/blobs/missing', c, {digests: [B]})).json).toEqual([B])
     const stored = await send('POST', '/api/v1/blobs', c, undefined, secret)
     expect([stored.status, stored.json]).toEqual([200, {digest: B, size: secret.length, stored: false}])
     checked.add('storeBlob')
     expect((await send('POST', '/api/v1/blobs/missing', c, {digests: [B]})).json).toEqual([])
     // A token for all projects sees every blob.
-    expect((await send('POST', '/api/v1/blobs/missing', srv.token('write'), {digests: [B, X]})).json).toEqual([X])
+    expect((await send('POST', '/api/v1/blobs/missing', await await srv.token('write'), {digests: [B, X]})).json).toEqual([X])
 
     const digestRoutes = ALL_ROUTES.filter((r) => r.path.includes('{digest}') || DIGEST_ROUTES.has(r.id)).map((r) => r.id)
     expect([...checked].sort()).toEqual([...new Set(digestRoutes)].sort())
@@ -294,7 +295,7 @@ describe('hostile requests', () => {
     })
     expect(r.statusCode).toBe(422)
     expect(((await r.body.json()) as {error: {code: string}}).error.code).toBe('integrity')
-    expect(existsSync(srv.server.backend.store.blobs.pathOf(claimed))).toBe(false)
+    expect(existsSync((srv.server.backend.blobs as BlobStore).pathOf(claimed))).toBe(false)
     const tmp = join(srv.dataDir, 'tmp')
     expect(existsSync(tmp) ? readdirSync(tmp) : []).toEqual([])
     const bad = await request(`${srv.url}/api/v1/blobs/sha256/not-a-digest`, {
@@ -458,15 +459,15 @@ describe('what the server keeps in memory never goes stale', () => {
   }
 
   it('a token revoked by another process is refused on the very next request', async () => {
-    const token = srv.token('read', null, 'soon-revoked')
+    const token = await srv.token('read', null, 'soon-revoked')
     expect((await get('/api/v1/projects', token)).status).toBe(200)
     expect((await get('/api/v1/projects', token)).status).toBe(200) // now answered from memory
     const {TokenStore} = await import('../../src/server/tokens.js')
-    const other = new TokenStore(srv.dataDir) // its own connection, as `server tokens revoke` would have
+    const other = TokenStore.inDirectory(srv.dataDir) // its own connection, as `server tokens revoke` would have
     try {
-      other.revoke('soon-revoked')
+      await other.revoke('soon-revoked')
     } finally {
-      other.close()
+      await other.close()
     }
     expect((await get('/api/v1/projects', token)).status).toBe(401)
   })

@@ -5,9 +5,8 @@ import {closeSync, createReadStream, existsSync, openSync, readdirSync, statSync
 import {join} from 'node:path'
 import {request} from 'undici'
 import {describe, expect, it} from 'vitest'
-import {TokenStore} from '../../src/server/tokens.js'
 import {BIN, type CliEnv, makeCliEnv, runCli, watchPeakRss} from '../helpers/cli.js'
-import {spawnServerProcess} from '../helpers/server.js'
+import {createToken, spawnServerProcess} from '../helpers/server.js'
 import {tempDir} from '../helpers/tmp.js'
 
 const MB = 1024 * 1024
@@ -28,15 +27,6 @@ async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path, {highWaterMark: MB})) hash.update(chunk as Buffer)
   return hash.digest('hex')
-}
-
-function adminToken(dataDir: string): string {
-  const store = new TokenStore(dataDir)
-  try {
-    return store.create('admin', 'admin', null).token
-  } finally {
-    store.close()
-  }
 }
 
 /** Resolve once `probe` returns true (polled), or fail after `ms`. */
@@ -66,7 +56,7 @@ function startCli(ctx: CliEnv, args: string[]) {
 describe('server process', () => {
   it('killed during an upload: the push fails clearly, no version appears, and the same push succeeds after a restart', async () => {
     const dataDir = join(tempDir('kill-up-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     let server = await spawnServerProcess(dataDir)
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     const file = bigFile(join(ctx.cwd, 'weights.bin'), 256 * MB, 1)
@@ -97,7 +87,7 @@ describe('server process', () => {
 
   it('killed during a download: nothing at the final path; the retry resumes and verifies', async () => {
     const dataDir = join(tempDir('kill-down-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     let server = await spawnServerProcess(dataDir)
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     const file = bigFile(join(ctx.cwd, 'weights.bin'), 256 * MB, 2)
@@ -132,7 +122,7 @@ describe('server process', () => {
 
   it('stops gracefully on SIGTERM: a download in flight completes, then the server exits 0', async () => {
     const dataDir = join(tempDir('graceful-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     const server = await spawnServerProcess(dataDir)
     const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
     const file = bigFile(join(ctx.cwd, 'w.bin'), 128 * MB, 3)
@@ -157,7 +147,7 @@ describe('server process', () => {
 
   it('stays under 250 MB of resident memory while a large file goes up and comes down', async () => {
     const dataDir = join(tempDir('server-mem-'), 'data')
-    const token = adminToken(dataDir)
+    const token = await createToken(dataDir)
     const server = await spawnServerProcess(dataDir, 0, ['--quiet'])
     const watch = watchPeakRss(server.child.pid as number)
     try {

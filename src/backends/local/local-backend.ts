@@ -4,9 +4,11 @@
  * the read-cache stamp and the database-file guard.
  */
 import type {JsonObject} from '../backend.js'
+import type {BlobStore} from '../blobs.js'
 import {SqlEngine} from '../sql/engine.js'
 import {Session} from '../sql/session.js'
 import {get} from '../sql/task.js'
+import {BlobStore as DirectoryBlobStore} from './blob-store.js'
 import {SqliteDriver, Store} from './store.js'
 
 export interface LocalBackendOptions {
@@ -16,20 +18,23 @@ export interface LocalBackendOptions {
   actor: string | (() => string)
   /** Told once, in one line, if the store stops taking writes (its database files were removed or replaced). */
   onBroken?: (message: string) => void
+  /** Where blob bytes go (default: the directory's blobs/; a server may use a bucket). */
+  blobs?: BlobStore
 }
 
 export class LocalBackend extends SqlEngine {
   readonly store: Store
 
-  constructor(options: LocalBackendOptions | {store: Store; session: Session}) {
+  constructor(options: LocalBackendOptions | {store: Store; blobs: BlobStore; session: Session}) {
     const store = 'store' in options ? options.store : Store.open(options.home, {onBroken: options.onBroken})
     const driver = new SqliteDriver(store)
-    super(store.home, driver, store.blobs, 'session' in options ? options.session : new Session(driver.dialect, options.actor))
+    const blobs = ('session' in options ? options.blobs : options.blobs) ?? new DirectoryBlobStore(store.home)
+    super(store.home, driver, blobs, 'session' in options ? options.session : new Session(driver.dialect, options.actor))
     this.store = store
   }
 
   protected override derive(session: Session): LocalBackend {
-    return new LocalBackend({store: this.store, session})
+    return new LocalBackend({store: this.store, blobs: this.blobs, session})
   }
 
   override withActor(actor: string, context?: JsonObject, projectScope: string | null = null): LocalBackend {

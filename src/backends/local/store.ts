@@ -1,17 +1,16 @@
 /**
- * The local engine's database: one SQLite connection (guarded against its files being replaced,
+ * A SQLite database of modelreg's: one connection (guarded against its files being replaced,
  * see database-guard.ts), a cache of prepared statements, and transactions that run tasks
- * (see sql/task.ts); plus the blob directory beside it.
+ * (see sql/task.ts).
  */
 import type {Statement} from 'better-sqlite3'
 import {mkdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {fromFsError} from '../errors.js'
 import {jsonPath} from '../filter.js'
 import type {Dialect, SqlDriver} from '../sql/driver.js'
 import {runSync, type SqlStatement, type Task} from '../sql/task.js'
-import {BlobStore} from './blob-store.js'
-import {type Db, openDatabase, readTransaction, writeTransaction} from './database.js'
+import {type Db, openDatabase, type OpenOptions, readTransaction, writeTransaction} from './database.js'
 import {GuardedDatabase} from './database-guard.js'
 
 export interface StoreOptions {
@@ -44,15 +43,14 @@ export const SQLITE: Dialect = {
 }
 
 export class Store {
+  /** The directory the database is in. */
   readonly home: string
-  readonly blobs: BlobStore
   private readonly database: GuardedDatabase
   private readonly statements = new Map<string, Statement<unknown[], unknown>>()
 
-  private constructor(home: string, file: string, options: StoreOptions) {
-    this.home = home
-    this.blobs = new BlobStore(home)
-    this.database = new GuardedDatabase(file, () => openDatabase(file), () => this.statements.clear(), options.onBroken)
+  private constructor(file: string, open: OpenOptions, options: StoreOptions) {
+    this.home = dirname(file)
+    this.database = new GuardedDatabase(file, () => openDatabase(file, open), () => this.statements.clear(), options.onBroken)
   }
 
   /** The connection (it is replaced if the database's WAL had to be reopened: do not keep it). */
@@ -60,13 +58,19 @@ export class Store {
     return this.database.db
   }
 
+  /** The registry's database in a store directory (created if missing). */
   static open(home: string, options: StoreOptions = {}): Store {
+    return Store.openFile(join(home, 'registry.db'), {}, options)
+  }
+
+  /** Any SQLite database of modelreg's (the registry's, a server's tokens), in a directory created if missing. */
+  static openFile(file: string, open: OpenOptions, options: StoreOptions = {}): Store {
     try {
-      mkdirSync(home, {recursive: true, mode: 0o700})
+      mkdirSync(dirname(file), {recursive: true, mode: 0o700})
     } catch (error) {
-      throw fromFsError(error, `creating the store directory ${home}`)
+      throw fromFsError(error, `creating the directory ${dirname(file)}`)
     }
-    return new Store(home, join(home, 'registry.db'), options)
+    return new Store(file, open, options)
   }
 
   /** Why the store takes no writes (its files were removed or replaced), or null when it is fine. */

@@ -41,7 +41,7 @@ Listens on 127.0.0.1 unless told otherwise. With auth on (the default), every re
         `modelreg server listening on ${running.url} (data: ${config.data_dir}; auth: ${config.auth.enabled ? 'on' : 'OFF'})\n`,
       )
       if (!config.auth.enabled && !isLoopback(config.host)) process.stderr.write('WARNING: auth is off on a non-loopback address (--insecure)\n')
-      if (config.auth.enabled && running.tokens.list().every((t) => t.revoked_at !== null)) {
+      if (config.auth.enabled && (await running.tokens.list()).every((t) => t.revoked_at !== null)) {
         process.stderr.write(`No tokens yet: create one with: modelreg server tokens create --name NAME --scope admin --data-dir ${config.data_dir}\n`)
       }
     }

@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import {BaseCommand} from '../../../cli/base-command.js'
-import {SCOPES, type TokenInfo, TokenStore} from '../../../server/tokens.js'
+import {openTokenStore} from '../../../server/stores.js'
+import {SCOPES, type TokenInfo} from '../../../server/tokens.js'
 import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'
 
 export default class ServerTokensCreate extends BaseCommand<typeof ServerTokensCreate> {
@@ -22,15 +23,15 @@ export default class ServerTokensCreate extends BaseCommand<typeof ServerTokensC
 
   async run(): Promise<TokenInfo & {token: string}> {
     const config = serverConfigFrom(this.flags)
-    const store = new TokenStore(config.data_dir)
+    const store = await openTokenStore(config)
     try {
-      const {token, info} = store.create(this.flags.name, this.flags.scope, this.flags.project ?? null)
+      const {token, info} = await store.create(this.flags.name, this.flags.scope, this.flags.project ?? null)
       this.say(`Created token ${info.name} (scope ${info.scope}, ${info.project ? `project ${info.project}` : 'all projects'}).`)
       this.say('Copy it now: it is not stored and will not be shown again.')
       this.say(token)
       return {...info, token}
     } finally {
-      store.close()
+      await store.close()
     }
   }
 }

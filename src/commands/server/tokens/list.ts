@@ -1,6 +1,7 @@
 import {BaseCommand} from '../../../cli/base-command.js'
 import {formatTime} from '../../../cli/output.js'
-import {type TokenInfo, TokenStore} from '../../../server/tokens.js'
+import {openTokenStore} from '../../../server/stores.js'
+import type {TokenInfo} from '../../../server/tokens.js'
 import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'
 
 export default class ServerTokensList extends BaseCommand<typeof ServerTokensList> {
@@ -10,9 +11,9 @@ export default class ServerTokensList extends BaseCommand<typeof ServerTokensLis
   static override flags = {...serverLocationFlags}
 
   async run(): Promise<{tokens: TokenInfo[]}> {
-    const store = new TokenStore(serverConfigFrom(this.flags).data_dir)
+    const store = await openTokenStore(serverConfigFrom(this.flags))
     try {
-      const tokens = store.list()
+      const tokens = await store.list()
       if (tokens.length === 0) this.note('No tokens yet.')
       this.table(
         ['ID', 'NAME', 'SCOPE', 'PROJECT', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
@@ -20,7 +21,7 @@ export default class ServerTokensList extends BaseCommand<typeof ServerTokensLis
       )
       return {tokens}
     } finally {
-      store.close()
+      await store.close()
     }
   }
 }

@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args'
 import {BaseCommand} from '../../../cli/base-command.js'
-import {type TokenInfo, TokenStore} from '../../../server/tokens.js'
+import {openTokenStore} from '../../../server/stores.js'
+import type {TokenInfo} from '../../../server/tokens.js'
 import {serverConfigFrom, serverLocationFlags} from '../../../cli/server-flags.js'
 
 export default class ServerTokensRevoke extends BaseCommand<typeof ServerTokensRevoke> {
@@ -14,13 +15,13 @@ export default class ServerTokensRevoke extends BaseCommand<typeof ServerTokensR
   static override flags = {...serverLocationFlags}
 
   async run(): Promise<TokenInfo> {
-    const store = new TokenStore(serverConfigFrom(this.flags).data_dir)
+    const store = await openTokenStore(serverConfigFrom(this.flags))
     try {
-      const info = store.revoke(this.args.token)
+      const info = await store.revoke(this.args.token)
       this.say(`Revoked token ${info.name}.`)
       return info
     } finally {
-      store.close()
+      await store.close()
     }
   }
 }
