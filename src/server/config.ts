@@ -35,7 +35,8 @@ export interface ServerConfig {
   metadata: string
   /** Where blob bytes live: `file` (data_dir/blobs) or s3://bucket/prefix (env MODELREG_BLOBS_URL). */
   blobs: string
-  database: {pool_size: number}
+  /** pool_size: connections per process; schema: where the tables live (default: the connection's search path). */
+  database: {pool_size: number; schema: string | null}
   s3: {endpoint: string | null; region: string | null; force_path_style: boolean | null; presign: boolean}
 }
 
@@ -60,7 +61,7 @@ export function defaultServerConfig(): ServerConfig {
     log_requests: true,
     metadata: 'sqlite',
     blobs: 'file',
-    database: {pool_size: 10},
+    database: {pool_size: 10, schema: null},
     s3: {endpoint: null, region: null, force_path_style: null, presign: false},
   }
 }
@@ -110,6 +111,7 @@ metadata: sqlite                    # or postgres://user@db.internal:5432/modelr
 blobs: file                         # or s3://bucket/prefix (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
 database:
   pool_size: 10                     # connections per server process
+  schema: null                      # the PostgreSQL schema for modelreg's tables (default: public)
 s3:
   endpoint: null                    # e.g. http://rgw.internal:7480 (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)
   region: null                      # else AWS_REGION, else us-east-1
@@ -154,6 +156,7 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
   if (r.metadata !== undefined && r.metadata !== null) config.metadata = String(r.metadata)
   if (r.blobs !== undefined && r.blobs !== null) config.blobs = String(r.blobs)
   if (r.database?.pool_size !== undefined) config.database.pool_size = positiveInt(r.database.pool_size, 'database.pool_size')
+  if (r.database?.schema) config.database.schema = String(r.database.schema)
   if (r.s3?.endpoint) config.s3.endpoint = String(r.s3.endpoint)
   if (r.s3?.region) config.s3.region = String(r.s3.region)
   if (r.s3?.force_path_style !== undefined && r.s3?.force_path_style !== null) {

@@ -59,7 +59,7 @@ export async function openServerStores(config: ServerConfig, options: OpenStores
   try {
     if (isPostgres(config.metadata)) {
       const {openPostgresEngine} = await import('../backends/postgres/open.js')
-      const engine = await openPostgresEngine({url: config.metadata, poolSize: config.database.pool_size, blobs, actor: 'server', migrate: options.migrate})
+      const engine = await openPostgresEngine({url: config.metadata, schema: config.database.schema ?? undefined, poolSize: config.database.pool_size, blobs, actor: 'server', migrate: options.migrate})
       return {engine, tokens: await openTokenStore(config)}
     }
     const {LocalBackend} = await import('../backends/local/local-backend.js')
@@ -76,7 +76,7 @@ export async function openTokenStore(config: ServerConfig): Promise<TokenStore> 
   checkMetadata(config)
   if (!isPostgres(config.metadata)) return TokenStore.inDirectory(config.data_dir)
   const {PgDriver} = await import('../backends/postgres/driver.js')
-  const driver = new PgDriver({url: config.metadata, poolSize: 2})
+  const driver = new PgDriver({url: config.metadata, schema: config.database.schema ?? undefined, poolSize: 2})
   try {
     await driver.migrate()
   } catch (error) {
@@ -91,7 +91,7 @@ export async function migrateServerDatabase(config: ServerConfig): Promise<{appl
   checkMetadata(config)
   if (!isPostgres(config.metadata)) return {applied: [], database: 'sqlite (migrated when opened)'}
   const {PgDriver, describeDatabase} = await import('../backends/postgres/driver.js')
-  const driver = new PgDriver({url: config.metadata, poolSize: 1})
+  const driver = new PgDriver({url: config.metadata, schema: config.database.schema ?? undefined, poolSize: 1})
   try {
     return {...(await driver.migrate()), database: describeDatabase(config.metadata)}
   } finally {

@@ -2,10 +2,10 @@ import type {BlobStore} from '../../src/backends/local/blob-store.js'
 import {join} from 'node:path'
 import {LocalBackend} from '../../src/backends/local/local-backend.js'
 import {tempDir} from '../helpers/tmp.js'
-import {backendContract} from './suite.js'
+import {backendContract, fileBlobs} from './suite.js'
 
 backendContract('local', async () => {
   const home = join(tempDir('contract-local-'), 'store')
   const backend = new LocalBackend({home, actor: 'contract@example.com'})
-  return {backend, home, blobPath: (digest) => (backend.blobs as BlobStore).pathOf(digest)}
+  return {backend, home, blobs: fileBlobs((digest) => (backend.blobs as BlobStore).pathOf(digest))}
 })

@@ -8,7 +8,7 @@ import {BlobStore} from '../../src/backends/local/blob-store.js'
 import {openPostgresEngine} from '../../src/backends/postgres/open.js'
 import {postgresUrl} from '../helpers/services.js'
 import {tempDir} from '../helpers/tmp.js'
-import {backendContract} from './suite.js'
+import {backendContract, fileBlobs} from './suite.js'
 
 const url = postgresUrl('the PostgreSQL contract suite')
 
@@ -17,6 +17,6 @@ if (url) {
     const home = join(tempDir('contract-pg-'), 'store')
     const blobs = new BlobStore(home)
     const backend = await openPostgresEngine({url, schema: `contract_${randomBytes(6).toString('hex')}`, blobs, actor: 'contract@example.com', poolSize: 4})
-    return {backend, home, blobPath: (digest) => blobs.pathOf(digest)}
+    return {backend, home, blobs: fileBlobs((digest) => blobs.pathOf(digest))}
   })
 }

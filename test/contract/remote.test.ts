@@ -2,7 +2,7 @@ import type {BlobStore} from '../../src/backends/local/blob-store.js'
 import {afterAll, beforeAll} from 'vitest'
 import {RemoteBackend} from '../../src/backends/remote/remote-backend.js'
 import {startTestServer, type TestServer} from '../helpers/server.js'
-import {backendContract} from './suite.js'
+import {backendContract, fileBlobs} from './suite.js'
 
 let server: TestServer
 let current: TestServer | undefined
@@ -21,5 +21,5 @@ backendContract('remote (HTTP -> server -> local engine)', async () => {
   current = await startTestServer()
   const backend = new RemoteBackend({url: current.url, token: current.adminToken, actor: 'contract@example.com'})
   const srv = current
-  return {backend, home: srv.dataDir, blobPath: (digest) => (srv.server.backend.blobs as BlobStore).pathOf(digest)}
+  return {backend, home: srv.dataDir, blobs: fileBlobs((digest) => (srv.server.backend.blobs as BlobStore).pathOf(digest))}
 })

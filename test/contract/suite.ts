@@ -13,12 +13,35 @@ import {markDamaged, tempDir} from '../helpers/tmp.js'
 import {files, rejects, sha, streamToBuffer} from './helpers.js'
 import {trackingContract} from './tracking.js'
 
+/** Raw access to where a store keeps blob bytes, behind its back: integrity tests damage them. */
+export interface BlobAccess {
+  exists(digest: string): Promise<boolean>
+  /** Replace a blob's bytes with others (a flipped byte, a truncation). */
+  overwrite(digest: string, data: Buffer): Promise<void>
+  remove(digest: string): Promise<void>
+}
+
 export interface ContractTarget {
   backend: Backend
   /** The directory of the store the backend writes to (the server's data directory for remote). */
   home: string
-  /** Where the store keeps a blob on disk (to damage it in integrity tests). */
-  blobPath(digest: string): string
+  /** The store's blob bytes, to damage them in integrity tests. */
+  blobs: BlobAccess
+}
+
+/** BlobAccess for a store that keeps blobs as files. */
+export function fileBlobs(pathOf: (digest: string) => string): BlobAccess {
+  return {
+    exists: async (digest) => existsSync(pathOf(digest)),
+    overwrite: async (digest, data) => {
+      chmodSync(pathOf(digest), 0o644)
+      writeFileSync(pathOf(digest), data)
+    },
+    remove: async (digest) => {
+      const {unlinkSync} = await import('node:fs')
+      unlinkSync(pathOf(digest))
+    },
+  }
 }
 
 export function backendContract(name: string, open: () => Promise<ContractTarget>): void {
@@ -458,7 +481,7 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         await rejects(b.storeBlob(100, () => Readable.from([short])), 'integrity')
         await rejects(b.storeBlob(3, () => Readable.from([short])), 'integrity')
         expect(await b.missingBlobs([sha(short)])).toEqual([sha(short)])
-        expect(existsSync(target.blobPath(sha(short)))).toBe(false)
+        expect(await target.blobs.exists(sha(short))).toBe(false)
       })
 
       it('given a local file too, stores exactly its bytes, counts them, and still refuses a mismatch', async () => {
@@ -488,7 +511,7 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         await rejects(b.putBlob(digest, 16, () => Readable.from([Buffer.from('tampered content')])), 'integrity')
         await rejects(b.putBlob(digest, 10, () => Readable.from([Buffer.from('expected content')])), 'integrity')
         expect(await b.missingBlobs([digest])).toEqual([digest])
-        expect(existsSync(target.blobPath(digest))).toBe(false)
+        expect(await target.blobs.exists(digest)).toBe(false)
       })
     })
 
@@ -551,10 +574,8 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
 
       it('refuses to serve a damaged blob: nothing at the final path, integrity error', async () => {
         const {version} = await push('m', [files(join(work, 'src'), {'w.bin': 'precious weights'})])
-        const blob = target.blobPath(sha('precious weights'))
         markDamaged(target.home)
-        chmodSync(blob, 0o644)
-        writeFileSync(blob, 'precious weighTs')
+        await target.blobs.overwrite(sha('precious weights'), Buffer.from('precious weighTs'))
         const out = join(work, 'out')
         await rejects(downloadVersion(b, version, out), 'integrity')
         expect(existsSync(join(out, 'w.bin'))).toBe(false)
@@ -603,14 +624,9 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         const clean = await b.verify()
         expect(clean).toMatchObject({ok: true, scope: 'the whole store', problems: [], checked: {versions: 4, blobs: 4}})
         markDamaged(target.home)
-        const flipped = target.blobPath(await blobOf('flip'))
-        chmodSync(flipped, 0o644)
-        writeFileSync(flipped, 'flip mE')
-        const truncated = target.blobPath(await blobOf('trunc'))
-        chmodSync(truncated, 0o644)
-        writeFileSync(truncated, 'trunc')
-        const { unlinkSync } = await import('node:fs')
-        unlinkSync(target.blobPath(await blobOf('gone')))
+        await target.blobs.overwrite(await blobOf('flip'), Buffer.from('flip mE'))
+        await target.blobs.overwrite(await blobOf('trunc'), Buffer.from('trunc'))
+        await target.blobs.remove(await blobOf('gone'))
         const report = await b.verify()
         expect(report.ok).toBe(false)
         const byKind = Object.fromEntries(report.problems.map((p) => [p.kind, p]))
@@ -640,9 +656,9 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         // Used a moment ago: the default grace keeps it.
         expect(await b.gc()).toMatchObject({dry_run: false, blobs: {count: 0}, kept_recent: {count: 1, bytes: 17}})
         expect(await b.gc({dry_run: true, grace_seconds: 0})).toMatchObject({dry_run: true, blobs: {count: 1, bytes: 17}})
-        expect(existsSync(target.blobPath(orphan))).toBe(true)
+        expect(await target.blobs.exists(orphan)).toBe(true)
         expect(await b.gc({grace_seconds: 0})).toMatchObject({blobs: {count: 1, bytes: 17}})
-        expect(existsSync(target.blobPath(orphan))).toBe(false)
+        expect(await target.blobs.exists(orphan)).toBe(false)
         expect(await b.missingBlobs([orphan, sha('referenced')])).toEqual([orphan])
         expect(await b.verify()).toMatchObject({ok: true, warnings: []})
         // Gone blobs come back with a push of the same content.

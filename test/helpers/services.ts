@@ -24,3 +24,27 @@ export function postgresUrl(what: string): string | undefined {
   if (!url) missing(what, 'MODELREG_TEST_DATABASE_URL')
   return url
 }
+
+export interface S3TestConfig {
+  endpoint: string
+  bucket: string
+  region: string
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+/** The test bucket (Ceph RGW), or undefined (after saying why) when the services are not running. */
+export function s3Config(what: string): S3TestConfig | undefined {
+  const env = process.env
+  if (!env.MODELREG_TEST_S3_ENDPOINT || !env.MODELREG_TEST_S3_BUCKET || !env.MODELREG_TEST_S3_ACCESS_KEY_ID || !env.MODELREG_TEST_S3_SECRET_ACCESS_KEY) {
+    missing(what, 'MODELREG_TEST_S3_ENDPOINT')
+    return undefined
+  }
+  return {
+    endpoint: env.MODELREG_TEST_S3_ENDPOINT,
+    bucket: env.MODELREG_TEST_S3_BUCKET,
+    region: env.MODELREG_TEST_S3_REGION ?? 'us-east-1',
+    accessKeyId: env.MODELREG_TEST_S3_ACCESS_KEY_ID,
+    secretAccessKey: env.MODELREG_TEST_S3_SECRET_ACCESS_KEY,
+  }
+}

@@ -113,9 +113,11 @@ export class PgDriver implements SqlDriver {
   readonly dialect = POSTGRES
   readonly pool: pg.Pool
   private readonly url: string
+  private readonly schema: string | undefined
 
   constructor(options: PgOptions) {
     this.url = options.url
+    this.schema = options.schema
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
@@ -190,6 +192,7 @@ export class PgDriver implements SqlDriver {
     const client = await this.connect('migrating the registry database')
     const applied: number[] = []
     try {
+      if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${checkedSchema(this.schema)}`)
       await client.query("SELECT pg_advisory_lock(hashtext(current_schema() || ' modelreg migrations'))")
       try {
         await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)

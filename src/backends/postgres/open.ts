@@ -2,7 +2,7 @@
 import type {BlobStore} from '../blobs.js'
 import {SqlEngine} from '../sql/engine.js'
 import {Session} from '../sql/session.js'
-import {checkedSchema, describeDatabase, PgDriver} from './driver.js'
+import {describeDatabase, PgDriver} from './driver.js'
 
 export interface PostgresEngineOptions {
   url: string
@@ -17,7 +17,6 @@ export interface PostgresEngineOptions {
 export async function openPostgresEngine(options: PostgresEngineOptions): Promise<SqlEngine> {
   const driver = new PgDriver({url: options.url, schema: options.schema, poolSize: options.poolSize})
   try {
-    if (options.schema) await driver.pool.query(`CREATE SCHEMA IF NOT EXISTS ${checkedSchema(options.schema)}`)
     if (options.migrate ?? true) await driver.migrate()
     else await driver.checkSchema()
   } catch (error) {
