@@ -82,6 +82,7 @@ class LocalServer:
         self.users = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
         self._stderr: Optional[IO[bytes]] = None
+        self._drain: Optional[threading.Thread] = None
         self._lock = threading.Lock()
 
     def _spawn(self, args: List[str], env: Dict[str, str]) -> "subprocess.Popen[bytes]":
@@ -129,11 +130,15 @@ class LocalServer:
 
         def drain(stream: IO[bytes]) -> None:
             # Read stdout to its end, so that the server never blocks on a full pipe.
-            for line in iter(stream.readline, b""):
-                lines.put(line)
-            lines.put(b"")
+            try:
+                for line in iter(stream.readline, b""):
+                    lines.put(line)
+            finally:
+                stream.close()
+                lines.put(b"")
 
-        threading.Thread(target=drain, args=(process.stdout,), daemon=True).start()
+        self._drain = threading.Thread(target=drain, args=(process.stdout,), daemon=True)
+        self._drain.start()
         try:
             first = lines.get(timeout=START_TIMEOUT)
         except queue.Empty:
@@ -186,6 +191,8 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if self._drain is not None:
+                self._drain.join(timeout=5)
             if self._stderr is not None:
                 self._stderr.close()
                 self._stderr = None

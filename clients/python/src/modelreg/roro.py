@@ -77,11 +77,7 @@ class ModelRepository:
 
     def get_tags(self) -> Dict[str, int]:
         """Tags of the repository and the version each points at, ``latest`` included."""
-        tags = {t["tag"]: t["version"] for t in self._model().tags()}
-        model = self.registry.model(self.name)
-        if model.latest_version is not None:
-            tags.setdefault("latest", model.latest_version)
-        return tags
+        return {t["tag"]: t["version"] for t in self._model().tags()}
 
     def add_tag(self, tag: str, version: Union[int, str]) -> Dict[str, Any]:
         """Point `tag` at `version` (a number, or another tag)."""
