@@ -221,6 +221,10 @@ class HttpClient:
         network failures and 502/503/504 when the route allows. ``body`` is bytes, or a function
         giving (size, chunks) that is called again for each attempt."""
         route: Route = ROUTES[route_name]
+        if query:
+            undeclared = [k for k, v in query.items() if v is not None and k not in route.query]
+            if undeclared:
+                raise ValueError(f"{route_name}: query parameters {undeclared} are not declared in _routes.py")
         path = self.base_path + fill_path(route.path, params or {}) + encode_query(query)
         tries = (attempts or self.attempts) if route.idempotent else 1
         all_headers = dict(self.headers)
@@ -287,6 +291,10 @@ class HttpClient:
         query: Optional[Mapping[str, QueryValue]] = None,
         body: Any = None,
     ) -> Any:
+        if isinstance(body, dict):
+            undeclared = [k for k in body if k not in ROUTES[route_name].body]
+            if undeclared:
+                raise ValueError(f"{route_name}: body fields {undeclared} are not declared in _routes.py")
         payload = None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         response = self.send(route_name, params, query, payload, headers)

@@ -341,14 +341,33 @@ class Model:
         self._data = self._registry._http.json("getModel", self._params())
         return self
 
-    def update(self, **patch: Any) -> "Model":
-        """Change description, owner, task, metadata (top-level merge), unset, labels, unlabel."""
+    def update(
+        self,
+        description: Optional[str] = None,
+        owner: Optional[str] = None,
+        task: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        unset: Optional[Iterable[str]] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        unlabel: Optional[Iterable[str]] = None,
+    ) -> "Model":
+        """Change the description, owner, task, metadata (merged at the top level; `unset`
+        removes keys) or labels (`unlabel` removes keys)."""
+        patch = _drop_none({
+            "description": description,
+            "owner": owner,
+            "task": task,
+            "metadata": dict(metadata) if metadata is not None else None,
+            "unset": list(unset) if unset is not None else None,
+            "labels": dict(labels) if labels is not None else None,
+            "unlabel": list(unlabel) if unlabel is not None else None,
+        })
         self._data = self._registry._http.json("updateModel", self._params(), body=patch)
         return self
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> "Model":
         """Merge into the metadata at the top level: a key given replaces the key's value."""
-        return self.update(metadata=dict(metadata))
+        return self.update(metadata=metadata)
 
     def remove_metadata(self, keys: Iterable[str]) -> "Model":
         return self.update(unset=list(keys))
