@@ -212,3 +212,6 @@ def wait_gone(pid: int, timeout: float = 20) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+cli()  # every test (and the scripts they start) uses this repository's CLI unless told otherwise
