@@ -175,6 +175,8 @@ class TrackingBehaviour:
     def test_100k_points_with_a_server_restart(self) -> None:
         reg = self.new_registry()
         run = reg.start_run("long", name="100k")
+        # Should an assertion fail, end the run here rather than leave its points to the exit handler.
+        self.addCleanup(lambda: run._finished or run.finish("failed"))
         restart_at = POINTS // 3
         restarted = threading.Event()
         spent = 0.0

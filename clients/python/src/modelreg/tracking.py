@@ -33,9 +33,22 @@ SPLIT_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 FINISHED = ("completed", "failed", "killed")
 BATCH_POINTS = 10_000  # the server writes 10,000 points per transaction
 SEND_INTERVAL = 0.5  # seconds between sends while points trickle in
+HOT_GAP = 0.005  # log() calls closer than this: the loop is busy, sending waits for a gap
+HOT_BUFFER_LIMIT = 200_000  # ... unless this many points wait
 FLUSH_TIMEOUT = float(os.environ.get("MODELREG_FLUSH_TIMEOUT", "300"))
 
-Point = Tuple[str, str, int, float, float]  # name, split, step, value, time (epoch seconds)
+# A point in the buffer: its series' NDJSON prefix ({"name":..,"split":..,"step":), step, value, time.
+Point = Tuple[str, int, float, float]
+_now = time.time
+_isfinite = math.isfinite
+
+
+class _Series:
+    __slots__ = ("prefix", "last")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.last = -1
 
 
 class _MetricSender:
@@ -51,10 +64,9 @@ class _MetricSender:
         self.error: Optional[RegistryError] = None
         self.closing = False
         self.sent = 0
+        self.last_log = 0.0  # when log() last added points (set by log())
+        self.urgent = False  # someone waits for the buffer to empty: no backing off
         self._thread: Optional[threading.Thread] = None
-        self._names: Dict[str, str] = {}
-        self._second = -1
-        self._second_text = ""
 
     def start(self) -> None:
         if self._thread is None:
@@ -67,6 +79,7 @@ class _MetricSender:
             self.wake.wait(SEND_INTERVAL)
             self.wake.clear()
             while self.queue and not (self.abandon and self.error is not None):
+                self._pause()
                 batch: List[Point] = []
                 pop = self.queue.popleft
                 try:
@@ -85,20 +98,26 @@ class _MetricSender:
             if self.closing and (not self.queue or self.abandon):
                 return
 
+    def _pause(self) -> None:
+        """While the training loop is logging hard, stay out of its way (the GIL is the loop's
+        then): wait for a gap in its logging, unless the buffer grows large or someone waits
+        for it to empty."""
+        while not self.urgent and len(self.queue) < HOT_BUFFER_LIMIT and _now() - self.last_log < HOT_GAP:
+            time.sleep(HOT_GAP)
+
     def _encode(self, batch: List[Point]) -> bytes:
-        names = self._names
-        lines = []
+        lines: List[str] = []
         append = lines.append
-        for name, split, step, value, at in batch:
-            key = names.get(name)
-            if key is None:
-                key = names[name] = json.dumps(name)
-            second = int(at)
-            if second != self._second:
-                self._second = second
-                self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            stamp = f"{self._second_text}.{int((at - second) * 1000):03d}Z"
-            append(f'{{"name":{key},"split":"{split}","step":{step},"value":{value!r},"time":"{stamp}"}}\n')
+        last_ms = -1
+        stamp = ""
+        for i, (prefix, step, value, at) in enumerate(batch):
+            if i % 1000 == 999:
+                self._pause()
+            ms = int(at * 1000)
+            if ms != last_ms:
+                last_ms = ms
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+            append(f'{prefix}{step},"value":{value!r},"time":"{stamp}"}}\n')
         return "".join(lines).encode("utf-8")
 
     def _send(self, batch: List[Point]) -> None:
@@ -132,6 +151,7 @@ class _MetricSender:
         start = time.monotonic()
         deadline = None if timeout is None else start + timeout
         announced = False
+        self.urgent = True
         self.wake.set()
         with self.idle:
             while (self.queue or self.in_flight) and not (self.abandon and self.error is not None):
@@ -146,6 +166,7 @@ class _MetricSender:
                     print(f"modelreg: waiting for the server at {self._registry.url} to take {len(self.queue) + self.in_flight} metric points of run {self.run_id}{limit}", file=sys.stderr)
                 self.idle.wait(0.2 if left is None else min(0.2, left))
                 self.wake.set()
+        self.urgent = False
         if self.error is not None:
             error, self.error = self.error, None
             raise error
@@ -154,6 +175,7 @@ class _MetricSender:
         try:
             self.flush(timeout)
         finally:
+            self.urgent = True
             self.closing = True
             self.abandon = True
             self.wake.set()
@@ -211,8 +233,10 @@ class Run:
         self._data = data
         self.id: str = data["id"]
         self._sender: Optional[_MetricSender] = None
-        # Last step per (name, split): a new run has none; an existing one is asked on first log.
-        self._steps: Optional[Dict[Tuple[str, str], int]] = {} if new else None
+        # Series by split and name, with their last step: a new run has none; a run found again
+        # is asked for its own on the first log().
+        self._series: Dict[str, Dict[str, _Series]] = {}
+        self._new = new
         self._finished = data.get("status") in FINISHED
 
     data = property(lambda self: self._data)
@@ -232,55 +256,69 @@ class Run:
         """Log values at one step: ``run.log({"loss": 0.3, "acc": 0.9}, step=3, split="valid")``.
         Without a step, each series goes one past its last step. Returns at once: the points
         are sent in batches from a background thread."""
+        # The hot path of a training loop: a few dictionary lookups and one append per value.
         sender = self._sender
-        if sender is None:
-            sender = self._start_sender()
-        elif sender.error is not None:
-            error, sender.error = sender.error, None
-            raise error
-        steps = self._steps
-        if steps is None:
-            steps = self._load_steps()
-        split_text = ""
-        if split is not None:
-            split_text = split if split.__class__ is str and SPLIT_RE.match(split) else _check_split(split)
-        if step is not None and step.__class__ is not int:
+        if sender is None or sender.error is not None:
+            sender = self._sender_for_log()
+        if split is None:
+            split = ""
+        by_name = self._series.get(split)
+        if by_name is None:
+            by_name = self._series_of_split(split)
+        if step is not None and (step.__class__ is not int or step < 0):
             step = _check_step(step)
-        elif step is not None and step < 0:
-            raise invalid(f"step must be a whole number >= 0, not {step}")
-        at = time.time()
+        at = sender.last_log = _now()
         append = sender.queue.append
-        isfinite = math.isfinite
         for name, value in values.items():
-            key = (name, split_text)
-            last = steps.get(key)
-            if last is None:
-                if name.__class__ is not str or not METRIC_RE.match(name):
-                    raise invalid(f"invalid metric name {json.dumps(str(name))}: use 1-128 letters, digits, '_', '.', '-', '/' or ':'")
-                last = -1
+            series = by_name.get(name)
+            if series is None:
+                series = self._new_series(by_name, name, split)
             if value.__class__ is not float:
                 value = _number(name, value)
-            if not isfinite(value):
+            if not _isfinite(value):
                 raise invalid(f"metric {name}: value must be a finite number, not {value}")
-            at_step = last + 1 if step is None else step
-            if at_step > last:
-                steps[key] = at_step
-            append((name, split_text, at_step, value, at))
+            if step is None:
+                at_step = series.last = series.last + 1
+            else:
+                at_step = step
+                if step > series.last:
+                    series.last = step
+            append((series.prefix, at_step, value, at))
         if len(sender.queue) >= BATCH_POINTS:
             sender.wake.set()
 
-    def _start_sender(self) -> _MetricSender:
+    def _sender_for_log(self) -> _MetricSender:
+        sender = self._sender
+        if sender is not None:
+            error, sender.error = sender.error, None
+            if error is not None:
+                raise error
+            return sender
         if self._finished:
             raise RegistryError("conflict", f"run {self.id} is {self.status}: a finished run takes no more points")
+        if not self._new:
+            # A run found again: each series goes on from its last stored step.
+            full = self._registry._http.json("getRun", {"run": self.id})
+            for summary in full.get("metric_summaries", []):
+                by_name = self._series_of_split(summary["split"])
+                self._new_series(by_name, summary["name"], summary["split"]).last = summary["last_step"]
         sender = _MetricSender(self._registry, self.id)
         sender.start()
         self._sender = sender
         return sender
 
-    def _load_steps(self) -> Dict[Tuple[str, str], int]:
-        full = self._registry._http.json("getRun", {"run": self.id})
-        self._steps = {(s["name"], s["split"]): s["last_step"] for s in full.get("metric_summaries", [])}
-        return self._steps
+    def _series_of_split(self, split: str) -> Dict[str, "_Series"]:
+        if split != "" and (split.__class__ is not str or not SPLIT_RE.match(split)):
+            raise invalid(f"invalid split {json.dumps(str(split))}: use 1-32 letters, digits, '_' or '-'")
+        by_name: Dict[str, _Series] = {}
+        self._series[split] = by_name
+        return by_name
+
+    def _new_series(self, by_name: Dict[str, "_Series"], name: str, split: str) -> "_Series":
+        if name.__class__ is not str or not METRIC_RE.match(name):
+            raise invalid(f"invalid metric name {json.dumps(str(name))}: use 1-128 letters, digits, '_', '.', '-', '/' or ':'")
+        series = by_name[name] = _Series(f'{{"name":{json.dumps(name)},"split":"{split}","step":')
+        return series
 
     def flush(self, timeout: Optional[float] = None) -> None:
         """Wait until every point logged so far is stored on the server."""
@@ -393,14 +431,6 @@ def _number(name: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise invalid(f"metric {name}: value must be a number, not {value!r}") from None
-
-
-def _check_split(split: Any) -> str:
-    if split == "":
-        return ""
-    if not isinstance(split, str) or not SPLIT_RE.match(split):
-        raise invalid(f"invalid split {json.dumps(str(split))}: use 1-32 letters, digits, '_' or '-'")
-    return split
 
 
 def _check_step(step: Any) -> int:
