@@ -34,13 +34,7 @@ def main() -> int:
             # Which run was best? The lowest final validation loss.
             best = registry.runs(experiment="mnist-cnn", sort_by="metrics.loss[valid]", order_by="asc", limit=1)[0]
             checkpoint = best.checkpoints()[-1]
-            try:
-                model = registry.model("mnist-cnn")
-            except modelreg.RegistryError as error:
-                if error.code != "not_found":
-                    raise
-                model = registry.create_model("mnist-cnn", description="digits, from the lr sweep")
-            version = model.register_version(checkpoint.uuid, comment=f"best run {best.name}", tags=["champion"])
+            version = registry.register("mnist-cnn", checkpoint.uuid, comment=f"best run {best.name}", tags=["champion"])
             print(json.dumps({"best": best.id, "name": best.name, "model": version.model, "version": version.version, "tags": version.tags}))
         return 0
     except modelreg.RegistryError as error:

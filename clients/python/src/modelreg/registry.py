@@ -250,6 +250,18 @@ class Registry:
         }
         return [Run(self, r) for r in self._pages("listRuns", {"project": self.project}, query, limit, offset)]
 
+    def register(
+        self,
+        model: str,
+        checkpoint_uuid: str,
+        comment: Optional[str] = None,
+        tags: Optional[Iterable[str]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> "Version":
+        """Register a run's checkpoint as a new version of `model` (created if needed), with
+        its lineage: ``model register NAME UUID``."""
+        return Model(self, {"project": self.project, "name": model}).register_version(checkpoint_uuid, comment, tags, metadata)
+
     def checkpoint(self, uuid: str) -> "Checkpoint":
         from .tracking import Checkpoint
 
