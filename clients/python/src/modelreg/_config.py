@@ -385,9 +385,9 @@ def settings_from_cli(
     import subprocess
 
     child_env = dict(env)
-    for key, value in explicit.items():
-        if value:
-            child_env[ENV_VARS[key]] = value
+    for key, given in explicit.items():
+        if given:
+            child_env[ENV_VARS[key]] = given
     if profile:
         child_env["MODELREG_PROFILE"] = profile
 
@@ -404,7 +404,7 @@ def settings_from_cli(
 
     shown = ask(["config", "show"])["values"]
     token = ask(["config", "get", "token", "--reveal"])["value"]
-    value = {k: shown[k]["value"] for k in shown}
+    value: Dict[str, Any] = {k: shown[k]["value"] for k in shown}
     return Settings(
         backend=value["backend"],
         url=value["url"],

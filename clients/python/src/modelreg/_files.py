@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import unicodedata
-from typing import Iterable, List, NamedTuple, Optional, Set, Tuple, Union
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, Union
 
 from ._errors import RegistryError, from_os_error, invalid
 
@@ -106,7 +106,7 @@ def collect_files(paths: Iterable[str], what: str = "file") -> List[LocalFile]:
         else:
             raise invalid(f"{what} {_q(given)} is not a regular file or directory")
     out.sort(key=lambda f: f.path.encode("utf-16-be"))  # the order JavaScript's < gives
-    seen = {}
+    seen: Dict[str, LocalFile] = {}
     for file in out:
         key = collision_key(file.path)
         other = seen.get(key)

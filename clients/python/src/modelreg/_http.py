@@ -43,7 +43,7 @@ def describe_network_error(error: BaseException) -> str:
 
 
 def backoff(attempt: int) -> float:
-    base = 0.2 * 2 ** (attempt - 1)
+    base: float = 0.2 * 2.0 ** (attempt - 1)
     return base + random.random() * base
 
 

@@ -514,7 +514,10 @@ def push_version(
         "datasets": [dict(d) for d in datasets] if datasets is not None else None,
         "request_id": new_request_id(),
     })
-    created = commit_with_blobs(stored, lambda: http.json("createVersion", {"project": project, "model": model}, body=body))
+    def commit() -> Any:
+        return http.json("createVersion", {"project": project, "model": model}, body=body)
+
+    created = commit_with_blobs(stored, commit)
     version = Version(registry, created["version"])
     version.model_created = bool(created.get("model_created"))
     version.uploaded = stored.uploaded
@@ -577,7 +580,7 @@ class Version:
 
     @property
     def lineage(self) -> Optional[Dict[str, Any]]:
-        return self._full()["lineage"]
+        return self._full()["lineage"]  # type: ignore[no-any-return]
 
     def download(self, directory: PathLike = ".", attachments: bool = False, force: bool = False) -> Dict[str, Any]:
         """Write the files under `directory` (attachments under ``attachments/`` when asked),

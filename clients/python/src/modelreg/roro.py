@@ -95,7 +95,12 @@ class ModelImage:
     """One version of a model with its metadata and attachments; metadata reads and writes
     like a dictionary (``image["Accuracy"] = 0.89``) or as attributes."""
 
-    _fields = ("repository", "_pending", "_saved", "_metadata", "_attachments", "_temp")
+    repository: ModelRepository
+    _pending: Any
+    _saved: Optional[Version]
+    _metadata: Dict[str, Any]
+    _attachments: List[str]
+    _temp: Optional[str]
 
     def __init__(self, repository: ModelRepository, pending: Any = None, saved: Optional[Version] = None) -> None:
         object.__setattr__(self, "repository", repository)
@@ -162,7 +167,8 @@ class ModelImage:
     def _scratch(self) -> str:
         if self._temp is None:
             object.__setattr__(self, "_temp", tempfile.mkdtemp(prefix="modelreg-image-"))
-        return self._temp  # type: ignore[no-any-return]
+        assert self._temp is not None
+        return self._temp
 
     def _check_unsaved(self) -> None:
         if self._saved is not None:

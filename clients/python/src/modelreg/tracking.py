@@ -384,7 +384,10 @@ class Run:
             body["metrics"] = {k: float(v) for k, v in metrics.items()}
         if metadata is not None:
             body["metadata"] = dict(metadata)
-        return Checkpoint(self._registry, commit_with_blobs(stored, lambda: http.json("createCheckpoint", {"run": self.id}, body=body)))
+        def commit() -> Any:
+            return http.json("createCheckpoint", {"run": self.id}, body=body)
+
+        return Checkpoint(self._registry, commit_with_blobs(stored, commit))
 
     def checkpoints(self) -> List[Checkpoint]:
         return [Checkpoint(self._registry, c) for c in self._registry._http.json("listCheckpoints", {"run": self.id})]
