@@ -126,6 +126,29 @@ class RegistryBehaviour:
         self.assertTrue(created.model_created)
         self.assertEqual(reg.model("brand-new").latest_version, 1)
 
+    def test_connections_are_reused(self) -> None:
+        reg = self.new_registry()
+        work = temp_dir(self)
+        model = reg.create_model("many")
+        fds = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+        before = None
+        for i in range(15):
+            directory = os.path.join(work, f"v{i}")
+            for k in range(6):  # six new files: uploaded four at a time, each thread a connection
+                write(os.path.join(directory, f"f{k}.bin"), f"{i}-{k}")
+            model.push(directory)
+            model.version().download(os.path.join(work, f"out{i}"))
+            if i == 2:
+                before = fds()
+        self.assertLessEqual(fds() - before, 2)
+
+    def test_values_that_are_not_json(self) -> None:
+        reg = self.new_registry()
+        for metadata in ({"x": float("nan")}, {"x": object()}):
+            with self.assertRaises(RegistryError) as bad:
+                reg.create_model("m", metadata=metadata)
+            self.assertEqual(bad.exception.code, "invalid_argument")
+
     def test_error_codes(self) -> None:
         reg = self.new_registry()
         with self.assertRaises(RegistryError) as missing:

@@ -23,6 +23,7 @@ RETRYABLE_STATUS = {502, 503, 504}
 # The server closes a keep-alive connection idle for 5 s: reconnect before that, rather than
 # send a request into a socket the server is closing.
 IDLE_REUSE_SECONDS = 3.0
+MAX_IDLE_CONNECTIONS = 8
 USER_AGENT = "modelreg-python/0.1.0"
 
 QueryValue = Union[None, str, int, float, Sequence[str]]
@@ -117,10 +118,10 @@ class Response:
             raise RegistryError("internal", f"the server at {self._client.url} sent a response that is not JSON") from None
 
     def close(self) -> None:
-        if self.raw.isclosed():
-            self._holder.last_used = time.monotonic()
+        if self.raw.isclosed() and not self.raw.will_close:
+            self._client._release(self._holder)
         else:
-            # Not read to the end: the connection cannot carry another request.
+            # Not read to the end (or the server closes it): it cannot carry another request.
             self._client._drop(self._holder)
 
 
@@ -147,8 +148,9 @@ class HttpClient:
         self._actor_value: Optional[str] = None
         # Brings a private local server back if it stopped (True when it did): see _server.
         self.revive: Optional[Callable[[], bool]] = None
-        self._local = threading.local()
-        self._all: List[_Connection] = []
+        # Idle keep-alive connections, shared by the threads that use this client (uploads run
+        # four at a time, metrics are sent from a thread of their own).
+        self._idle: List[_Connection] = []
         self._lock = threading.Lock()
         self._ssl: Optional[ssl.SSLContext] = None
         if self.scheme == "https":
@@ -159,30 +161,36 @@ class HttpClient:
 
     # -- connections ---------------------------------------------------------------------------
 
-    def _connection(self) -> _Connection:
-        holder: Optional[_Connection] = getattr(self._local, "holder", None)
-        if holder is not None and holder.conn.sock is not None and time.monotonic() - holder.last_used > IDLE_REUSE_SECONDS:
-            holder.conn.close()
-        if holder is None:
-            if self.scheme == "https":
-                conn: http.client.HTTPConnection = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
-            else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            holder = _Connection(conn)
-            self._local.holder = holder
-            with self._lock:
-                self._all.append(holder)
-        return holder
+    def _acquire(self) -> _Connection:
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                holder = self._idle.pop()
+                if now - holder.last_used <= IDLE_REUSE_SECONDS:
+                    return holder
+                holder.conn.close()
+        if self.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return _Connection(conn)
+
+    def _release(self, holder: _Connection) -> None:
+        holder.last_used = time.monotonic()
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_CONNECTIONS:
+                self._idle.append(holder)
+                return
+        holder.conn.close()
 
     def _drop(self, holder: _Connection) -> None:
         holder.conn.close()
 
     def close(self) -> None:
         with self._lock:
-            for holder in self._all:
-                holder.conn.close()
-            self._all.clear()
-        self._local = threading.local()
+            idle, self._idle = self._idle, []
+        for holder in idle:
+            holder.conn.close()
 
     def unreachable(self, error: BaseException) -> RegistryError:
         return RegistryError("unavailable", f"cannot reach the modelreg server at {self.url}: {describe_network_error(error)}")
@@ -236,7 +244,7 @@ class HttpClient:
         revived = False
         while True:
             attempt += 1
-            holder = self._connection()
+            holder = self._acquire()
             conn = holder.conn
             try:
                 if body is None or isinstance(body, (bytes, bytearray)):
@@ -277,8 +285,10 @@ class HttpClient:
                 data = response.read()
             except (OSError, http.client.HTTPException):
                 data = b""
+            if response.isclosed() and not response.will_close and conn.sock is not None:
+                self._release(holder)
+            else:
                 conn.close()
-            holder.last_used = time.monotonic()
             if response.status in RETRYABLE_STATUS and attempt < tries:
                 time.sleep(backoff(attempt))
                 continue
@@ -295,19 +305,13 @@ class HttpClient:
             undeclared = [k for k in body if k not in ROUTES[route_name].body]
             if undeclared:
                 raise ValueError(f"{route_name}: body fields {undeclared} are not declared in _routes.py")
-        payload = None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        try:
+            payload = None if body is None else json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise RegistryError("invalid_argument", f"the request holds a value that is not JSON: {error}") from None
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         response = self.send(route_name, params, query, payload, headers)
-        try:
-            data = response.raw.read()
-        except (OSError, http.client.HTTPException) as error:
-            response._holder.conn.close()
-            raise self.unreachable(error) from None
-        response.close()
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise RegistryError("internal", f"the server at {self.url} sent a response that is not JSON") from None
+        return response.json()
 
     def lines(self, route_name: str, params: Mapping[str, Any], query: Optional[Mapping[str, QueryValue]] = None) -> Iterator[Any]:
         """An NDJSON response, one parsed line at a time (blank lines skipped)."""
@@ -317,7 +321,7 @@ class HttpClient:
                 try:
                     line = response.raw.readline()
                 except (OSError, http.client.HTTPException) as error:
-                    response._holder.conn.close()
+                    self._drop(response._holder)
                     raise self.unreachable(error) from None
                 if not line:
                     break
