@@ -206,6 +206,16 @@ class RegistryOnTeamServer(RegistryBehaviour, OnTeamServer, unittest.TestCase):
             with self.assertRaises(RegistryError) as read_only:
                 reg.create_model("x")
             self.assertEqual(read_only.exception.code, "permission_denied")
+            # An upload the server refuses before reading it all: its answer, not "connection lost".
+            big = os.path.join(temp_dir(self), "big.bin")
+            with open(big, "wb") as handle:
+                handle.truncate(32 * 1024 * 1024)
+            with self.assertRaises(RegistryError) as refused:
+                from modelreg.registry import Model
+
+                Model(reg, {"project": project, "name": "x"}).push(big)
+            self.assertEqual(refused.exception.code, "permission_denied")
+            self.assertEqual(reg.models(), [])
 
     def test_unreachable(self) -> None:
         import socket

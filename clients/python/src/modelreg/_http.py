@@ -246,6 +246,7 @@ class HttpClient:
             attempt += 1
             holder = self._acquire()
             conn = holder.conn
+            half_sent = False
             try:
                 if body is None or isinstance(body, (bytes, bytearray)):
                     payload = bytes(body) if body is not None else None
@@ -261,9 +262,24 @@ class HttpClient:
                     for name, value in all_headers.items():
                         conn.putheader(name, value)
                     conn.endheaders()
-                    for chunk in chunks:
-                        conn.send(chunk)
-                response = conn.getresponse()
+                    try:
+                        for chunk in chunks:
+                            conn.send(chunk)
+                    except OSError as send_error:
+                        # The server may have refused the upload before reading it all (a token
+                        # that may not write, a blob too large) and closed: its answer says why.
+                        try:
+                            early = conn.getresponse()
+                        except (OSError, http.client.HTTPException):
+                            raise send_error from None
+                        if early.status < 300:
+                            raise send_error from None
+                        response = early
+                        half_sent = True
+                    else:
+                        response = conn.getresponse()
+                if body is None or isinstance(body, (bytes, bytearray)):
+                    response = conn.getresponse()
             except RegistryError:
                 conn.close()
                 raise
@@ -285,7 +301,7 @@ class HttpClient:
                 data = response.read()
             except (OSError, http.client.HTTPException):
                 data = b""
-            if response.isclosed() and not response.will_close and conn.sock is not None:
+            if response.isclosed() and not response.will_close and conn.sock is not None and not half_sent:
                 self._release(holder)
             else:
                 conn.close()
