@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import unittest
+import warnings
 from typing import Any, List
 
-import modelreg
 from modelreg import ModelSortBy, RegistryError
 from support import OnLocalStore, OnTeamServer, environment, temp_dir, unique
 
@@ -52,7 +52,9 @@ class SeedBehaviour:
             model_image = model_repo.new_image(model)
             model_image["Input-Data-Source"] = "s3://credit-risk-dataset-201706"
             model_image["Accuracy"] = 0.89
-            model_image.attach("log.txt", open("log.txt"))
+            with warnings.catch_warnings():  # the seed never closes the file it opens here
+                warnings.simplefilter("ignore", ResourceWarning)
+                model_image.attach("log.txt", open("log.txt"))
             model_image.save(comment="Built new model using the data till June 2017")
             # --------------------------------------------------------------------------------
             self.assertEqual(model_image.version, 1)

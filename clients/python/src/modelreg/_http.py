@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ._errors import RegistryError, code_for_status
@@ -255,6 +255,7 @@ class HttpClient:
                     elif route.method in ("POST", "PUT", "PATCH"):
                         all_headers["Content-Length"] = "0"
                     conn.request(route.method, path, body=payload, headers=all_headers)
+                    response = conn.getresponse()
                 else:
                     size, chunks = body()
                     all_headers["Content-Length"] = str(size)
@@ -278,8 +279,6 @@ class HttpClient:
                         half_sent = True
                     else:
                         response = conn.getresponse()
-                if body is None or isinstance(body, (bytes, bytearray)):
-                    response = conn.getresponse()
             except RegistryError:
                 conn.close()
                 raise

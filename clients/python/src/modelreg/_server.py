@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import IO, Any, Callable, Dict, List, Optional
 
 from ._errors import RegistryError
