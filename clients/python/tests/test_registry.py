@@ -74,20 +74,25 @@ class RegistryBehaviour:
         # An unchanged re-push uploads nothing.
         v2 = model.push(model_dir, comment="same bytes")
         self.assertEqual((v2.version, v2.uploaded["files"], v2.reused["files"]), (2, 0, 2))
+        # Same size as before: hashed, found missing, sent by digest (PUT).
+        write(os.path.join(model_dir, "weights.bin"), "weights v2")
+        v3 = model.push([model_dir], comment="changed")
+        self.assertEqual(v3.uploaded, {"files": 1, "bytes": 10})
+        self.assertEqual(v3.files[1]["sha256"], hashlib.sha256(b"weights v2").hexdigest())
         write(os.path.join(model_dir, "weights.bin"), "weights v3!")
         v3 = model.push([model_dir], comment="changed")
         self.assertEqual(v3.uploaded, {"files": 1, "bytes": 11})
-        self.assertEqual([v.version for v in model.versions()], [3, 2, 1])
-        self.assertEqual([v.version for v in model.get_versions()], [3, 2, 1])
-        self.assertEqual(model.version().version, 3)
+        self.assertEqual([v.version for v in model.versions()], [4, 3, 2, 1])
+        self.assertEqual([v.version for v in model.get_versions(limit=2)], [4, 3])
+        self.assertEqual(model.version().version, 4)
         self.assertEqual(model.version(1).comment, "first")
         self.assertEqual(model.version("staging").version, 1)
         self.assertEqual(model.get_version(2).version, 2)
         self.assertEqual(reg.version(f"{reg.project}/credit-risk:staging").version, 1)
-        self.assertEqual(reg.version("credit-risk").version, 3)
+        self.assertEqual(reg.version("credit-risk").version, 4)
         # Tags: create, move with a compare-and-swap, list, remove.
         self.assertEqual(model.tag(1, "prod")["previous"], None)
-        self.assertEqual(model.tag(3, "prod", expect=1)["previous"], 1)
+        self.assertEqual(model.tag(4, "prod", expect=1)["previous"], 1)
         with self.assertRaises(RegistryError) as stale:
             model.tag(2, "prod", expect=1)
         self.assertEqual(stale.exception.code, "conflict")
@@ -95,7 +100,7 @@ class RegistryBehaviour:
             model.tag(2, "prod", expect=None)
         self.assertEqual(exists.exception.code, "conflict")
         self.assertEqual(model.tag("staging", "champion", expect=None)["version"], 1)
-        self.assertEqual({t["tag"]: t["version"] for t in model.tags()}, {"latest": 3, "prod": 3, "staging": 1, "champion": 1})
+        self.assertEqual({t["tag"]: t["version"] for t in model.tags()}, {"latest": 4, "prod": 4, "staging": 1, "champion": 1})
         model.untag("champion")
         self.assertNotIn("champion", [t["tag"] for t in model.tags()])
         # Download: verified, attachments on demand, no overwrite without force.
@@ -112,7 +117,65 @@ class RegistryBehaviour:
         model.version("prod").download(target, force=True)
         with open(os.path.join(target, "weights.bin")) as handle:
             self.assertEqual(handle.read(), "weights v3!")
-        self.assertEqual(len([e for e in reg.log("credit-risk") if e["type"] == "version.created"]), 3)
+        self.assertEqual(len([e for e in reg.log("credit-risk") if e["type"] == "version.created"]), 4)
+
+    def test_an_interrupted_download_resumes(self) -> None:
+        reg = self.new_registry()
+        work = temp_dir(self)
+        body = os.urandom(3 * 1024 * 1024 + 7)
+        source = os.path.join(work, "w.bin")
+        with open(source, "wb") as handle:
+            handle.write(body)
+        version = reg.create_model("m").push(source)
+        digest = version.files[0]["sha256"]
+        target = os.path.join(work, "out")
+        os.makedirs(target)
+        part = os.path.join(target, f".w.bin.{digest[:16]}.modelreg-part")
+        with open(part, "wb") as handle:  # what a download cut off after 1 MiB leaves
+            handle.write(body[: 1024 * 1024])
+        result = version.download(target)
+        self.assertEqual(result["resumed_bytes"], 1024 * 1024)
+        with open(os.path.join(target, "w.bin"), "rb") as handle:
+            self.assertEqual(handle.read(), body)
+        self.assertFalse(os.path.exists(part))
+        # A part file whose bytes are wrong fails the digest: nothing at the final path, and the
+        # part is removed so that the next try starts clean.
+        again = os.path.join(work, "again")
+        os.makedirs(again)
+        with open(os.path.join(again, os.path.basename(part)), "wb") as handle:
+            handle.write(b"x" * 1024)
+        with self.assertRaises(RegistryError) as bad:
+            version.download(again)
+        self.assertEqual(bad.exception.code, "integrity")
+        self.assertEqual(os.listdir(again), [])
+        version.download(again)
+        with open(os.path.join(again, "w.bin"), "rb") as handle:
+            self.assertEqual(handle.read(), body)
+
+    def test_a_hostile_manifest_writes_nothing_outside(self) -> None:
+        from modelreg._transfer import download_entries
+
+        good = {"size": 1, "sha256": "0" * 64, "mode": 0o644}
+        for path in ("../evil", "/etc/passwd", "a/../../b", "a\\b", "CON", "a/./b", "x/", "dir/name. "):
+            with self.assertRaises(RegistryError, msg=path) as refused:
+                download_entries([{**good, "path": path}], [], False)
+            self.assertEqual(refused.exception.code, "invalid_argument")
+        with self.assertRaises(RegistryError):
+            download_entries([{**good, "path": "A.txt"}, {**good, "path": "a.txt"}], [], False)
+        work = temp_dir(self)
+        outside = os.path.join(work, "outside")
+        os.makedirs(outside)
+        target = os.path.join(work, "target")
+        os.makedirs(target)
+        os.symlink(outside, os.path.join(target, "link"))
+        reg = self.new_registry()
+        source = os.path.join(work, "src", "link", "f.txt")
+        write(source, "data")
+        version = reg.create_model("m").push(os.path.join(work, "src"))
+        with self.assertRaises(RegistryError) as through_link:
+            version.download(target)
+        self.assertEqual(through_link.exception.code, "invalid_argument")
+        self.assertEqual(os.listdir(outside), [])
 
     def test_push_creates_the_model(self) -> None:
         reg = self.new_registry()
