@@ -131,6 +131,7 @@ class TrackingBehaviour:
                 ({"loss": "high"}, {}),
                 ({"loss": 1.0}, {"step": -1}),
                 ({"loss": 1.0}, {"step": 1.5}),
+                ({"loss": 1.0}, {"step": 2**53}),
                 ({"loss": 1.0}, {"split": "no spaces"}),
             ]:
                 with self.assertRaises(RegistryError, msg=str((values, kwargs))) as bad:
@@ -138,6 +139,21 @@ class TrackingBehaviour:
                 self.assertEqual(bad.exception.code, "invalid_argument")
             run.log({"loss": 1})  # an int is a number too
         self.assertEqual([(p["step"], p["value"]) for p in run.metrics()], [(0, 1)])
+
+    def test_points_the_server_refuses_are_reported(self) -> None:
+        reg = self.new_registry()
+        run = reg.start_run("refused")
+        run.log({"loss": 1.0})
+        run.flush()
+        with self.connect(project=reg.project) as other:
+            other.run(run.id).delete()
+        run.log({"loss": 0.5})
+        with self.assertRaises(RegistryError) as gone:
+            run.flush()
+        self.assertEqual(gone.exception.code, "not_found")
+        with self.assertRaises(RegistryError) as finish:
+            run.finish()
+        self.assertEqual(finish.exception.code, "not_found")
 
     def test_mldb_script(self) -> None:
         # MLDB's README loop, with a modelreg run in place of its experiment name.

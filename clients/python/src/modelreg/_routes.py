@@ -45,6 +45,7 @@ ROUTES: Dict[str, Route] = {
     "createRun": Route("POST", P + "/runs", False, body=("experiment", "name", "params", "tags", "status", "author", "source")),
     "listRuns": Route("GET", P + "/runs", True, ("experiment", "status", "param", "where", "sort_by", "order_by") + PAGE),
     "getRun": Route("GET", R, True),
+    "deleteRun": Route("DELETE", R, False),
     "updateRun": Route("PATCH", R, True, body=("status",)),
     "setRunParams": Route("PUT", R + "/params", True, body=("params", "overwrite")),
     "setDataset": Route("PUT", R + "/datasets/{tag}", True, body=("uri", "sha256", "size", "metadata")),

@@ -275,14 +275,20 @@ class Registry:
             if self._closed:
                 return
             self._closed = True
+        first: Optional[RegistryError] = None
         try:
             for run in list(self._runs):
-                run._close_sender()
+                try:
+                    run._close_sender()
+                except RegistryError as error:
+                    first = first or error
         finally:
             self._http.close()
             if self._server is not None:
                 _server.release(self._server)
             _open_registries.discard(self)
+        if first is not None:
+            raise first
 
     def __enter__(self) -> "Registry":
         return self

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 METRIC_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/:]{0,127}$")
 SPLIT_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 FINISHED = ("completed", "failed", "killed")
+MAX_STEP = 2**53 - 1  # the server's steps are JavaScript safe integers
 BATCH_POINTS = 10_000  # the server writes 10,000 points per transaction
 SEND_INTERVAL = 0.5  # seconds between sends while points trickle in
 HOT_GAP = 0.005  # log() calls closer than this: the loop is busy, sending waits for a gap
@@ -265,7 +266,7 @@ class Run:
         by_name = self._series.get(split)
         if by_name is None:
             by_name = self._series_of_split(split)
-        if step is not None and (step.__class__ is not int or step < 0):
+        if step is not None and (step.__class__ is not int or step < 0 or step > MAX_STEP):
             step = _check_step(step)
         at = sender.last_log = _now()
         append = sender.queue.append
@@ -392,6 +393,18 @@ class Run:
     def checkpoints(self) -> List[Checkpoint]:
         return [Checkpoint(self._registry, c) for c in self._registry._http.json("listCheckpoints", {"run": self.id})]
 
+    def delete(self) -> Dict[str, Any]:
+        """Delete the run with its metrics, datasets and checkpoints (versions made from it stay
+        whole); needs an admin token on a server."""
+        if self._sender is not None:
+            sender, self._sender = self._sender, None
+            sender.abandon = sender.closing = True
+            sender.queue.clear()
+            sender.wake.set()
+        result: Dict[str, Any] = self._registry._http.json("deleteRun", {"run": self.id})
+        self._finished = True
+        return result
+
     def set_status(self, status: str) -> "Run":
         """Move the run to a status (queued -> running -> completed | failed | killed)."""
         if status in FINISHED:
@@ -403,9 +416,17 @@ class Run:
         """Send what is buffered, then end the run (``completed``, ``failed`` or ``killed``)."""
         if status not in FINISHED:
             raise invalid(f'a run finishes "completed", "failed" or "killed", not "{status}"')
-        self._close_sender()
+        unsent: Optional[RegistryError] = None
+        try:
+            self._close_sender()
+        except RegistryError as error:
+            if error.code == "unavailable":
+                raise
+            unsent = error  # the server refused some points; the run still gets its status
         self._data = self._registry._http.json("updateRun", {"run": self.id}, body={"status": status})
         self._finished = True
+        if unsent is not None:
+            raise unsent
         return self
 
     def __enter__(self) -> "Run":
@@ -441,8 +462,8 @@ def _check_step(step: Any) -> int:
         value = operator.index(step)
     except TypeError:
         raise invalid(f"step must be a whole number >= 0, not {step!r}") from None
-    if value < 0:
-        raise invalid(f"step must be a whole number >= 0, not {value}")
+    if value < 0 or value > MAX_STEP:
+        raise invalid(f"step must be a whole number from 0 to {MAX_STEP}, not {value}")
     return value
 
 
