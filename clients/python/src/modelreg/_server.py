@@ -176,7 +176,10 @@ class LocalServer:
         with self._lock:
             if self.process is None or self.process.poll() is None:
                 return False
-            self.start()
+            try:
+                self.start()
+            except RuntimeError:  # no new threads while the interpreter shuts down
+                return False
             return True
 
     def stop(self) -> None:
