@@ -56,7 +56,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Every positional argument, in order (for commands with `strict = false`). */
   protected positionals: string[] = []
   private resolved?: ResolvedConfig
-  private openedBackend?: Backend
+  protected openedBackend?: Backend
 
   /** Flags that map onto configuration keys (url, home, ...), for commands that offer them. */
   protected configFlags(): ConfigValues {

@@ -14,6 +14,7 @@ Listens on 127.0.0.1 unless told otherwise. With auth on (the default), every re
     '<%= config.bin %> server start --data-dir /srv/modelreg',
     '<%= config.bin %> server start --config modelreg-server.yaml --host 0.0.0.0 --port 8470',
     '<%= config.bin %> server start --no-auth   # loopback only: a personal server without tokens',
+    'MODELREG_DATABASE_URL=postgres://modelreg@db/modelreg MODELREG_BLOBS_URL=s3://models/prod <%= config.bin %> server start --host 0.0.0.0',
   ]
 
   static override flags = {
@@ -23,6 +24,7 @@ Listens on 127.0.0.1 unless told otherwise. With auth on (the default), every re
     auth: Flags.boolean({allowNo: true, description: 'Require tokens (default: on, or as the config says).'}),
     insecure: Flags.boolean({default: false, description: 'Allow a non-loopback address with auth off.'}),
     quiet: Flags.boolean({char: 'q', default: false, description: 'Do not log each request.'}),
+    migrate: Flags.boolean({allowNo: true, default: true, description: 'Apply missing PostgreSQL migrations first (--no-migrate: refuse to start without them; see server migrate).'}),
   }
 
   async run(): Promise<void> {
@@ -33,12 +35,12 @@ Listens on 127.0.0.1 unless told otherwise. With auth on (the default), every re
     if (this.flags.quiet) config.log_requests = false
     if (config.host === '') throw invalid('--host cannot be empty')
     const {startServer} = await import('../../server/server.js')
-    const running = await startServer(config, {insecure: this.flags.insecure})
-    const banner = {url: running.url, data_dir: config.data_dir, auth: config.auth.enabled, pid: process.pid}
+    const running = await startServer(config, {insecure: this.flags.insecure, migrate: this.flags.migrate})
+    const banner = {url: running.url, data_dir: config.data_dir, store: running.backend.location, auth: config.auth.enabled, pid: process.pid}
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(banner)}\n`)
     else {
       process.stderr.write(
-        `modelreg server listening on ${running.url} (data: ${config.data_dir}; auth: ${config.auth.enabled ? 'on' : 'OFF'})\n`,
+        `modelreg server listening on ${running.url} (data: ${running.backend.location}; auth: ${config.auth.enabled ? 'on' : 'OFF'})\n`,
       )
       if (!config.auth.enabled && !isLoopback(config.host)) process.stderr.write('WARNING: auth is off on a non-loopback address (--insecure)\n')
       if (config.auth.enabled && (await running.tokens.list()).every((t) => t.revoked_at !== null)) {
