@@ -25,10 +25,12 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}, log
   return {server, url: server.url, dataDir, adminToken, token, close: () => server.close(2000)}
 }
 
-/** A token made directly in a server's data directory, as `server tokens create` does. */
-export async function createToken(dataDir: string, scope: 'read' | 'write' | 'admin' = 'admin', project: string | null = null, name = 'admin'): Promise<string> {
+/** A token made directly in a server's store, as `server tokens create` does (with its config file, if any). */
+export async function createToken(dataDir: string, scope: 'read' | 'write' | 'admin' = 'admin', project: string | null = null, name = 'admin', configPath?: string): Promise<string> {
   const {TokenStore} = await import('../../src/server/tokens.js')
-  const store = TokenStore.inDirectory(dataDir)
+  const {openTokenStore} = await import('../../src/server/stores.js')
+  const {loadServerConfig} = await import('../../src/server/config.js')
+  const store = configPath ? await openTokenStore(loadServerConfig(configPath)) : TokenStore.inDirectory(dataDir)
   try {
     return (await store.create(name, scope, project)).token
   } finally {
@@ -45,12 +47,12 @@ export interface ServerProcess {
 }
 
 /** `modelreg server start` as a real child process (for kill tests): resolves once it listens. */
-export async function spawnServerProcess(dataDir: string, port = 0, extraArgs: string[] = []): Promise<ServerProcess> {
+export async function spawnServerProcess(dataDir: string, port = 0, extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const {spawn} = await import('node:child_process')
   const {BIN} = await import('./cli.js')
   const child = spawn(process.execPath, [BIN, 'server', 'start', '--data-dir', dataDir, '--port', String(port), '--json', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {PATH: process.env.PATH, HOME: dataDir},
+    env: {PATH: process.env.PATH, HOME: dataDir, ...extraEnv},
   })
   let err = ''
   child.stderr?.on('data', (c) => (err += c))

@@ -320,6 +320,18 @@ export class SqlEngine implements Backend {
     return row
   }
 
+  /**
+   * The model, locked for the rest of the write transaction (PostgreSQL: FOR UPDATE), read
+   * after the lock is held: a concurrent writer on another replica waits, then sees this one's
+   * change (tag compare-and-set, metadata merges, deletes).
+   */
+  private *lockModel(project: string, name: string): Task<ModelRow> {
+    const row = yield* this.requireModel(project, name)
+    if (!this.dialect.forUpdate) return row
+    yield* get(`SELECT id FROM models WHERE id = ?${this.dialect.forUpdate}`, row.id)
+    return yield* this.requireModel(project, name)
+  }
+
   private *touchModel(modelId: number): Task<void> {
     yield* run('UPDATE models SET updated_at = ? WHERE id = ?', now(), modelId)
   }
@@ -537,7 +549,7 @@ export class SqlEngine implements Backend {
     const labels = validateLabels(patch.labels)
     const unlabel = (patch.unlabel ?? []).map((key) => validateLabelKey(key))
     return this.write('updating a model', function* () {
-      const row = yield* this.requireModel(project, name)
+      const row = yield* this.lockModel(project, name)
       const metadata: JsonObject = {...parseJson<JsonObject>(row.metadata), ...merge}
       for (const key of unset) delete metadata[key]
       validateMetadata(metadata)
@@ -570,7 +582,7 @@ export class SqlEngine implements Backend {
     validateName('project', project)
     validateName('model', name)
     return this.write('deleting a model', function* () {
-      const row = yield* this.requireModel(project, name)
+      const row = yield* this.lockModel(project, name)
       const versions = (yield* all<{number: number}>('SELECT number FROM versions WHERE model_id = ? ORDER BY number', row.id)).map((r) => r.number)
       yield* run('DELETE FROM tags WHERE model_id = ?', row.id)
       yield* run('DELETE FROM versions WHERE model_id = ?', row.id)
@@ -823,7 +835,7 @@ export class SqlEngine implements Backend {
     validateName('model', model)
     if (!Number.isSafeInteger(version) || version < 1) throw invalid(`invalid version ${quote(version)}`)
     return this.write('deleting a version', function* () {
-      const row = yield* this.requireModel(project, model)
+      const row = yield* this.lockModel(project, model)
       const versionRow = yield* this.resolveVersion(row, String(version))
       const tags = yield* all<{name: string}>('SELECT name FROM tags WHERE version_id = ?', versionRow.id)
       for (const tag of tags) {
@@ -929,7 +941,7 @@ export class SqlEngine implements Backend {
     validateName('model', model)
     validateTag(tag)
     return this.write('tagging a version', function* () {
-      const row = yield* this.requireModel(project, model)
+      const row = yield* this.lockModel(project, model)
       const target = yield* this.resolveVersion(row, selector)
       const current = yield* get<{number: number}>('SELECT v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', row.id, nameKey(tag))
       const previous = current?.number ?? null
@@ -971,7 +983,7 @@ export class SqlEngine implements Backend {
     validateName('model', model)
     validateTag(tag)
     return this.write('removing a tag', function* () {
-      const row = yield* this.requireModel(project, model)
+      const row = yield* this.lockModel(project, model)
       const current = yield* get<{name: string; number: number}>(
         'SELECT t.name, v.number FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?',
         row.id,

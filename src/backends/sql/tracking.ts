@@ -270,7 +270,7 @@ export class Tracking {
     validateName('experiment', name)
     const fields = this.experimentFields(patch)
     return this.write('updating an experiment', function* () {
-      const row = yield* this.requireExperiment(project, name)
+      const row = yield* this.lockExperiment(project, name)
       const next = {
         description: fields.description ?? row.description,
         owner: fields.owner === undefined ? row.owner : fields.owner,
@@ -295,6 +295,21 @@ export class Tracking {
     if (matches.length === 0) throw notFound(`run ${quote(ref)} not found`)
     if (matches.length > 1) throw invalid(`run id prefix ${quote(ref)} is ambiguous; give more characters`)
     return matches[0]
+  }
+
+  /** The run, locked for the rest of the write transaction and read after the lock is held (see SqlEngine.lockModel). */
+  private *lockRun(ref: string): Task<RunRow> {
+    const row = yield* this.resolveRun(ref)
+    if (!this.driver.dialect.forUpdate) return row
+    yield* get(`SELECT id FROM runs WHERE id = ?${this.driver.dialect.forUpdate}`, row.id)
+    return yield* this.resolveRun(row.uid)
+  }
+
+  private *lockExperiment(project: string, name: string): Task<ExperimentRow> {
+    const row = yield* this.requireExperiment(project, name)
+    if (!this.driver.dialect.forUpdate) return row
+    yield* get(`SELECT id FROM experiments WHERE id = ?${this.driver.dialect.forUpdate}`, row.id)
+    return yield* this.requireExperiment(project, name)
   }
 
   /** The project a run belongs to (the server authorizes project-limited tokens with it). */
@@ -480,7 +495,7 @@ export class Tracking {
     const name = patch.name === undefined ? undefined : patch.name === null || patch.name === '' ? null : validateName('model', patch.name)
     const tags = patch.tags === undefined ? undefined : validateLabels(patch.tags)
     return this.write('updating a run', function* () {
-      const row = yield* this.resolveRun(ref)
+      const row = yield* this.lockRun(ref)
       const changes: JsonObject = {}
       let startTime = row.start_time
       let endTime = row.end_time
@@ -519,7 +534,7 @@ export class Tracking {
     if (!isJsonObject(params)) throw invalid('params must be an object')
     validateMetadata(params, 'params')
     return this.write('setting run params', function* () {
-      const row = yield* this.resolveRun(ref)
+      const row = yield* this.lockRun(ref)
       const current = parseJson<JsonObject>(row.params)
       const changed: string[] = []
       for (const [key, value] of Object.entries(params)) {
@@ -543,7 +558,7 @@ export class Tracking {
 
   async deleteRun(ref: string): Promise<{id: string; project: string; experiment: string}> {
     return this.write('deleting a run', function* () {
-      const row = yield* this.resolveRun(ref)
+      const row = yield* this.lockRun(ref)
       yield* exec('DELETE FROM runs WHERE id = ?', row.id)
       yield* this.session.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
       return {id: row.uid, project: row.project_name, experiment: row.experiment_name}

@@ -1,0 +1,145 @@
+/**
+ * Several identical servers on one PostgreSQL database and one S3 bucket (Ceph RGW): what a
+ * team behind a load balancer relies on. Needs the test services (scripts/test-services.sh).
+ */
+import {spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {PgDriver} from '../../src/backends/postgres/driver.js'
+import {Session} from '../../src/backends/sql/session.js'
+import {all, effect, get, type Task} from '../../src/backends/sql/task.js'
+import {BIN, type CliEnv, makeCliEnv, runCli} from '../helpers/cli.js'
+import {createToken, type ServerProcess, spawnServerProcess} from '../helpers/server.js'
+import {postgresUrl, s3Config} from '../helpers/services.js'
+import {tempDir} from '../helpers/tmp.js'
+
+const url = postgresUrl('the replica tests')
+const s3 = s3Config('the replica tests')
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+if (url && s3) {
+  /** A server config over a fresh schema and bucket prefix, and the environment its processes need. */
+  function scaleSetup() {
+    const id = randomBytes(5).toString('hex')
+    const dir = tempDir('replicas-')
+    const config = join(dir, 'server.yaml')
+    writeFileSync(config, `data_dir: ${join(dir, 'data')}\nmetadata: ${url}\nblobs: s3://${s3!.bucket}/replicas-${id}\ndatabase:\n  schema: replicas_${id}\n  pool_size: 4\ns3:\n  endpoint: ${s3!.endpoint}\n`)
+    const env = {AWS_ACCESS_KEY_ID: s3!.accessKeyId, AWS_SECRET_ACCESS_KEY: s3!.secretAccessKey}
+    return {config, env, dataDir: join(dir, 'data'), schema: `replicas_${id}`}
+  }
+
+  async function startReplicas(setup: ReturnType<typeof scaleSetup>, count: number): Promise<ServerProcess[]> {
+    return Promise.all(Array.from({length: count}, () => spawnServerProcess(setup.dataDir, 0, ['--config', setup.config, '--quiet'], setup.env)))
+  }
+
+  function cliFor(server: ServerProcess, token: string): CliEnv {
+    return makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
+  }
+
+  describe('replicas on one PostgreSQL database and one bucket', () => {
+    it('start together on an empty database: both come up, and the schema is applied once', async () => {
+      const setup = scaleSetup()
+      const replicas = await startReplicas(setup, 3)
+      const driver = new PgDriver({url, schema: setup.schema, poolSize: 1})
+      try {
+        const applied = await driver.read(function* () {
+          return yield* get<{n: number; versions: string}>("SELECT COUNT(*) AS n, string_agg(version::text, ',' ORDER BY version) AS versions FROM schema_migrations")
+        })
+        expect(applied).toEqual({n: 2, versions: '1,2'})
+        for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200)
+      } finally {
+        await driver.close()
+        await Promise.all(replicas.map((r) => r.stop()))
+      }
+    })
+
+    it('16 processes pushing to one model through two replicas get versions 1..16 exactly; a --expect race has one winner', async () => {
+      const setup = scaleSetup()
+      const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      try {
+        const pushes = Array.from({length: 16}, (_, i) => {
+          const ctx = cliFor(i % 2 ? b : a, token)
+          writeFileSync(join(ctx.cwd, 'w.bin'), `weights ${i}`)
+          return runCli(ctx, ['models', 'push', 'shared', join(ctx.cwd, 'w.bin'), '--json'])
+        })
+        const results = await Promise.all(pushes)
+        for (const r of results) expect(r.code, r.stderr).toBe(0)
+        expect(results.map((r) => r.json().version.version).sort((x: number, y: number) => x - y)).toEqual(Array.from({length: 16}, (_, i) => i + 1))
+        const listed = (await runCli(cliFor(a, token), ['models', 'list-versions', 'shared', '--json', '--limit', '100'])).json()
+        expect(listed.items.map((v: {version: number}) => v.version)).toEqual(Array.from({length: 16}, (_, i) => 16 - i))
+        // Eight clients try to set a tag that is not set yet, through both replicas: one wins.
+        const tags = await Promise.all(
+          Array.from({length: 8}, (_, i) => runCli(cliFor(i % 2 ? b : a, token), ['models', 'tag', `shared:${i + 1}`, 'prod', '--expect', 'none', '--json'])),
+        )
+        expect(tags.filter((r) => r.code === 0)).toHaveLength(1)
+        expect(tags.filter((r) => r.code === 4)).toHaveLength(7)
+        const verify = await runCli(makeCliEnv(setup.env), ['server', 'verify', '--config', setup.config, '--json'])
+        expect(verify.code, verify.stderr).toBe(0)
+        expect(verify.json()).toMatchObject({ok: true, checked: {versions: 16, blobs: 16}})
+      } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+    })
+
+    it('a follower on one replica sees every event of another, within a second, in commit order', async () => {
+      const setup = scaleSetup()
+      const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      const follower = spawn(process.execPath, [BIN, 'events', '--follow', '--json', '--all-projects'], {env: {...cliFor(a, token).env}, stdio: ['ignore', 'pipe', 'pipe']})
+      let out = ''
+      follower.stdout.on('data', (c) => (out += c))
+      try {
+        await sleep(1000)
+        const ctx = cliFor(b, token)
+        const made = (await runCli(ctx, ['models', 'create', 'followed', '--json'])).json()
+        expect(made.name).toBe('followed')
+        const seenAt = Date.now()
+        while (!out.includes('"model.created"') && Date.now() - seenAt < 5000) await sleep(20)
+        expect(Date.now() - seenAt).toBeLessThan(1500)
+        expect(out).toContain('"followed"')
+      } finally {
+        follower.kill()
+        await Promise.all([a.stop(), b.stop()])
+      }
+    })
+  })
+
+  describe('event ids on PostgreSQL', () => {
+    it('are in commit order: a follower reading id > last skips none, even with slow, overlapping transactions', async () => {
+      const schema = `events_${randomBytes(5).toString('hex')}`
+      const drivers = [new PgDriver({url, schema, poolSize: 6}), new PgDriver({url, schema, poolSize: 6})]
+      await drivers[0].migrate()
+      const session = new Session(drivers[0].dialect, 'test')
+      const seen: number[] = []
+      let done = false
+      const follow = (async () => {
+        let last = 0
+        while (!done || last < 40) {
+          const rows = await drivers[1].read(() => all<{id: number}>('SELECT id FROM events WHERE id > ? ORDER BY id', last))
+          for (const {id} of rows) {
+            seen.push(id)
+            last = id
+          }
+          await sleep(5)
+        }
+      })()
+      // 40 writers, each holding its transaction open for a random while after taking its event id.
+      await Promise.all(
+        Array.from({length: 40}, (_, i) =>
+          drivers[i % 2].write('writing an event slowly', function* (): Task<void> {
+            yield* session.event('project.created', {project: `p${i}`})
+            yield* effect('waiting', () => sleep(Math.random() * 60))
+          }),
+        ),
+      )
+      done = true
+      await follow
+      await Promise.all(drivers.map((d) => d.close()))
+      expect(seen).toEqual(Array.from({length: 40}, (_, i) => i + 1))
+    })
+  })
+}
