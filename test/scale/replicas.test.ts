@@ -4,7 +4,8 @@
  */
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {writeFileSync} from 'node:fs'
+import {closeSync, openSync, writeFileSync, writeSync} from 'node:fs'
+import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {PgDriver} from '../../src/backends/postgres/driver.js'
@@ -104,6 +105,98 @@ if (url && s3) {
       } finally {
         follower.kill()
         await Promise.all([a.stop(), b.stop()])
+      }
+    })
+  })
+
+  /** A load balancer in miniature: each new connection goes to the first replica that accepts it. */
+  async function failoverProxy(targets: ServerProcess[]): Promise<{url: string; sent: number[]; close(): Promise<void>}> {
+    const sockets = new Set<Socket>()
+    /** Bytes forwarded to each replica. */
+    const sent = targets.map(() => 0)
+    const proxy = createServer((client) => {
+      sockets.add(client)
+      client.on('close', () => sockets.delete(client))
+      const attempt = (i: number) => {
+        if (i >= targets.length) return client.destroy()
+        const upstream = connect(targets[i].port, '127.0.0.1')
+        upstream.once('error', () => {
+          upstream.destroy()
+          if (!upstream.readyState || upstream.readyState === 'closed') attempt(i + 1)
+        })
+        upstream.once('connect', () => {
+          sockets.add(upstream)
+          upstream.on('close', () => sockets.delete(upstream))
+          upstream.on('error', () => client.destroy())
+          client.on('error', () => upstream.destroy())
+          client.on('data', (chunk: Buffer) => (sent[i] += chunk.length))
+          client.pipe(upstream).pipe(client)
+        })
+      }
+      attempt(0)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()))
+    return {
+      url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      sent,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy()
+          proxy.close(() => resolve())
+        }),
+    }
+  }
+
+  describe('a replica killed mid-upload', () => {
+    it('the push goes on through the other replica and succeeds; the store verifies; every blob row has its object', async () => {
+      const setup = scaleSetup()
+      const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      const lb = await failoverProxy([a, b])
+      try {
+        const ctx = makeCliEnv({MODELREG_URL: lb.url, MODELREG_TOKEN: token})
+        const file = join(ctx.cwd, 'big.bin')
+        const fd = openSync(file, 'w')
+        const block = randomBytes(1024 * 1024)
+        for (let i = 0; i < 96; i++) {
+          block.writeUInt32LE(i, 0)
+          writeSync(fd, block)
+        }
+        closeSync(fd)
+        const push = spawn(process.execPath, [BIN, 'models', 'push', 'big', file, '--json'], {cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe']})
+        let out = ''
+        let err = ''
+        push.stdout.on('data', (c) => (out += c))
+        push.stderr.on('data', (c) => (err += c))
+        const done = new Promise<number | null>((resolve) => push.on('close', resolve))
+        // Kill the replica that takes the upload once 16 MiB of it went there.
+        while (lb.sent[0] < 16 * 1024 * 1024 && push.exitCode === null) await sleep(5)
+        expect(push.exitCode).toBeNull()
+        await a.stop('SIGKILL')
+        expect(await done, err).toBe(0)
+        expect(lb.sent[1]).toBeGreaterThan(0)
+        expect(JSON.parse(out).version.version).toBe(1)
+        const verify = await runCli(makeCliEnv(setup.env), ['server', 'verify', '--config', setup.config, '--json'])
+        expect(verify.code, verify.stderr).toBe(0)
+        expect(verify.json()).toMatchObject({ok: true, checked: {versions: 1, blobs: 1}})
+        // Every blob row has its object (rows are written only once an object is whole).
+        const {openServerStores} = await import('../../src/server/stores.js')
+        const {loadServerConfig} = await import('../../src/server/config.js')
+        Object.assign(process.env, setup.env)
+        const {engine, tokens} = await openServerStores(loadServerConfig(setup.config), {migrate: false})
+        try {
+          const driver = new PgDriver({url, schema: setup.schema, poolSize: 1})
+          const rows = await driver.read(() => all<{digest: string; size: number}>('SELECT digest, size FROM blobs'))
+          await driver.close()
+          expect(rows.length).toBeGreaterThan(0)
+          for (const row of rows) expect(await engine.blobs.size(row.digest)).toBe(row.size)
+        } finally {
+          await engine.close()
+          await tokens.close()
+        }
+      } finally {
+        await lb.close()
+        await b.stop()
       }
     })
   })
