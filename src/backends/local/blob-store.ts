@@ -8,20 +8,18 @@ import {randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream, constants as fsConstants, unlinkSync} from 'node:fs'
 import {chmod, mkdir, open, readdir, rename, stat, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
-import {type Readable, Writable} from 'node:stream'
+import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {CHUNK_SIZE, copyFileHashing, DigestStream, hashFile, WriteBehind} from '../digest.js'
+import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind} from '../digest.js'
 import {fromFsError, integrity, notFound, RegistryError} from '../errors.js'
-import type {LocalFileSource} from '../backend.js'
-import type {BlobStore as BlobStoreInterface, IncompleteUpload, StoredBlob} from '../blobs.js'
+import {type BlobSource, type BlobStore as BlobStoreInterface, type IncompleteUpload, isLocalFile, proveBlob, type StoredBlob} from '../blobs.js'
 import {validateDigest} from '../validation.js'
 
 export const TEMP_PREFIX = 'blob-'
 export const TEMP_SUFFIX = '.tmp'
 
-export type BlobSource = Readable | LocalFileSource
+export type {BlobSource} from '../blobs.js'
 
-const isLocalFile = (source: BlobSource): source is LocalFileSource => typeof (source as LocalFileSource).path === 'string' && !('pipe' in source)
 
 export class BlobStore implements BlobStoreInterface {
   readonly blobsDir: string
@@ -95,28 +93,9 @@ export class BlobStore implements BlobStoreInterface {
     }
   }
 
-  /**
-   * Hash `source` without storing it, and refuse it (integrity) unless it is exactly the blob
-   * `digest` of `size` bytes: a client shows it holds the bytes of a blob it cannot see yet.
-   */
-  async prove(digest: string, size: number, source: BlobSource): Promise<void> {
-    let result: {digest: string; bytes: number}
-    try {
-      if (isLocalFile(source)) {
-        const hashed = await hashFile(source.path, source.onBytes)
-        result = {digest: hashed.digest, bytes: hashed.size}
-      } else {
-        const meter = new DigestStream(size)
-        await pipeline(source, meter, new Writable({write: (_chunk, _encoding, done) => done()}))
-        result = {digest: meter.digest(), bytes: meter.bytes}
-      }
-    } catch (error) {
-      if (!isLocalFile(source)) source.destroy()
-      if (error instanceof RegistryError) throw error
-      throw fromFsError(error, 'receiving a blob')
-    }
-    if (result.bytes !== size) throw integrity(`blob ${digest}: expected ${size} bytes, got ${result.bytes}`, {expected_size: size, actual_size: result.bytes})
-    if (result.digest !== digest) throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${result.digest})`, {expected: digest, actual: result.digest})
+  /** Hash `source` without storing it; refuse it unless it is the blob `digest` of `size` bytes (see proveBlob). */
+  prove(digest: string, size: number, source: BlobSource): Promise<void> {
+    return proveBlob(digest, size, source)
   }
 
   /**

@@ -1,5 +1,5 @@
 import type {Backend} from '../../backends/backend.js'
-import {serverConfigFrom, serverLocationFlags} from '../../cli/server-flags.js'
+import {openServerEngine, serverLocationFlags} from '../../cli/server-flags.js'
 import Gc from '../gc.js'
 
 export default class ServerGc extends Gc {
@@ -11,12 +11,7 @@ export default class ServerGc extends Gc {
   static override flags = {...Gc.flags, ...serverLocationFlags}
 
   protected override async backend(): Promise<Backend> {
-    if (!this.openedBackend) {
-      const {openServerStores} = await import('../../server/stores.js')
-      const {engine, tokens} = await openServerStores(serverConfigFrom(this.flags as {config?: string; 'data-dir'?: string}), {migrate: false})
-      await tokens.close()
-      this.openedBackend = engine
-    }
+    this.openedBackend ??= await openServerEngine(this.flags as {config?: string; 'data-dir'?: string})
     return this.openedBackend
   }
 }
