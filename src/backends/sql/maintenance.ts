@@ -211,6 +211,11 @@ export class Maintenance {
     const grace = options.grace_seconds ?? 3600
     if (!Number.isFinite(grace) || grace < 0) throw invalid('grace must be 0 seconds or more')
     const dryRun = options.dry_run ?? false
+    if (!dryRun && !this.driver.dialect.exclusiveBlobLock && !this.blobs.removeSync) {
+      // SQLite's transactions cannot wait for a bucket, and removing objects after the commit
+      // could take one from under a push that uploads it again meanwhile.
+      throw invalid(`gc of ${this.blobs.description} needs the registry's metadata in PostgreSQL; with SQLite it can only report (--dry-run)`)
+    }
     const cutoff = Date.now() - grace * 1000
     const report: GcReport = {dry_run: dryRun, blobs: {count: 0, bytes: 0}, temp_files: {count: 0, bytes: 0}, kept_recent: {count: 0, bytes: 0}}
     // Listed first (a blob stored after this is recent, so spared); decided under the lock.
