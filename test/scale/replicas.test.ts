@@ -201,6 +201,30 @@ if (url && s3) {
     })
   })
 
+  describe('a mix: SQLite metadata with blobs in S3', () => {
+    it('pushes, downloads and verifies; gc reports but refuses to remove objects it cannot remove under its lock', async () => {
+      const {LocalBackend} = await import('../../src/backends/local/local-backend.js')
+      const {S3BlobStore} = await import('../../src/backends/s3/s3-blob-store.js')
+      const {pushVersion} = await import('../../src/registry/push.js')
+      const {downloadVersion} = await import('../../src/registry/download.js')
+      const home = join(tempDir('mix-'), 'store')
+      const blobs = new S3BlobStore({bucket: s3.bucket, prefix: `mix-${randomBytes(5).toString('hex')}`, endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey})
+      const backend = new LocalBackend({home, actor: 'test', blobs})
+      try {
+        const work = tempDir('mix-work-')
+        writeFileSync(join(work, 'w.bin'), 'weights in a bucket')
+        const {version} = await pushVersion(backend, {project: 'default', model: 'm', paths: [join(work, 'w.bin')], author: 'test'})
+        await downloadVersion(backend, version, join(work, 'out'))
+        expect((await backend.verify()).ok).toBe(true)
+        await backend.deleteModel('default', 'm')
+        expect(await backend.gc({dry_run: true, grace_seconds: 0})).toMatchObject({blobs: {count: 1}})
+        await expect(backend.gc({grace_seconds: 0})).rejects.toMatchObject({code: 'invalid_argument', message: expect.stringMatching(/needs the registry's metadata in PostgreSQL/)})
+      } finally {
+        await backend.close()
+      }
+    })
+  })
+
   describe('event ids on PostgreSQL', () => {
     it('are in commit order: a follower reading id > last skips none, even with slow, overlapping transactions', async () => {
       const schema = `events_${randomBytes(5).toString('hex')}`
