@@ -2,6 +2,10 @@
 /**
  * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...] [-- --save FILE] [-- --keep]
  *
+ * Cases: startup, local, remote, metrics, scale, reads, memory; and pgscale (a server on
+ * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables) and python (the Python
+ * client: needs .venv-python), which a --quick run includes only when named with --only.
+ *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
  * run is paired with a baseline run in the same state). Medians of several runs after a
@@ -582,6 +586,356 @@ async function memory(file) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PostgreSQL + S3 (tracker issue 11) and the Python client (tracker issue 15)
+
+/** The test services' settings (scripts/test-services.sh env), or why there are none. */
+function servicesEnv() {
+  const names = ['MODELREG_TEST_DATABASE_URL', 'MODELREG_TEST_S3_ENDPOINT', 'MODELREG_TEST_S3_BUCKET', 'MODELREG_TEST_S3_ACCESS_KEY_ID', 'MODELREG_TEST_S3_SECRET_ACCESS_KEY']
+  const missing = names.filter((n) => !process.env[n])
+  if (missing.length) return {reason: `${missing.join(', ')} not set (eval "$(bash scripts/test-services.sh env)")`}
+  return {
+    databaseUrl: process.env.MODELREG_TEST_DATABASE_URL,
+    endpoint: process.env.MODELREG_TEST_S3_ENDPOINT,
+    bucket: process.env.MODELREG_TEST_S3_BUCKET,
+    region: process.env.MODELREG_TEST_S3_REGION || 'us-east-1',
+    awsEnv: {
+      AWS_ACCESS_KEY_ID: process.env.MODELREG_TEST_S3_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: process.env.MODELREG_TEST_S3_SECRET_ACCESS_KEY,
+      AWS_REGION: process.env.MODELREG_TEST_S3_REGION || 'us-east-1',
+    },
+  }
+}
+
+/** A server config on the test services' PostgreSQL (its own schema) and bucket (its own prefix). */
+function pgS3Config(services, label) {
+  const id = `${label}_${randomBytes(4).toString('hex')}`
+  const dir = join(scratch, `server-${id}`)
+  mkdirSync(dir, {recursive: true})
+  const schema = `bench_${id}`
+  const file = join(dir, 'server.yaml')
+  writeFileSync(
+    file,
+    [`data_dir: ${join(dir, 'data')}`, `metadata: ${services.databaseUrl}`, `blobs: s3://${services.bucket}/bench-${id.replace(/_/g, '-')}`, 'database:', `  schema: ${schema}`, 's3:', `  endpoint: ${services.endpoint}`, `  region: ${services.region}`, ''].join('\n'),
+  )
+  return {file, schema}
+}
+
+async function startConfigServer(configFile, env) {
+  const fullEnv = {...process.env, MODELREG_NO_PROGRESS: '1', ...env}
+  const token = JSON.parse(modelreg(['server', 'tokens', 'create', '--name', `bench-${randomBytes(3).toString('hex')}`, '--scope', 'admin', '--config', configFile, '--json'], env, {stdout: 'pipe'}).stdout).token
+  const child = spawn(process.execPath, [BIN, 'server', 'start', '--config', configFile, '--port', '0', '--quiet', '--json'], {stdio: ['ignore', 'pipe', 'pipe'], env: fullEnv})
+  let err = ''
+  child.stderr.on('data', (c) => (err += c))
+  const banner = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (c) => {
+      out += c
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
+    })
+    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${err.slice(0, 500)}`)))
+  })
+  return {url: banner.url, token, child, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM'))))}
+}
+
+async function dropSchema(services, schema) {
+  const {default: pg} = await import('pg')
+  const client = new pg.Client({connectionString: services.databaseUrl})
+  await client.connect()
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  } finally {
+    await client.end()
+  }
+}
+
+/** The registry at scale in PostgreSQL: the same rows as buildLargeStore, set-based SQL. */
+async function fillPostgres(services, schema, digest) {
+  const {default: pg} = await import('pg')
+  const client = new pg.Client({connectionString: services.databaseUrl})
+  await client.connect()
+  const M = SIZES.models
+  const V = SIZES.versionsPerModel
+  const E = SIZES.eventsPerVersion
+  // ISO times as the engine writes them: 2026-01-01T00:00:00.000Z plus some milliseconds.
+  const iso = (ms) => `to_char(timestamp '2026-01-01 00:00:00' + (${ms}) * interval '1 millisecond', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+  try {
+    await client.query(`SET search_path TO ${schema}`)
+    await client.query('BEGIN')
+    const {rows} = await client.query("SELECT id FROM projects WHERE name_key = 'default'")
+    const projectId = rows[0].id
+    await client.query(
+      `INSERT INTO models (project_id, name, name_key, description, created_at, updated_at, last_number)
+       SELECT $1, 'model-' || lpad(m::text, 5, '0'), 'model-' || lpad(m::text, 5, '0'), 'model number ' || m, ${iso(`m::bigint * ${V * 10}`)}, ${iso(`m::bigint * ${V * 10} + 1000`)}, ${V}
+       FROM generate_series(0, ${M - 1}) AS m`,
+      [projectId],
+    )
+    await client.query(
+      `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, source, size, file_count, attachment_count)
+       SELECT mo.id, v, 'version ' || v, 'bench@example.com', ${iso(`(substr(mo.name, 7)::bigint * ${V} + v) * 10`)}, '{"data":"june"}', '{"auc":0.8}', '{}', 7, 1, 0
+       FROM models mo CROSS JOIN generate_series(1, ${V}) AS v
+       WHERE mo.project_id = $1 AND mo.name LIKE 'model-%'
+       ORDER BY mo.id, v`,
+      [projectId],
+    )
+    await client.query(
+      `INSERT INTO version_files (version_id, kind, path, size, sha256, mode)
+       SELECT ve.id, 'file', 'model.bin', 7, $2, 420 FROM versions ve JOIN models mo ON mo.id = ve.model_id WHERE mo.project_id = $1 AND mo.name LIKE 'model-%'`,
+      [projectId, digest],
+    )
+    await client.query(
+      `INSERT INTO tags (model_id, name_key, name, version_id, updated_at)
+       SELECT mo.id, 'prod', 'prod', ve.id, ve.created_at FROM models mo JOIN versions ve ON ve.model_id = mo.id AND ve.number = ${V}
+       WHERE mo.project_id = $1 AND mo.name LIKE 'model-%'`,
+      [projectId],
+    )
+    const {rows: counter} = await client.query("SELECT value FROM counters WHERE name = 'events' FOR UPDATE")
+    const base = Number(counter[0].value)
+    await client.query(
+      `INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
+       SELECT ${base} + row_number() OVER (ORDER BY ve.id, e), ve.created_at, CASE WHEN e = 0 THEN 'version.created' ELSE 'tag.set' END, 'default', 'default', mo.name, mo.name_key, mo.id, ve.number,
+              CASE WHEN e = 0 THEN NULL ELSE 'tag' || e END, 'bench', '{}'
+       FROM versions ve JOIN models mo ON mo.id = ve.model_id CROSS JOIN generate_series(0, ${E - 1}) AS e
+       WHERE mo.project_id = $1 AND mo.name LIKE 'model-%'`,
+      [projectId],
+    )
+    await client.query("UPDATE counters SET value = (SELECT max(id) FROM events) WHERE name = 'events'")
+    await client.query('COMMIT')
+    await client.query('ANALYZE')
+  } finally {
+    await client.end()
+  }
+}
+
+/** Remote push, download and metric ingest through a server on PostgreSQL + S3, against the same through a server on SQLite + files. */
+async function pgScale(file) {
+  const services = servicesEnv()
+  if (services.reason) {
+    log(`PostgreSQL + S3: not run: ${services.reason}`)
+    return
+  }
+  log(`PostgreSQL + S3: remote push and download, ${fmtBytes(SIZES.file)}; metric ingest, ${SIZES.points.toLocaleString('en')} points`)
+  const schemas = []
+  const sqlite = await startServer(join(scratch, 'server-pgscale-sqlite'))
+  let sqliteStopped = false
+  let pgServer = null
+  try {
+    const pgConfig = pgS3Config(services, 'transfers')
+    schemas.push(pgConfig.schema)
+    pgServer = await startConfigServer(pgConfig.file, services.awsEnv)
+    const envFor = (server, label) => ({MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome(label)})
+    const sqliteEnv = envFor(sqlite, 'pgscale-sqlite')
+    const pgEnv = envFor(pgServer, 'pgscale-pg')
+    // Before each push the server holds no copy of the file (for S3 that also keeps the
+    // test services' RAM-backed OSD from filling: RGW's own gc frees deleted objects).
+    const forget = (env) => {
+      spawnSync(process.execPath, [BIN, 'models', 'delete', 'r', '--yes'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...env}, stdio: 'ignore'})
+      modelreg(['gc', '--grace', '0'], env)
+    }
+    const pushTo = (env) => () => {
+      forget(env)
+      return timed(() => modelreg(['models', 'push', 'r', file], env))
+    }
+    const push = await pairs(SIZES.reps, pushTo(sqliteEnv), pushTo(pgEnv))
+    timeCase(`PostgreSQL + S3: remote push, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, push)
+
+    const out = join(scratch, 'pgscale-download')
+    const downloadFrom = (env) => () => {
+      rmSync(out, {recursive: true, force: true})
+      return timed(() => {
+        modelreg(['models', 'download', 'r', '-o', out], env)
+        run('sync', [])
+      })
+    }
+    const download = await pairs(SIZES.reps, downloadFrom(sqliteEnv), downloadFrom(pgEnv))
+    timeCase(`PostgreSQL + S3: remote download, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, download)
+    rmSync(out, {recursive: true, force: true})
+    forget(pgEnv)
+    forget(sqliteEnv)
+
+    const points = join(scratch, 'pgscale-points.ndjson')
+    writePoints(points, SIZES.points)
+    const ingestTo = (env) => () => {
+      const id = modelreg(['runs', 'start', '-e', 'bench'], env, {stdout: 'pipe'}).stdout.toString().trim()
+      return SIZES.points / timed(() => modelreg(['runs', 'log', id, '--file', points], env))
+    }
+    const ingest = await pairs(SIZES.reps, ingestTo(sqliteEnv), ingestTo(pgEnv))
+    rateCase(`PostgreSQL + S3: metric ingest, ${SIZES.points.toLocaleString('en')} points`, 'the same, server on SQLite + files', '>= 0.25x', 0.25, ingest, 'points')
+    rmSync(points, {force: true})
+    await pgServer.stop()
+    pgServer = null
+    await sqlite.stop()
+    sqliteStopped = true
+
+    // The registry at scale on PostgreSQL: the server's median latency for the read routes.
+    const versions = SIZES.models * SIZES.versionsPerModel
+    log(`PostgreSQL at scale: ${SIZES.models.toLocaleString('en')} models, ${versions.toLocaleString('en')} versions, ${(versions * SIZES.eventsPerVersion).toLocaleString('en')} events`)
+    const scaleConfig = pgS3Config(services, 'scale')
+    schemas.push(scaleConfig.schema)
+    // A first start migrates the schema; one small push creates the default project and a blob
+    // in the bucket that every filled version then names.
+    pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
+    const seed = join(scratch, 'seed.bin')
+    writeFileSync(seed, 'weights')
+    modelreg(['models', 'push', 'seed', seed], envFor(pgServer, 'pgscale-seed'))
+    await pgServer.stop()
+    const fillSeconds = await timedAsync(() => fillPostgres(services, scaleConfig.schema, createHash('sha256').update('weights').digest('hex')))
+    log(`  filled in ${fillSeconds.toFixed(1)} s`)
+    pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
+    const name = `model-${String(Math.floor(SIZES.models / 2)).padStart(5, '0')}`
+    const pool = new Pool(pgServer.url, {connections: 1})
+    const headers = {authorization: `Bearer ${pgServer.token}`}
+    const routes = [
+      ['GET /projects/{p}/log?model=', `/api/v1/projects/default/log?model=${name}&limit=50`],
+      ['GET /projects/{p}/models/{m}/versions?limit=20', `/api/v1/projects/default/models/${name}/versions?limit=20`],
+      ['GET /projects/{p}/models?sort_by=last_updated_time&limit=20', '/api/v1/projects/default/models?sort_by=last_updated_time&order_by=desc&limit=20'],
+      ['GET /projects/{p}/models/{m}/versions/prod', `/api/v1/projects/default/models/${name}/versions/prod`],
+    ]
+    const get = (path) =>
+      timedAsync(async () => {
+        const r = await pool.request({path, method: 'GET', headers})
+        await r.body.dump()
+        if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
+      })
+    // As in scale(): a change between two reads empties the server's read cache; the goal is
+    // judged on the read after a change.
+    let flip = 0
+    const change = async () => {
+      const r = await pool.request({
+        path: '/api/v1/projects/default/models/model-00000',
+        method: 'PATCH',
+        headers: {...headers, 'content-type': 'application/json'},
+        body: JSON.stringify({description: `changed ${flip++}`}),
+      })
+      await r.body.dump()
+      if (r.statusCode !== 200) throw new Error(`PATCH: ${r.statusCode}`)
+    }
+    try {
+      for (const [label, path] of routes) {
+        const cold = []
+        const warm = []
+        for (let i = 0; i < (QUICK ? 40 : 200); i++) {
+          await change()
+          cold.push(await get(path))
+          warm.push(await get(path))
+        }
+        const ms = median(cold.slice(3)) * 1000
+        const cached = median(warm.slice(3)) * 1000
+        record({
+          case: `PostgreSQL at scale, server: ${label}`,
+          baseline_case: '2 ms',
+          modelreg: ms,
+          baseline: 2,
+          unit: 'ms',
+          modelreg_text: `${ms.toFixed(2)} ms after a change, ${cached.toFixed(2)} ms repeated`,
+          baseline_text: '2 ms',
+          ratio: ms / 2,
+          goal: '<= 2 ms',
+          ok: ms <= 2,
+          cached_ms: cached,
+        })
+      }
+    } finally {
+      await pool.close()
+    }
+    // The seed's blob: gone from the bucket with its model.
+    const seedEnv = envFor(pgServer, 'pgscale-seed-gc')
+    spawnSync(process.execPath, [BIN, 'models', 'delete', 'seed', '--yes'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...seedEnv}, stdio: 'ignore'})
+    spawnSync(process.execPath, [BIN, 'gc', '--grace', '0'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...seedEnv}, stdio: 'ignore'})
+  } finally {
+    if (pgServer) await pgServer.stop()
+    if (!sqliteStopped) await sqlite.stop()
+    if (!KEEP) for (const schema of schemas) await dropSchema(services, schema).catch((e) => log(`  could not drop schema ${schema}: ${e.message}`))
+  }
+}
+
+const PYTHON = join(ROOT, '.venv-python', 'bin', 'python')
+
+const PYTHON_LOOP = `
+import json, math, sys, time
+import modelreg
+
+url, token, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+per = count // 4
+reg = modelreg.connect(url=url, token=token)
+with reg.start_run('bench') as run:
+    inside = 0.0
+    clock = time.perf_counter
+    start = clock()
+    for step in range(per):
+        value = math.sin(step) / (step + 1)
+        a = clock()
+        run.log({'acc': value, 'loss': value}, step=step, split='train')
+        run.log({'acc': value, 'loss': value}, step=step, split='valid')
+        inside += clock() - a
+    looped = clock()
+    run.flush()
+    end = clock()
+reg.close()
+print(json.dumps({'seconds': end - start, 'loop_seconds': looped - start, 'log_seconds': inside, 'calls': per * 2, 'points': per * 4}))
+`
+
+/** Points logged from a Python training loop, against the CLI's file ingest of the same points into the same server. */
+async function pythonClient() {
+  if (!existsSync(PYTHON)) {
+    log('Python client: not run: no .venv-python (bash scripts/python-env.sh makes it)')
+    return
+  }
+  const points = QUICK ? 20_000 : 100_000
+  log(`Python client: metric ingest, ${points.toLocaleString('en')} points`)
+  const script = join(scratch, 'loop.py')
+  writeFileSync(script, PYTHON_LOOP)
+  const file = join(scratch, 'python-points.ndjson')
+  writePoints(file, points)
+  const server = await startServer(join(scratch, 'server-python'))
+  try {
+    const env = {MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome('python-cli')}
+    const pyEnv = {...process.env, MODELREG_HOME: freshHome('python'), MODELREG_NO_PROGRESS: '1'}
+    const loops = []
+    const m = await pairs(
+      SIZES.reps,
+      () => {
+        const id = modelreg(['runs', 'start', '-e', 'bench'], env, {stdout: 'pipe'}).stdout.toString().trim()
+        return points / timed(() => modelreg(['runs', 'log', id, '--file', file], env))
+      },
+      () => {
+        let out
+        const wall = timed(() => (out = JSON.parse(run(PYTHON, [script, server.url, server.token, String(points)], {env: pyEnv, stdout: 'pipe'}).stdout.toString())))
+        if (out.points !== points) throw new Error(`the Python loop logged ${out.points} points, not ${points}`)
+        loops.push({...out, wall})
+        // From the first log() to the end of flush(): what the training loop waits for. (The CLI's
+        // figure includes its own start-up; Python's start-up, connect and start_run are in `wall`.)
+        return points / out.seconds
+      },
+    )
+    const measured = loops.slice(1) // without the warm-up
+    const logShare = median(measured.map((o) => o.log_seconds / o.seconds))
+    const perCall = median(measured.map((o) => (o.log_seconds / o.calls) * 1e6))
+    const logSeconds = median(measured.map((o) => o.log_seconds))
+    const wall = median(measured.map((o) => o.wall))
+    // No goal set yet (issue 15): reported, not judged.
+    record({
+      case: `Python client: metric ingest, ${points.toLocaleString('en')} points, run.log() loop`,
+      baseline_case: 'CLI runs log --file, same points, same server',
+      modelreg: m.modelreg,
+      baseline: m.baseline,
+      unit: 'points/s',
+      modelreg_text: `${fmtRate(m.modelreg, 'points')} logged and flushed; inside log(): ${fmtTime(logSeconds)}, ${perCall.toFixed(1)} µs a call of 2 points, ${(logShare * 100).toFixed(0)}% of that time; whole python process ${fmtTime(wall)}`,
+      baseline_text: `${fmtRate(m.baseline, 'points')} (CLI runs log --file, same points, same server)`,
+      ratio: m.modelreg / m.baseline,
+      goal: 'none set',
+      ok: null,
+      log_seconds: logSeconds,
+      log_us_per_call: perCall,
+      log_share: logShare,
+      python_process_seconds: wall,
+    })
+  } finally {
+    await server.stop()
+    rmSync(file, {force: true})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function machine() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
@@ -601,15 +955,20 @@ function markdown() {
 }
 
 const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory}
+/**
+ * Cases that need more than this checkout (the test services, the Python venv): in the full run
+ * and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
+ */
+const EXTRA = {pgscale: pgScale, python: pythonClient}
 
 try {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('build first: npm run build (npm install does it)')
   const info = machine()
   log(`modelreg bench${QUICK ? ' (quick)' : ''} on ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB, node ${info.node}; scratch ${scratch}`)
   let file
-  for (const [id, fn] of Object.entries(CASES)) {
-    if (ONLY && !ONLY.includes(id)) continue
-    if ((id === 'remote' || id === 'memory') && !file && (id === 'remote' || SIZES.memFile === SIZES.file)) file = bigFile(join(scratch, 'one.bin'), SIZES.file)
+  for (const [id, fn] of Object.entries({...CASES, ...EXTRA})) {
+    if (ONLY ? !ONLY.includes(id) : QUICK && id in EXTRA) continue
+    if ((id === 'remote' || id === 'pgscale' || id === 'memory') && !file && (id !== 'memory' || SIZES.memFile === SIZES.file)) file = bigFile(join(scratch, 'one.bin'), SIZES.file)
     const result = await fn(file)
     if (id === 'local') file = result
   }
