@@ -706,6 +706,17 @@ async function fillPostgres(services, schema, digest) {
   }
 }
 
+async function unfillPostgres(services, schema) {
+  const {default: pg} = await import('pg')
+  const client = new pg.Client({connectionString: services.databaseUrl})
+  await client.connect()
+  try {
+    await client.query(`DELETE FROM ${schema}.models WHERE name LIKE 'model-%'`)
+  } finally {
+    await client.end()
+  }
+}
+
 /** Remote push, download and metric ingest through a server on PostgreSQL + S3, against the same through a server on SQLite + files. */
 async function pgScale(file) {
   const services = servicesEnv()
@@ -837,7 +848,11 @@ async function pgScale(file) {
     } finally {
       await pool.close()
     }
-    // The seed's blob: gone from the bucket with its model.
+    // The seed's blob: gone from the bucket once nothing names it (the filled versions, then the seed).
+    await pgServer.stop()
+    pgServer = null
+    await unfillPostgres(services, scaleConfig.schema)
+    pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
     const seedEnv = envFor(pgServer, 'pgscale-seed-gc')
     spawnSync(process.execPath, [BIN, 'models', 'delete', 'seed', '--yes'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...seedEnv}, stdio: 'ignore'})
     spawnSync(process.execPath, [BIN, 'gc', '--grace', '0'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...seedEnv}, stdio: 'ignore'})
