@@ -86,6 +86,29 @@ if (url && s3) {
       }
     })
 
+    it("a replica's read cache never serves an answer another replica's write changed", async () => {
+      const setup = scaleSetup()
+      const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      try {
+        const viaA = cliFor(a, token)
+        const viaB = cliFor(b, token)
+        for (let i = 1; i <= 3; i++) {
+          writeFileSync(join(viaB.cwd, 'w.bin'), `weights ${i}`)
+          expect((await runCli(viaB, ['models', 'push', 'cached', join(viaB.cwd, 'w.bin'), '--json'])).code).toBe(0)
+          // Asked twice through A: the second answer may come from A's cache, and must be as fresh.
+          for (let twice = 0; twice < 2; twice++) {
+            const shown = await runCli(viaA, ['models', 'show', 'cached', '--json'])
+            expect(shown.json().version).toBe(i)
+          }
+          expect((await runCli(viaB, ['models', 'tag', `cached:${i}`, 'prod', '--json'])).code).toBe(0)
+          expect((await runCli(viaA, ['models', 'show', 'cached:prod', '--json'])).json().version).toBe(i)
+        }
+      } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+    })
+
     it('a follower on one replica sees every event of another, within a second, in commit order', async () => {
       const setup = scaleSetup()
       const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)

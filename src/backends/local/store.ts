@@ -36,6 +36,8 @@ export const SQLITE: Dialect = {
   forUpdate: '',
   sharedBlobLock: null,
   exclusiveBlobLock: null,
+  // The local store's stamp is SQLite's own data_version (LocalBackend.changeStamp).
+  eventCounter: null,
   databaseCheck: `SELECT integrity_check AS problem FROM pragma_integrity_check WHERE integrity_check != 'ok'
     UNION ALL SELECT COUNT(*) || ' rows break a foreign key' AS problem FROM pragma_foreign_key_check HAVING COUNT(*) > 0`,
   insertEvent: `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)

@@ -33,6 +33,7 @@ export const POSTGRES: Dialect = {
   sharedBlobLock: `SELECT pg_advisory_xact_lock_shared(${BLOB_LOCK})`,
   exclusiveBlobLock: `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`,
   databaseCheck: null,
+  eventCounter: "SELECT value AS v FROM counters WHERE name = 'events'",
   insertEvent: `WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value)
     INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
     SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c`,
@@ -147,6 +148,14 @@ export class PgDriver implements SqlDriver {
       return await this.pool.connect()
     } catch (error) {
       throw translatePgError(error, what, this.url)
+    }
+  }
+
+  async peek<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    try {
+      return (await this.pool.query({text: numberPlaceholders(sql), values: params})).rows[0] as T | undefined
+    } catch (error) {
+      throw translatePgError(error, 'reading the registry', this.url)
     }
   }
 

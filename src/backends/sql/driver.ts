@@ -34,6 +34,8 @@ export interface Dialect {
   readonly exclusiveBlobLock: string | null
   /** A query whose rows `{problem}` are damage the database itself reports (verify), or null. */
   readonly databaseCheck: string | null
+  /** A query whose one row `{v}` moves with every event written, or null (see SqlEngine.changeStamp). */
+  readonly eventCounter: string | null
   /**
    * The statement that appends an event (columns: time, type, project, project_key, model,
    * model_key, model_id, version, tag, actor, data): ids must be in commit order.
@@ -50,5 +52,7 @@ export interface SqlDriver {
    * concurrent writer won a race): it must not have effects outside the database.
    */
   write<T>(what: string, body: () => Task<T>): Promise<T>
+  /** One statement on its own, outside any transaction: the first row (cheap checks). */
+  peek?<T>(sql: string, ...params: unknown[]): Promise<T | undefined>
   close(): Promise<void>
 }
