@@ -9,6 +9,7 @@ import {PassThrough, Readable} from 'node:stream'
 import {Pool} from 'undici'
 import {CHUNK_SIZE} from '../digest.js'
 import {errorCodeForHttpStatus, isErrorCode, RegistryError} from '../errors.js'
+import {describeNetworkError, isNetworkError} from '../network-errors.js'
 import {encodeQuery, fillPath, type RouteSpec, type WireRequest} from '../../protocol/routes.js'
 
 export interface HttpClientOptions {
@@ -24,53 +25,8 @@ export interface HttpClientOptions {
 }
 
 const RETRYABLE_STATUS = new Set([502, 503, 504])
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-])
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function describeNetworkError(error: unknown): string {
-  const err = error as {code?: string; message?: string; cause?: {code?: string}}
-  const code = err?.code ?? err?.cause?.code
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found'
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'connection timed out'
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return 'no answer in time'
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'the transfer stalled'
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-    case 'EPIPE':
-      return 'connection lost'
-    default:
-      return err?.message ?? String(error)
-  }
-}
-
-function isNetworkError(error: unknown): boolean {
-  const err = error as {code?: string; cause?: {code?: string}}
-  return NETWORK_CODES.has(err?.code ?? '') || NETWORK_CODES.has(err?.cause?.code ?? '')
-}
 
 export class HttpClient {
   readonly url: string

@@ -14,6 +14,7 @@ import {type Dispatcher, Pool} from 'undici'
 import {EMPTY_SHA256} from '../digest.js'
 import {type ErrorCode, RegistryError} from '../errors.js'
 import {childText, parseXml, type XmlElement, XmlError} from './xml.js'
+import {describeNetworkError, errorCodeOf, isNetworkError} from '../network-errors.js'
 
 export interface S3Endpoint {
   /** http(s)://host[:port], no path. */
@@ -57,47 +58,10 @@ export interface S3Response {
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504])
 /** Worth another attempt: the connection broke or stalled. Refused and not-found fail fast. */
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'])
-const NETWORK_CODES = new Set([
-  ...TRANSIENT_CODES,
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-])
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export const errorCodeOf = (error: unknown): string | undefined => {
-  const err = error as {code?: string; cause?: {code?: string}} | undefined
-  return err?.code ?? err?.cause?.code
-}
-
-export const isNetworkError = (error: unknown): boolean => NETWORK_CODES.has(errorCodeOf(error) ?? '')
-
-function describeNetworkError(error: unknown): string {
-  switch (errorCodeOf(error)) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found'
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'connection timed out'
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return 'no answer in time'
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'the transfer stalled'
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'no route to host'
-    default:
-      return 'connection lost'
-  }
-}
+export {errorCodeOf, isNetworkError}
 
 /** RFC 3986 encoding, as SigV4 canonicalizes: what is sent is what is signed. */
 export const encodeRfc3986 = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
