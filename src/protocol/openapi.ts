@@ -231,6 +231,8 @@ export const SCHEMAS: Record<string, Schema> = {
   GcOptions: obj({dry_run: {type: 'boolean'}, grace_seconds: {type: 'number'}}, []),
   GcReport: obj({dry_run: {type: 'boolean'}, blobs: obj({count: int, bytes: int}), temp_files: obj({count: int, bytes: int}), kept_recent: obj({count: int, bytes: int})}),
   DigestList: obj({digests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}}}),
+  /** The answer to a missing-blob query: the digests the caller must upload, as a bare array. */
+  MissingDigests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
 }
 

@@ -703,7 +703,7 @@ export const JSON_ROUTES = {
     idempotent: true,
     summary: 'Which of these digests the server lacks (one request for many).',
     requestSchema: 'DigestList',
-    responseSchema: 'DigestList',
+    responseSchema: 'MissingDigests',
     encode: (digests) => ({params: {}, query: {}, body: {digests}}),
     decode: (r) => {
       const {digests} = body(r)
