@@ -12,7 +12,10 @@ import type {BlobStore} from '../../src/backends/blobs.js'
 import {RegistryError} from '../../src/backends/errors.js'
 import {BlobStore as DirectoryBlobStore} from '../../src/backends/local/blob-store.js'
 import {S3BlobStore, type S3BlobStoreConfig} from '../../src/backends/s3/s3-blob-store.js'
+import {collect, streamToBuffer as readAll} from '../contract/helpers.js'
 import {tempDir} from '../helpers/tmp.js'
+
+export {collect, readAll}
 
 export const MiB = 1024 * 1024
 
@@ -44,17 +47,6 @@ export function streamOf(data: Buffer): Readable {
   return Readable.from(chunks)
 }
 
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
-
-export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of items) out.push(item)
-  return out
-}
 
 export async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
   try {

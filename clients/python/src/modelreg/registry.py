@@ -325,8 +325,8 @@ def _selector(version: Union[None, int, str, "Version"]) -> str:
     return str(version)
 
 
-class Model:
-    """A model: a named repository of versions."""
+class _Record:
+    """An entity the API returned, with the registry it came from."""
 
     def __init__(self, registry: Registry, data: Dict[str, Any]) -> None:
         self._registry = registry
@@ -334,8 +334,12 @@ class Model:
 
     @property
     def data(self) -> Dict[str, Any]:
-        """The model as the API gives it (the shape of ``modelreg models describe --json``)."""
+        """The entity as the API gives it (the shape of the CLI's ``--json`` for it)."""
         return self._data
+
+
+class Model(_Record):
+    """A model: a named repository of versions (``data``: as ``modelreg models describe --json``)."""
 
     name = property(lambda self: self._data["name"])
     project = property(lambda self: self._data["project"])
@@ -533,7 +537,7 @@ def push_version(
     return version
 
 
-class Version:
+class Version(_Record):
     """One immutable version of a model: files, attachments, metadata, metrics, tags, lineage."""
 
     model_created: Optional[bool] = None
@@ -543,14 +547,6 @@ class Version:
     reused: Optional[Dict[str, int]] = None
     """After a push: ``{"files", "bytes"}`` the server already held."""
 
-    def __init__(self, registry: Registry, data: Dict[str, Any]) -> None:
-        self._registry = registry
-        self._data = data
-
-    @property
-    def data(self) -> Dict[str, Any]:
-        """The version as the API gives it (the shape of ``modelreg models show --json``)."""
-        return self._data
 
     project = property(lambda self: self._data["project"])
     model = property(lambda self: self._data["model"])
