@@ -31,6 +31,13 @@ export interface IncompleteUpload {
   modified: number
 }
 
+/** Where and how a client sends a blob's bytes straight to the store. */
+export interface PresignedUpload {
+  url: string
+  headers: Record<string, string>
+  upload: string
+}
+
 export interface BlobStore {
   /** For messages: `directory /srv/modelreg` or `s3://bucket/prefix`. */
   readonly description: string
@@ -68,11 +75,17 @@ export interface BlobStore {
   /** Remove an unfinished write (gc). Missing is fine. */
   removeIncomplete(id: string): Promise<void>
 
-  /** A URL that reads the blob for `seconds` without credentials, where the store hands them out (S3 with presign on). */
+  /** True when the store hands out presigned URLs (S3 with `s3.presign` on): then the methods below work. */
+  readonly presigns?: boolean
+
+  /** A URL that reads the blob for `seconds` without credentials (the reader still verifies the bytes). */
   presignGet?(digest: string, seconds: number): Promise<string>
 
-  /** A URL that stores the blob for `seconds`, and the headers to send with it; the store still checks the digest. */
-  presignPut?(digest: string, size: number, seconds: number): Promise<{url: string; headers: Record<string, string>}>
+  /** A URL that uploads the blob for `seconds`, the headers to send with it, and the upload's id for commitUpload; the store checks the digest. */
+  presignUpload?(digest: string, size: number, seconds: number): Promise<PresignedUpload>
+
+  /** Put a presigned upload in place once its bytes are there. False when the blob was stored already. */
+  commitUpload?(digest: string, size: number, upload: string): Promise<boolean>
 
   /** A file on this machine holding the blob, when the store is a directory (fast local copies). */
   localPath?(digest: string): string

@@ -234,6 +234,23 @@ export const SCHEMAS: Record<string, Schema> = {
   /** The answer to a missing-blob query: the digests the caller must upload, as a bare array. */
   MissingDigests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
+  BlobSize: obj({size: int}),
+  /** A presigned read, or url null: read through the server. */
+  BlobUrl: {
+    oneOf: [obj({url: str, size: int, expires_at: str}), obj({url: {type: 'null'}})],
+  },
+  /**
+   * A presigned upload (PUT url with these headers, then commit `upload`); or url null with
+   * stored false: the blob is in the store and in view already, send nothing; or url null
+   * alone: upload through the server.
+   */
+  BlobUpload: {
+    oneOf: [
+      obj({url: str, headers: {type: 'object', additionalProperties: str}, upload: {type: 'string', pattern: '^[0-9a-f]{32}$'}, expires_at: str}),
+      obj({url: {type: 'null'}, digest: str, size: int, stored: {const: false}}),
+      obj({url: {type: 'null'}}),
+    ],
+  },
 }
 
 const QUERY_SCHEMAS: Record<string, Schema> = {

@@ -7,10 +7,10 @@ import {pipeline} from 'node:stream/promises'
 import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
 import type {SqlEngine} from '../backends/sql/engine.js'
-import {validateDigest} from '../backends/validation.js'
+import {isJsonObject, validateDigest} from '../backends/validation.js'
 import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
-import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec} from '../protocol/routes.js'
+import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec, STREAM_ROUTES} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import type {Metrics} from './metrics.js'
 import {CACHEABLE_ROUTES, ReadCache} from './read-cache.js'
@@ -31,6 +31,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS)
 
+const BLOB_URL_ROUTES = new Set<string>([STREAM_ROUTES.blobDownloadUrl.id, STREAM_ROUTES.blobUploadUrl.id, STREAM_ROUTES.commitBlobUpload.id])
 const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id])
 
 export interface AppOptions {
@@ -288,7 +289,8 @@ export class App {
         return
       }
       case 'openBlob':
-      case 'headBlob': {
+      case 'headBlob':
+      case 'blobDownloadUrl': {
         const project = ctx.query.project
         if (typeof project !== 'string' || !projectAllows(token, project)) throw denied()
         return // the backend is scoped to the token's project: a blob outside it is not found
@@ -296,6 +298,8 @@ export class App {
       case 'missingBlobs':
       case 'putBlob':
       case 'storeBlob':
+      case 'blobUploadUrl':
+      case 'commitBlobUpload':
       case 'listProjects':
       case 'createProject':
         return // checked in the handler (createProject) or answered in the token's view of the blobs
@@ -314,6 +318,7 @@ export class App {
           return this.sendJson(ctx.res, 200, {status: 'ok'})
         }
         if (route.id === 'openapi') return this.sendJson(ctx.res, 200, buildOpenApi())
+        if (BLOB_URL_ROUTES.has(route.id)) return this.blobUrl(ctx)
         return this.runJson(ctx)
       case 'text':
         return this.sendText(ctx.res, this.options.metrics.render(await ctx.backend.blobStats()))
@@ -416,6 +421,21 @@ export class App {
     }
     const result = await ctx.backend.putBlob(digest, size, () => req)
     this.options.metrics.bytesIn += size
+    this.sendJson(ctx.res, result.stored ? 201 : 200, result)
+  }
+
+  /** Presigned URLs (s3.presign on): bytes go straight between client and bucket; {"url": null} otherwise. */
+  private async blobUrl(ctx: Context): Promise<void> {
+    const digest = validateDigest(ctx.params.digest)
+    if (ctx.route.id === 'blobDownloadUrl') return this.sendJson(ctx.res, 200, (await ctx.backend.blobDownloadUrl(digest)) ?? {url: null})
+    const body = await this.readJson(ctx.req, this.options.config.limits.json_body_bytes)
+    const size = isJsonObject(body) ? body.size : undefined
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid('the body must be {"size": <bytes>}')
+    if (size > this.options.config.limits.max_blob_bytes) {
+      throw new RegistryError('payload_too_large', `blob too large (${size} bytes, at most ${this.options.config.limits.max_blob_bytes})`)
+    }
+    if (ctx.route.id === 'blobUploadUrl') return this.sendJson(ctx.res, 200, (await ctx.backend.blobUploadUrl(digest, size)) ?? {url: null})
+    const result = await ctx.backend.commitBlobUpload(digest, size, ctx.params.upload ?? '')
     this.sendJson(ctx.res, result.stored ? 201 : 200, result)
   }
 

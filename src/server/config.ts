@@ -116,7 +116,8 @@ s3:
   endpoint: null                    # e.g. http://rgw.internal:7480 (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)
   region: null                      # else AWS_REGION, else us-east-1
   force_path_style: null            # default: path style whenever a custom endpoint is set
-  presign: false
+  presign: false                    # true: clients send and fetch blob bytes straight to/from the bucket
+                                    # (presigned URLs, 1 hour; the bucket must be reachable by clients)
 `
 
 function positiveInt(value: unknown, what: string): number {

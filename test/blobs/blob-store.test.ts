@@ -327,20 +327,37 @@ describe('S3BlobStore: what only S3 has', () => {
     expect(await collect(store.listIncomplete())).toEqual([])
   })
 
-  test('presigned URLs: GET reads the blob; PUT stores it, and the store still refuses other bytes', async () => {
+  test('presigned URLs: GET reads the blob; an upload is stored only once committed, and the store refuses other bytes', async () => {
     const {request} = await import('undici')
     const store = makeS3({presign: true})
     const data = randomBytes(50_000)
     const digest = sha256(data)
-    const put = await store.presignPut(digest, data.length, 60)
+    const put = await store.presignUpload(digest, data.length, 60)
     expect(put.url).not.toContain(config!.secretAccessKey)
     const bad = await request(put.url, {method: 'PUT', headers: put.headers, body: randomBytes(data.length)})
     expect(bad.statusCode).toBe(400)
     await bad.body.dump()
+    // Nothing arrived: the commit says so and stores nothing.
+    expect((await rejection(store.commitUpload(digest, data.length, put.upload))).code).toBe('not_found')
     expect(await store.size(digest)).toBeNull()
     const good = await request(put.url, {method: 'PUT', headers: put.headers, body: data})
     expect(good.statusCode).toBe(200)
     await good.body.dump()
+    expect(await store.size(digest)).toBeNull() // not in place until committed
+    expect((await rejection(store.commitUpload(digest, data.length + 1, put.upload))).code).toBe('integrity')
+    expect(await store.size(digest)).toBeNull()
+    // A size mismatch removed the upload; a fresh one commits.
+    const again = await store.presignUpload(digest, data.length, 60)
+    const sent = await request(again.url, {method: 'PUT', headers: again.headers, body: data})
+    await sent.body.dump()
+    expect(await store.commitUpload(digest, data.length, again.upload)).toBe(true)
+    expect(await collect(store.listIncomplete())).toEqual([])
+    // An upload whose blob is stored already commits as "not stored" and leaves nothing behind.
+    const third = await store.presignUpload(digest, data.length, 60)
+    await (await request(third.url, {method: 'PUT', headers: third.headers, body: data})).body.dump()
+    expect(await store.commitUpload(digest, data.length, third.upload)).toBe(false)
+    expect(await collect(store.listIncomplete())).toEqual([])
+    expect((await rejection(store.commitUpload(digest, data.length, '../x'))).code).toBe('invalid_argument')
     const got = await request(await store.presignGet(digest, 60))
     expect(got.statusCode).toBe(200)
     expect(Buffer.from(await got.body.arrayBuffer()).equals(data)).toBe(true)

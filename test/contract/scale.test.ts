@@ -1,6 +1,6 @@
 /**
  * The backend contract through a server that scales out: remote client -> HTTP -> server ->
- * PostgreSQL + S3 (Ceph RGW). Needs the test services (scripts/test-services.sh start). Each
+ * PostgreSQL + S3 (Ceph RGW), with presigned URLs on, so blobs go straight between client and bucket. Needs the test services (scripts/test-services.sh start). Each
  * test gets a fresh server over its own schema and bucket prefix.
  */
 import {randomBytes} from 'node:crypto'
@@ -32,7 +32,7 @@ if (url && s3) {
       metadata: url,
       blobs: `s3://${s3.bucket}/${prefix}`,
       database: {pool_size: 4, schema: `scale_${id}`},
-      s3: {endpoint: s3.endpoint, region: s3.region, force_path_style: true, presign: false},
+      s3: {endpoint: s3.endpoint, region: s3.region, force_path_style: true, presign: true},
     })
     const srv = current
     const key = (digest: string) => `${prefix}/blobs/sha256/${digest.slice(0, 2)}/${digest.slice(2)}`

@@ -14,6 +14,7 @@ const sha = (data: string | Buffer) => createHash('sha256').update(data).digest(
 const DIGEST = sha('sweep')
 const PARAMS: Record<string, string> = {
   project: 'default',
+  upload: '0'.repeat(32),
   model: 'm',
   selector: 'latest',
   tag: 'prod',
@@ -161,6 +162,11 @@ describe('a project-limited token sees only its project\'s blobs', () => {
     checked.add('missingBlobs')
     await same('headBlob', (d) => send('HEAD', `/api/v1/blobs/sha256/${d}?project=team-a`, a), 404)
     await same('openBlob', (d) => send('GET', `/api/v1/blobs/sha256/${d}?project=team-a`, a), 404)
+    await same('blobDownloadUrl', (d) => send('GET', `/api/v1/blobs/sha256/${d}/url?project=team-a`, a), 404)
+    // Presigned uploads are off on a directory store: "send it to the server", whatever the blob.
+    await same('blobUploadUrl', (d) => send('POST', `/api/v1/blobs/sha256/${d}/uploads`, a, {size: secret.length}), 200)
+    expect((await send('POST', `/api/v1/blobs/sha256/${B}/uploads`, a, {size: secret.length})).json).toEqual({url: null})
+    await same('commitBlobUpload', (d) => send('POST', `/api/v1/blobs/sha256/${d}/uploads/${'0'.repeat(32)}`, a, {size: secret.length}), 400)
     // A manifest naming it, with the right size or a wrong one (which must not reveal the real size).
     await same('createVersion', (d) => send('POST', '/api/v1/projects/team-a/models/m/versions', a, file(d)), 400)
     await same('createVersion', (d) => send('POST', '/api/v1/projects/team-a/models/m/versions', a, file(d, 3)), 400)

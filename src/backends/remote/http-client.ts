@@ -6,7 +6,7 @@
  */
 import {createInterface} from 'node:readline'
 import {PassThrough, Readable} from 'node:stream'
-import {Pool} from 'undici'
+import {Agent, Pool} from 'undici'
 import {CHUNK_SIZE} from '../digest.js'
 import {errorCodeForHttpStatus, isErrorCode, RegistryError} from '../errors.js'
 import {describeNetworkError, isNetworkError} from '../network-errors.js'
@@ -31,6 +31,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export class HttpClient {
   readonly url: string
   private readonly pool: Pool
+  /** For presigned URLs: bytes straight to and from the object store, made on first use. */
+  private direct: Agent | null = null
   private readonly basePath: string
   private readonly headers: Record<string, string>
   private readonly attempts: number
@@ -73,6 +75,59 @@ export class HttpClient {
 
   async close(): Promise<void> {
     await this.pool.close().catch(() => {})
+    await this.direct?.close().catch(() => {})
+  }
+
+  private objectStore(): Agent {
+    this.direct ??= new Agent({connections: 8, connect: {timeout: 10_000}, headersTimeout: 60_000, bodyTimeout: 60_000, keepAliveTimeout: 10_000})
+    return this.direct
+  }
+
+  /**
+   * PUT a blob to a presigned URL the server handed out. The URL and its signed headers are
+   * the only credentials; the store refuses bytes whose sha256 is not the signed one. Retried on
+   * network failures (the upload key is the client's own, so a repeat is harmless).
+   */
+  async putPresigned(url: string, headers: Record<string, string>, open: () => Readable): Promise<void> {
+    const host = new URL(url).host
+    for (let attempt = 1; ; attempt++) {
+      let response
+      try {
+        response = await this.objectStore().request({origin: new URL(url).origin, path: pathOf(url), method: 'PUT', headers, body: open()})
+      } catch (error) {
+        if ((error as {code?: string}).code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+          throw new RegistryError('integrity', `content is not the declared ${headers['content-length'] ?? ''} bytes; nothing was stored`)
+        }
+        if (!isNetworkError(error)) throw new RegistryError('internal', `upload to the object store at ${host} failed: ${(error as Error).message}`)
+        if (attempt >= this.attempts) throw new RegistryError('unavailable', `cannot reach the object store at ${host}: ${describeNetworkError(error)}`)
+        await sleep(backoff(attempt))
+        continue
+      }
+      if (response.statusCode < 300) {
+        await response.body.dump().catch(() => {})
+        return
+      }
+      if (RETRYABLE_STATUS.has(response.statusCode) && attempt < this.attempts) {
+        await response.body.dump().catch(() => {})
+        await sleep(backoff(attempt))
+        continue
+      }
+      throw await objectStoreFailure(host, response.statusCode, response.body)
+    }
+  }
+
+  /** GET a blob from a presigned URL, from `offset`: the stream and the blob's whole size. */
+  async downloadPresigned(url: string, offset: number): Promise<{stream: Readable; size: number}> {
+    const host = new URL(url).host
+    let response
+    try {
+      response = await this.objectStore().request({origin: new URL(url).origin, path: pathOf(url), method: 'GET', headers: offset > 0 ? {range: `bytes=${offset}-`} : {}})
+    } catch (error) {
+      if (!isNetworkError(error)) throw new RegistryError('internal', `download from the object store at ${host} failed: ${(error as Error).message}`)
+      throw new RegistryError('unavailable', `cannot reach the object store at ${host}: ${describeNetworkError(error)}`)
+    }
+    if (response.statusCode >= 300) throw await objectStoreFailure(host, response.statusCode, response.body)
+    return this.bodyStream(response, offset, `the object store at ${host}`, (error) => new RegistryError('unavailable', `lost the object store at ${host}: ${describeNetworkError(error)}`))
   }
 
   private unreachable(error: unknown): RegistryError {
@@ -175,6 +230,16 @@ export class HttpClient {
 
   async download(route: RouteSpec, params: Record<string, string>, query: Record<string, string | undefined>, offset: number): Promise<{stream: Readable; size: number}> {
     const response = await this.send(route, {params, query}, {headers: offset > 0 ? {range: `bytes=${offset}-`} : {}})
+    return this.bodyStream(response, offset, `the server at ${this.url}`, (error) => this.unreachable(error))
+  }
+
+  /** A download's body and the blob's whole size, from a 200 or a 206 (Content-Range). */
+  private async bodyStream(
+    response: {statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable & {dump(): Promise<void>}},
+    offset: number,
+    who: string,
+    lost: (error: unknown) => RegistryError,
+  ): Promise<{stream: Readable; size: number}> {
     const header = (name: string) => {
       const value = response.headers[name]
       return Array.isArray(value) ? value[0] : value
@@ -182,20 +247,20 @@ export class HttpClient {
     let size: number
     if (response.statusCode === 206) {
       const match = /\/(\d+)$/.exec(header('content-range') ?? '')
-      if (!match) throw new RegistryError('internal', `the server at ${this.url} sent a partial response without Content-Range`)
+      if (!match) throw new RegistryError('internal', `${who} sent a partial response without Content-Range`)
       size = Number(match[1])
     } else {
       if (offset > 0) {
         // The server ignored the range: skip what we already have.
         await response.body.dump()
-        throw new RegistryError('internal', `the server at ${this.url} does not support resuming downloads`)
+        throw new RegistryError('internal', `${who} does not support resuming downloads`)
       }
       size = Number(header('content-length') ?? Number.NaN)
     }
     // A connection lost mid-transfer surfaces as `unavailable` (exit 7) naming the server.
-    const body = response.body as unknown as Readable
+    const body = response.body
     const out = new PassThrough({highWaterMark: CHUNK_SIZE})
-    body.on('error', (error) => out.destroy(isNetworkError(error) ? this.unreachable(error) : error))
+    body.on('error', (error) => out.destroy(isNetworkError(error) ? lost(error) : error))
     out.on('close', () => body.destroy())
     body.pipe(out)
     return {stream: out, size}
@@ -228,6 +293,23 @@ export class HttpClient {
     }
     if (!signal.aborted && !finite) throw new RegistryError('unavailable', `the modelreg server at ${this.url} closed the event stream`)
   }
+}
+
+function pathOf(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.pathname}${parsed.search}`
+}
+
+/** An object store's error response (S3 XML: <Code>, <Message>) as one line; a digest mismatch is `integrity`. */
+async function objectStoreFailure(host: string, statusCode: number, body: Readable & {text(): Promise<string>}): Promise<RegistryError> {
+  const text = await body.text().catch(() => '')
+  const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? ''
+  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? ''
+  if (code === 'XAmzContentSHA256Mismatch' || code === 'BadDigest') {
+    return new RegistryError('integrity', `the object store at ${host} refused the upload: its bytes do not have the expected sha256; nothing was stored`)
+  }
+  const detail = [code, message].filter(Boolean).join(': ')
+  return new RegistryError(errorCodeForHttpStatus(statusCode), `the object store at ${host} answered HTTP ${statusCode}${detail ? ` (${detail})` : ''}`)
 }
 
 function backoff(attempt: number): number {

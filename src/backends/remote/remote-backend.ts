@@ -3,12 +3,15 @@
  * validation of its own (the server's engine does), so local and remote answer alike.
  */
 import {pipeline, type Readable} from 'node:stream'
-import {DigestStream} from '../digest.js'
-import type {Backend, BlobInfo, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
+import {DigestStream, hashFile} from '../digest.js'
+import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
 import {JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
 import {HttpClient, type HttpClientOptions} from './http-client.js'
+
+/** S3 takes at most 5 GiB in one PUT; larger blobs go through the server in parts. */
+const MAX_PRESIGNED_PUT = 5 * 1024 ** 3
 
 type JsonCalls = {[K in JsonMethod]: Backend[K]}
 
@@ -41,6 +44,8 @@ export class RemoteBackend implements Backend {
   readonly kind = 'remote' as const
   readonly location: string
   readonly http: HttpClient
+  /** Whether the server hands out presigned URLs for blobs (s3.presign): unknown until asked once. */
+  private presigns: boolean | undefined
 
   constructor(options: HttpClientOptions) {
     this.http = new HttpClient(options)
@@ -75,10 +80,32 @@ export class RemoteBackend implements Backend {
 
   async putBlob(digest: string, size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
     validateDigest(digest)
+    if (this.presigns !== false) {
+      // With s3.presign on, the bytes go straight to the bucket, which checks their sha256; the server only commits them.
+      const upload = await this.askUrl(this.http.json<{url: string | null; headers?: Record<string, string>; upload?: string; stored?: boolean}>(STREAM_ROUTES.blobUploadUrl, {
+        params: {digest},
+        query: {},
+        body: {size},
+      }))
+      if (upload && upload.url === null && upload.stored === false) return {digest, size, stored: false} // in the store and in view already
+      if (upload?.url && upload.headers && upload.upload) {
+        this.presigns = true
+        await this.http.putPresigned(upload.url, upload.headers, open)
+        return this.http.json(STREAM_ROUTES.commitBlobUpload, {params: {digest, upload: upload.upload}, query: {}, body: {size}})
+      }
+      // Off on this server (or too large for one PUT: then it says so per blob).
+      if (upload === null || size <= MAX_PRESIGNED_PUT) this.presigns = false
+    }
     return this.http.upload(STREAM_ROUTES.putBlob, {digest}, size, open)
   }
 
-  async storeBlob(size: number, open: () => Readable): Promise<BlobInfo & {stored: boolean}> {
+  async storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
+    if (file && this.presigns !== false && size <= MAX_PRESIGNED_PUT) {
+      // A presigned upload names its digest up front: hash the file first, then send it straight to the bucket.
+      const {digest, size: hashed} = await hashFile(file.path)
+      if (hashed !== size) throw new RegistryError('integrity', `expected ${size} bytes, got ${hashed}; nothing was stored`)
+      return this.putBlob(digest, size, open)
+    }
     // Hash what we send, and hold the server to it: its digest must be the one we computed.
     let sent: DigestStream | undefined
     const result = await this.http.upload<BlobInfo & {stored: boolean}>(STREAM_ROUTES.storeBlob, {}, size, () => {
@@ -92,9 +119,25 @@ export class RemoteBackend implements Backend {
     return result
   }
 
+  /** A presigned-URL answer, or null for a 404: a server that predates them, or a blob it lacks. */
+  private async askUrl<T extends {url: string | null}>(answer: Promise<T>): Promise<T | null> {
+    try {
+      return await answer
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === 'not_found') return null
+      throw error
+    }
+  }
+
   async openBlob(digest: string, options: {offset?: number; project?: string} = {}): Promise<BlobStream> {
     validateDigest(digest)
     const offset = options.offset ?? 0
+    if (this.presigns !== false) {
+      // A missing blob is not_found here too; the plain download below then says so.
+      const answer = await this.askUrl(this.http.json<{url: string | null}>(STREAM_ROUTES.blobDownloadUrl, {params: {digest}, query: {project: options.project}}))
+      if (answer?.url) return this.http.downloadPresigned(answer.url, offset)
+      if (answer) this.presigns = false
+    }
     const blob = await this.http.download(STREAM_ROUTES.openBlob, {digest}, {project: options.project}, offset)
     if (!Number.isSafeInteger(blob.size)) throw new RegistryError('internal', `the server sent blob ${digest} without a size`)
     return blob

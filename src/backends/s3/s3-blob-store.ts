@@ -20,7 +20,7 @@ import {createHmac, randomBytes} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {PassThrough, Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {type BlobSource, type BlobStore, type IncompleteUpload, isLocalFile, proveBlob, type StoredBlob} from '../blobs.js'
+import {type BlobSource, type BlobStore, type IncompleteUpload, isLocalFile, type PresignedUpload, proveBlob, type StoredBlob} from '../blobs.js'
 import {CHUNK_SIZE, DigestStream, EMPTY_SHA256} from '../digest.js'
 import {fromFsError, integrity, invalid, notFound, RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
@@ -150,7 +150,7 @@ function chunkedLength(length: number, chunk: number): number {
 }
 
 const BLOB_KEY = /^blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{62})$/
-const TMP_KEY = /^tmp\/ingest-[0-9a-f]{32}$/
+const TMP_KEY = /^tmp\/(?:ingest|upload)-[0-9a-f]{32}$/
 
 export class S3BlobStore implements BlobStore {
   readonly description: string
@@ -167,7 +167,7 @@ export class S3BlobStore implements BlobStore {
   private readonly copyThreshold: number
   private readonly copyPartSize: number
   private readonly pageSize: number
-  private readonly presignOn: boolean
+  readonly presigns: boolean
 
   constructor(config: S3BlobStoreConfig) {
     if (!config.bucket) throw invalid('S3: a bucket is required')
@@ -194,7 +194,7 @@ export class S3BlobStore implements BlobStore {
     this.copyThreshold = Math.min(config.copyThreshold ?? MAX_PUT, MAX_PUT)
     this.copyPartSize = Math.min(Math.max(config.copyPartSize ?? GiB, MIN_PART), MAX_PUT)
     this.pageSize = Math.min(Math.max(config.pageSize ?? 1000, 1), 1000)
-    this.presignOn = config.presign ?? false
+    this.presigns = config.presign ?? false
   }
 
   /**
@@ -441,19 +441,48 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * A URL that stores the blob for `seconds`, and the headers to send with it: x-amz-content-sha256
-   * is signed as the digest, so the store refuses any other body, as it does for put().
+   * A URL that uploads the blob for `seconds` to a temporary key of its own, and the headers to
+   * send with it: x-amz-content-sha256 is signed as the digest, so the store refuses any other
+   * body, as it does for put(). commitUpload() then moves it into place. The upload goes to a
+   * key of its own rather than the blob's so that only a client that sent the bytes can commit
+   * it: an object already under the blob's key proves nothing about the caller.
    */
-  async presignPut(digest: string, size: number, seconds: number): Promise<{url: string; headers: Record<string, string>}> {
+  async presignUpload(digest: string, size: number, seconds: number): Promise<PresignedUpload> {
     this.checkPresign(seconds)
     checkSize(size)
     if (size > MAX_PUT) throw invalid(`a presigned upload is one PUT, at most 5 GiB; blob ${digest} has ${size} bytes`)
-    const url = await this.client.presign('PUT', this.blobKey(digest), seconds, {'x-amz-content-sha256': digest})
-    return {url, headers: {'x-amz-content-sha256': digest, 'content-length': String(size)}}
+    const upload = randomBytes(16).toString('hex')
+    const url = await this.client.presign('PUT', this.uploadKey(upload), seconds, {'x-amz-content-sha256': digest})
+    return {url, headers: {'x-amz-content-sha256': digest, 'content-length': String(size)}, upload}
+  }
+
+  /**
+   * Move a presigned upload into place: it must be there with `size` bytes (the store checked
+   * its sha256 against the signed digest as it arrived). False when the blob was stored already.
+   */
+  async commitUpload(digest: string, size: number, upload: string): Promise<boolean> {
+    if (!/^[0-9a-f]{32}$/.test(upload)) throw invalid(`invalid upload id ${JSON.stringify(upload)}`)
+    const tmp = this.uploadKey(upload)
+    const what = `storing blob ${digest}`
+    const received = await this.objectSize(tmp, what)
+    if (received === null) throw notFound(`upload ${upload} of blob ${digest} was not received (or was committed already); upload the bytes again`)
+    try {
+      if (received !== size) throw integrity(`upload ${upload} has ${received} bytes, expected ${size}; nothing was stored`, {expected_size: size, actual_size: received})
+      if ((await this.size(digest)) === size) return false
+      await this.copy(tmp, this.blobKey(digest), size, what)
+      await this.confirmSize(this.blobKey(digest), size, what)
+      return true
+    } finally {
+      await this.deleteKey(tmp, 'removing a temporary upload').catch(() => {})
+    }
+  }
+
+  private uploadKey(upload: string): string {
+    return `${this.root}tmp/upload-${upload}`
   }
 
   private checkPresign(seconds: number): void {
-    if (!this.presignOn) throw invalid(`presigned URLs are off for ${this.description} (s3.presign)`)
+    if (!this.presigns) throw invalid(`presigned URLs are off for ${this.description} (s3.presign)`)
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604_800) throw invalid('a presigned URL lasts 1 second to 7 days')
   }
 

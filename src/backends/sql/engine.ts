@@ -85,7 +85,7 @@ import {
   validateText,
   validateUuid,
 } from '../validation.js'
-import type {BlobStore} from '../blobs.js'
+import type {BlobStore, PresignedUpload} from '../blobs.js'
 import type {Dialect, SqlDriver} from './driver.js'
 import {type EventFields, missingBlob, now, parseJson, type ProjectRow, Session} from './session.js'
 import {mapLimit} from '../pool.js'
@@ -203,6 +203,14 @@ const VERSION_FIELDS: FieldResolver = {
 const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
 
 const FOLLOW_POLL_MS = 250
+/** How long a presigned URL lasts. */
+const PRESIGN_SECONDS = 3600
+/** A presigned upload is one PUT: S3 takes at most 5 GiB in one; larger blobs go through the server in parts. */
+const MAX_PRESIGNED_PUT = 5 * 1024 ** 3
+
+function inSeconds(seconds: number): string {
+  return new Date(Date.now() + seconds * 1000).toISOString()
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -1208,6 +1216,44 @@ export class SqlEngine implements Backend {
       yield* this.session.touchBlob(digest, size, now())
       if (this.session.projectScope !== null) yield* this.session.grantBlob(digest, this.session.projectScope)
     })
+  }
+
+  /**
+   * A presigned URL that reads the blob straight from the store, when the store hands them out
+   * and the blob is in this session's view; else null (the client reads through the server).
+   */
+  async blobDownloadUrl(digest: string): Promise<{url: string; size: number; expires_at: string} | null> {
+    const size = await this.visibleBlobSize(digest)
+    if (size === null) throw notFound(`blob ${digest} is not in the store`)
+    if (!this.blobs.presigns || !this.blobs.presignGet) return null
+    return {url: await this.blobs.presignGet(digest, PRESIGN_SECONDS), size, expires_at: inSeconds(PRESIGN_SECONDS)}
+  }
+
+  /**
+   * Where the client sends a blob's bytes straight to the store (a presigned PUT whose digest
+   * the store enforces), or null: send them to the server. Nothing is recorded until
+   * commitBlobUpload, so a URL nobody uses leaves nothing behind but a temporary object gc removes.
+   */
+  async blobUploadUrl(digest: string, size: number): Promise<(PresignedUpload & {expires_at: string}) | (BlobInfo & {url: null; stored: false}) | null> {
+    validateDigest(digest)
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    if (!this.blobs.presigns || !this.blobs.presignUpload || size > MAX_PRESIGNED_PUT) return null
+    if ((await this.visibleBlobSize(digest)) === size) {
+      // Stored and in the caller's view: nothing to send; recorded as used so gc spares it.
+      await this.recordBlob(digest, size)
+      return {url: null, digest, size, stored: false}
+    }
+    return {...(await this.blobs.presignUpload(digest, size, PRESIGN_SECONDS)), expires_at: inSeconds(PRESIGN_SECONDS)}
+  }
+
+  /** A presigned upload's bytes are in the store: put them in place and record the blob, as putBlob does. */
+  async commitBlobUpload(digest: string, size: number, upload: string): Promise<BlobInfo & {stored: boolean}> {
+    validateDigest(digest)
+    if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+    if (!this.blobs.presigns || !this.blobs.commitUpload) throw invalid(`presigned uploads are off for ${this.blobs.description}`)
+    const stored = await this.blobs.commitUpload(digest, size, upload)
+    await this.recordBlob(digest, size)
+    return {digest, size, stored}
   }
 
   async localBlobPath(digest: string): Promise<string | null> {
