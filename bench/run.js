@@ -720,7 +720,9 @@ async function unfillPostgres(services, schema) {
   const client = new pg.Client({connectionString: services.databaseUrl})
   await client.connect()
   try {
-    await client.query(`DELETE FROM ${schema}.models WHERE name LIKE 'model-%'`)
+    // The schema's trigger functions name their tables unqualified, as the server's connections do.
+    await client.query(`SET search_path TO ${schema}`)
+    await client.query(`DELETE FROM models WHERE name LIKE 'model-%'`)
   } finally {
     await client.end()
   }

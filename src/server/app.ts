@@ -50,6 +50,8 @@ interface Context {
   query: QueryValues
   token: TokenInfo | null
   backend: SqlEngine
+  /** For a cacheable read: the read cache's stamp, asked for as the request arrived. */
+  stamp: Promise<string | null> | null
 }
 
 /** A plain point ({...} with no object or array inside) cannot nest: only others are scanned. */
@@ -206,6 +208,10 @@ export class App {
       }
       const route = found.route.spec
       label.route = route.path
+      // A cacheable read asks whether the store changed while its token is looked up: two
+      // queries at once rather than one after the other (the stamp is still taken before the read).
+      const stamp = req.method === 'GET' && CACHEABLE_ROUTES.has(route.id) ? this.cache.check() : null
+      stamp?.catch(() => {}) // a failure surfaces where it is awaited
       const token = await this.authenticate(req, route)
       // Events name the person the client says acts (as a local store would), and, when auth
       // is on, the token that allowed the change; the request log names the token.
@@ -213,7 +219,7 @@ export class App {
       label.actor = token ? token.name : (declared ?? 'anonymous')
       // A project-limited token sees only the blobs of its project: others look missing.
       const backend = this.options.backend.withActor(declared ?? label.actor, token ? {token: token.name} : undefined, token?.project ?? null)
-      const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend}
+      const ctx: Context = {req, res, route, params: found.params, query: queryValues(search), token, backend, stamp}
       await this.authorizeProject(ctx)
       await this.run(ctx)
     } catch (error) {
@@ -341,8 +347,8 @@ export class App {
     if (route.id === 'createProject' && ctx.token?.project && !projectAllows(ctx.token, args[0] as string)) {
       throw new RegistryError('permission_denied', `token "${ctx.token.name}" is limited to project "${ctx.token.project}"`)
     }
-    const cacheKey = ctx.req.method === 'GET' && CACHEABLE_ROUTES.has(route.id) ? `${route.id} ${ctx.req.url}` : null
-    const stamp = cacheKey ? await this.cache.check() : null
+    const cacheKey = ctx.stamp ? `${route.id} ${ctx.req.url}` : null
+    const stamp = ctx.stamp ? await ctx.stamp : null
     if (cacheKey) {
       const cached = this.cache.get(cacheKey)
       if (cached) return this.sendBody(ctx.res, route.status ?? 200, cached)

@@ -161,17 +161,22 @@ export class PgDriver implements SqlDriver {
 
   async read<T>(body: () => Task<T>): Promise<T> {
     const client = await this.connect('reading the registry')
+    let result: T
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const result = await runAsync(body(), (statement) => this.execute(client, statement))
-      await client.query('COMMIT')
-      return result
+      result = await runAsync(body(), (statement) => this.execute(client, statement))
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
-      throw translatePgError(error, 'reading the registry', this.url)
-    } finally {
       client.release()
+      throw translatePgError(error, 'reading the registry', this.url)
     }
+    // A read-only transaction has nothing to commit that could fail: answer now, and give the
+    // connection back to the pool once COMMIT is through (a round trip off every read's path).
+    client.query('COMMIT').then(
+      () => client.release(),
+      (error: Error) => client.release(error),
+    )
+    return result
   }
 
   async write<T>(what: string, body: () => Task<T>): Promise<T> {
