@@ -365,12 +365,29 @@ export class SqlEngine implements Backend {
     return model.latest_version === number ? [LATEST, ...tags] : tags
   }
 
-  private *toSummary(model: ModelRow, row: VersionRow): Task<VersionSummary> {
+  /** The tags of several versions at once (a page of them): one statement, not one per version. */
+  private *tagsOfMany(versionIds: number[]): Task<Map<number, string[]>> {
+    const tagsOf = new Map<number, string[]>()
+    if (versionIds.length === 0) return tagsOf
+    const rows = yield* all<{version_id: number; name: string}>(
+      `SELECT version_id, name FROM tags WHERE ${this.dialect.inJsonNumbers('version_id')} ORDER BY name_key`,
+      JSON.stringify(versionIds),
+    )
+    for (const t of rows) {
+      const list = tagsOf.get(Number(t.version_id))
+      if (list) list.push(t.name)
+      else tagsOf.set(Number(t.version_id), [t.name])
+    }
+    return tagsOf
+  }
+
+  /** `tags`: the version's tags when already read (tagsOfMany), else they are read here. */
+  private *toSummary(model: ModelRow, row: VersionRow, tags?: string[]): Task<VersionSummary> {
     return {
       project: model.project_name,
       model: model.name,
       version: row.number,
-      tags: yield* this.tagsOf(model, row.id, row.number),
+      tags: tags ? (model.latest_version === row.number ? [LATEST, ...tags] : tags) : yield* this.tagsOf(model, row.id, row.number),
       comment: row.comment,
       author: row.author,
       created_at: row.created_at,
@@ -607,8 +624,10 @@ export class SqlEngine implements Backend {
       const types = LOG_EVENT_TYPES.map(() => '?').join(', ')
       let where: string
       let params: unknown[]
+      const known = new Map<number, ModelRow>()
       if (query.model !== undefined) {
         const model = yield* this.requireModel(project, validateName('model', query.model))
+        known.set(model.id, model)
         where = `model_id = ? AND type IN (${types})`
         params = [model.id, ...LOG_EVENT_TYPES]
       } else {
@@ -617,7 +636,7 @@ export class SqlEngine implements Backend {
       }
       const total = yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
       const rows = yield* all<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
-      const tagsByEvent = yield* this.currentTags(rows)
+      const tagsByEvent = yield* this.currentTags(rows, known)
       const entries = rows.map((row): LogEntry => {
         const data = parseJson<JsonObject>(row.data)
         const tags = tagsByEvent.get(row.id) ?? []
@@ -643,7 +662,7 @@ export class SqlEngine implements Backend {
    * The tags each logged version carries now (latest included), for a page of events: a few
    * queries for the page, not two per row.
    */
-  private *currentTags(rows: EventRow[]): Task<Map<number, string[]>> {
+  private *currentTags(rows: EventRow[], known: Map<number, ModelRow>): Task<Map<number, string[]>> {
     const result = new Map<number, string[]>()
     const byModel = new Map<number, EventRow[]>()
     for (const row of rows) {
@@ -653,19 +672,14 @@ export class SqlEngine implements Backend {
       byModel.set(row.model_id, list)
     }
     for (const [modelId, events] of byModel) {
-      const model = yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId)
+      const model = known.get(modelId) ?? (yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId))
       if (!model) continue
       const numbers = [...new Set(events.map((e) => e.version as number))]
       // One statement whatever the page holds: the numbers travel as one JSON array.
       const versions = yield* all<{id: number; number: number}>(`SELECT id, number FROM versions WHERE model_id = ? AND ${this.dialect.inJsonNumbers('number')}`, modelId, JSON.stringify(numbers))
       if (versions.length === 0) continue
-      const tagRows = yield* all<{version_id: number; name: string}>(
-        `SELECT version_id, name FROM tags WHERE ${this.dialect.inJsonNumbers('version_id')} ORDER BY name_key`,
-        JSON.stringify(versions.map((v) => v.id)),
-      )
-      const tagsOf = new Map<number, string[]>()
-      for (const t of tagRows) tagsOf.set(t.version_id, [...(tagsOf.get(t.version_id) ?? []), t.name])
-      const idOf = new Map(versions.map((v) => [v.number, v.id]))
+      const tagsOf = yield* this.tagsOfMany(versions.map((v) => Number(v.id)))
+      const idOf = new Map(versions.map((v) => [Number(v.number), Number(v.id)]))
       for (const event of events) {
         const id = idOf.get(event.version as number)
         if (id === undefined) continue
@@ -691,7 +705,8 @@ export class SqlEngine implements Backend {
       const total = filter ? yield* count(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`, ...params) : row.version_count
       const rows = yield* all<VersionRow>(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
       const items: VersionSummary[] = []
-      for (const v of rows) items.push(yield* this.toSummary(row, v))
+      const tags = yield* this.tagsOfMany(rows.map((v) => Number(v.id)))
+      for (const v of rows) items.push(yield* this.toSummary(row, v, tags.get(Number(v.id)) ?? []))
       return pageOf(items, total, page)
     })
   }
