@@ -68,7 +68,7 @@ if (url) {
         await b.createModel('p', 'before')
         const last = (await b.listEvents({order: 'desc', limit: 1})).items[0].id
         // The listening connection up before the follower starts, so that nothing but a
-        // notification wakes it: its first read, its look at the last id, then it waits.
+        // notification wakes it: its look at the last id, its first read, then it waits.
         const primer = driver.watchEvents(() => {})
         await waitFor('the listening connection', () => primer.live)
         const follower = follow(a, last)
@@ -114,6 +114,32 @@ if (url) {
         expect(follower.state.seen.map((e) => e.model)).toEqual(['first', 'meanwhile', 'later'])
         await follower.stop()
         expect(driver.listener.watchers).toBe(0)
+      } finally {
+        await close()
+      }
+    })
+
+    it('an event that commits between two reads of a follower is not skipped', async () => {
+      const {a, b, driver, close} = await twoEngines()
+      try {
+        await b.createModel('p', 'before')
+        const last = (await b.listEvents({order: 'desc', limit: 1})).items[0].id
+        // Right after the follower's first read that finds nothing new, before its next read.
+        const read = driver.read.bind(driver)
+        let written = false
+        driver.read = async (body) => {
+          const result = await read(body)
+          const page = result as {items?: unknown[]}
+          if (!written && Array.isArray(page?.items) && page.items.length === 0) {
+            written = true
+            await b.createModel('p', 'between')
+          }
+          return result
+        }
+        const follower = follow(a, last)
+        await waitFor('the event written between two reads', () => follower.state.seen.length === 1)
+        expect(follower.state.seen.map((e) => e.model)).toEqual(['between'])
+        await follower.stop()
       } finally {
         await close()
       }

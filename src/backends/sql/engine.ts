@@ -1103,14 +1103,18 @@ export class SqlEngine implements Backend {
     try {
       let after = query.after_id ?? (await this.lastEventId())
       while (!signal.aborted) {
+        // Read before the page: every event up to `last` has committed then (ids are in commit
+        // order), so the page sees them all, and one that commits after the page was read has
+        // a larger id.
+        const last = await this.lastEventId()
         const page = await this.listEvents({...filter, after_id: after})
         for (const event of page.items) yield event
         if (page.items.length > 0) {
           after = page.items[page.items.length - 1].id
           continue
         }
-        // No match in the window: skip past events that exist but do not match the filter.
-        after = Math.max(after, await this.lastEventId())
+        // No match up to `last`: skip past the events that exist but do not match the filter.
+        after = Math.max(after, last)
         await doorbell.wait(watch?.live ? this.follow.fallbackMs : this.follow.pollMs, signal)
       }
     } finally {
