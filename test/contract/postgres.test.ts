@@ -4,13 +4,28 @@
  */
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import type {RegistryEvent} from '../../src/backends/backend.js'
 import {BlobStore} from '../../src/backends/local/blob-store.js'
+import {PgDriver} from '../../src/backends/postgres/driver.js'
 import {openPostgresEngine} from '../../src/backends/postgres/open.js'
+import type {SqlEngine} from '../../src/backends/sql/engine.js'
 import {postgresUrl} from '../helpers/services.js'
 import {tempDir} from '../helpers/tmp.js'
 import {backendContract, fileBlobs} from './suite.js'
 
 const url = postgresUrl('the PostgreSQL contract suite')
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Until `check` holds, at most `ceiling` ms (then fail, saying what was awaited). */
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ceiling = 10_000): Promise<void> {
+  const start = Date.now()
+  while (!(await check())) {
+    if (Date.now() - start > ceiling) throw new Error(`waited ${ceiling} ms for ${what}`)
+    await sleep(10)
+  }
+}
 
 if (url) {
   backendContract('postgres (engine -> PostgreSQL + blob directory)', async () => {
@@ -18,5 +33,139 @@ if (url) {
     const blobs = new BlobStore(home)
     const backend = await openPostgresEngine({url, schema: `contract_${randomBytes(6).toString('hex')}`, blobs, actor: 'contract@example.com', poolSize: 4})
     return {backend, home, blobs: fileBlobs((digest) => blobs.pathOf(digest))}
+  })
+
+  describe('postgres: followers are woken by LISTEN/NOTIFY', () => {
+    // Followers that would poll only once a minute: an event that reaches one within the
+    // test's ceiling was brought by a notification.
+    const NEVER = {pollMs: 60_000, fallbackMs: 60_000}
+
+    /** Two engines on one schema, as two replicas have: a follower on `a`, writes through `b`. */
+    async function twoEngines(): Promise<{a: SqlEngine; b: SqlEngine; driver: PgDriver; close(): Promise<void>}> {
+      const schema = `notify_${randomBytes(6).toString('hex')}`
+      const open = () => openPostgresEngine({url: url!, schema, blobs: new BlobStore(tempDir('notify-pg-')), actor: 'notify@example.com', poolSize: 2, follow: NEVER})
+      const a = await open()
+      const b = await open()
+      return {a, b, driver: a.driver as PgDriver, close: async () => void (await Promise.all([a.close(), b.close()]))}
+    }
+
+    /** A follower on `engine` from `after`, collecting what it yields, and its count of finished reads. */
+    function follow(engine: SqlEngine, after: number) {
+      const driver = engine.driver as PgDriver
+      const read = driver.read.bind(driver)
+      const state = {reads: 0, seen: [] as RegistryEvent[]}
+      driver.read = (body) => read(body).finally(() => state.reads++)
+      const abort = new AbortController()
+      const done = (async () => {
+        for await (const event of engine.followEvents({after_id: after}, abort.signal)) state.seen.push(event)
+      })()
+      return {state, stop: async () => (abort.abort(), await done)}
+    }
+
+    it('a follower on one engine sees an event written through another, though it would poll only once a minute', async () => {
+      const {a, b, driver, close} = await twoEngines()
+      try {
+        await b.createModel('p', 'before')
+        const last = (await b.listEvents({order: 'desc', limit: 1})).items[0].id
+        // The listening connection up before the follower starts, so that nothing but a
+        // notification wakes it: its look at the last id, its first read, then it waits.
+        const primer = driver.watchEvents(() => {})
+        await waitFor('the listening connection', () => primer.live)
+        const follower = follow(a, last)
+        await waitFor('the follower to wait', () => follower.state.reads >= 2)
+        await sleep(50)
+        expect(follower.state.seen).toEqual([])
+        expect(follower.state.reads).toBe(2)
+        // A new project and its model: one transaction, two events, one notification.
+        await b.createModel('q', 'after')
+        await waitFor('the events on the follower', () => follower.state.seen.length >= 2)
+        expect(follower.state.seen.map((e) => `${e.type}:${e.project}/${e.model ?? ''}`)).toEqual(['project.created:q/', 'model.created:q/after'])
+        await follower.stop()
+        expect(driver.listener.watchers).toBe(1)
+        primer.stop()
+        // The last follower gone, so is the listening connection.
+        expect(driver.listener.watchers).toBe(0)
+        await waitFor('the listening connection to close', () => driver.listener.backendPid === null && !driver.listener.live)
+      } finally {
+        await close()
+      }
+    })
+
+    it('a lost listening connection is made again, and following goes on without missing an event', async () => {
+      const {a, b, driver, close} = await twoEngines()
+      try {
+        await b.createModel('p', 'before')
+        const last = (await b.listEvents({order: 'desc', limit: 1})).items[0].id
+        const follower = follow(a, last)
+        await waitFor('the listening connection', () => driver.listener.backendPid !== null)
+        const cut = driver.listener.backendPid!
+        await b.createModel('p', 'first')
+        await waitFor('the first event', () => follower.state.seen.length === 1)
+        // Another connection ends the listening one, as a restart or a network cut would.
+        const terminated = await (b.driver as PgDriver).peek<{done: boolean}>('SELECT pg_terminate_backend(?) AS done', cut)
+        expect(terminated?.done).toBe(true)
+        // Written while the listener is (most likely) down, announced to no one: the follower
+        // reads it when the new connection listens, which wakes every follower.
+        await b.createModel('p', 'meanwhile')
+        await waitFor('a new listening connection', () => driver.listener.backendPid !== null && driver.listener.backendPid !== cut)
+        await waitFor('the event written meanwhile', () => follower.state.seen.length === 2)
+        await b.createModel('p', 'later')
+        await waitFor('the events after the cut', () => follower.state.seen.length === 3)
+        expect(follower.state.seen.map((e) => e.model)).toEqual(['first', 'meanwhile', 'later'])
+        await follower.stop()
+        expect(driver.listener.watchers).toBe(0)
+      } finally {
+        await close()
+      }
+    })
+
+    it('an event that commits between two reads of a follower is not skipped', async () => {
+      const {a, b, driver, close} = await twoEngines()
+      try {
+        await b.createModel('p', 'before')
+        const last = (await b.listEvents({order: 'desc', limit: 1})).items[0].id
+        // Right after the follower's first read that finds nothing new, before its next read.
+        const read = driver.read.bind(driver)
+        let written = false
+        driver.read = async (body) => {
+          const result = await read(body)
+          const page = result as {items?: unknown[]}
+          if (!written && Array.isArray(page?.items) && page.items.length === 0) {
+            written = true
+            await b.createModel('p', 'between')
+          }
+          return result
+        }
+        const follower = follow(a, last)
+        await waitFor('the event written between two reads', () => follower.state.seen.length === 1)
+        expect(follower.state.seen.map((e) => e.model)).toEqual(['between'])
+        await follower.stop()
+      } finally {
+        await close()
+      }
+    })
+
+    it('closing the engine closes the listening connection', async () => {
+      const {a, driver, close} = await twoEngines()
+      let closed = false
+      try {
+        const follower = follow(a, 0)
+        await waitFor('the listening connection', () => driver.listener.backendPid !== null)
+        const pid = driver.listener.backendPid
+        await close()
+        closed = true
+        await follower.stop().catch(() => undefined)
+        expect(driver.listener.live).toBe(false)
+        const probe = new PgDriver({url: url!, poolSize: 1})
+        try {
+          const alive = async () => (await probe.peek<{n: number}>('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid = ?', pid))?.n
+          await waitFor('its server process to end', async () => (await alive()) === 0)
+        } finally {
+          await probe.close()
+        }
+      } finally {
+        if (!closed) await close()
+      }
+    })
   })
 }

@@ -3,7 +3,7 @@
  * team behind a load balancer relies on. Needs the test services (scripts/test-services.sh).
  */
 import {spawn} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {closeSync, openSync, writeFileSync, writeSync} from 'node:fs'
 import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
 import {join} from 'node:path'
@@ -32,8 +32,17 @@ if (url && s3) {
     return {config, env, dataDir: join(dir, 'data'), schema: `replicas_${id}`}
   }
 
-  async function startReplicas(setup: ReturnType<typeof scaleSetup>, count: number): Promise<ServerProcess[]> {
-    return Promise.all(Array.from({length: count}, () => spawnServerProcess(setup.dataDir, 0, ['--config', setup.config, '--quiet'], setup.env)))
+  async function startReplicas(setup: ReturnType<typeof scaleSetup>, count: number, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess[]> {
+    return Promise.all(Array.from({length: count}, () => spawnServerProcess(setup.dataDir, 0, ['--config', setup.config, '--quiet'], {...setup.env, ...env})))
+  }
+
+  /** Until `check` holds, at most `ceiling` ms (then fail, saying what was awaited). */
+  async function waitFor(what: string, check: () => boolean | Promise<boolean>, ceiling = 10_000): Promise<void> {
+    const start = Date.now()
+    while (!(await check())) {
+      if (Date.now() - start > ceiling) throw new Error(`waited ${ceiling} ms for ${what}`)
+      await sleep(20)
+    }
   }
 
   function cliFor(server: ServerProcess, token: string): CliEnv {
@@ -109,24 +118,37 @@ if (url && s3) {
       }
     })
 
-    it('a follower on one replica sees every event of another, within a second, in commit order', async () => {
+    it('a follower on one replica is woken by a notification when another commits: it sees its events, in commit order, without polling', async () => {
       const setup = scaleSetup()
       const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
-      const [a, b] = await startReplicas(setup, 2)
+      // Followers that would poll only once a minute: what reaches them within the test's
+      // ceiling was announced by PostgreSQL (LISTEN/NOTIFY).
+      const [a, b] = await startReplicas(setup, 2, {MODELREG_TEST_FOLLOW_POLL_MS: '60000'})
+      const viaB = cliFor(b, token)
+      expect((await runCli(viaB, ['models', 'create', 'first', '--json'])).code).toBe(0)
       const follower = spawn(process.execPath, [BIN, 'events', '--follow', '--json', '--all-projects'], {env: {...cliFor(a, token).env}, stdio: ['ignore', 'pipe', 'pipe']})
       let out = ''
       follower.stdout.on('data', (c) => (out += c))
+      const events = () => out.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as {id: number; type: string; model: string | null})
+      const channel = `modelreg_events_${createHash('md5').update(setup.schema).digest('hex').slice(0, 16)}`
+      const driver = new PgDriver({url, poolSize: 1})
       try {
-        await sleep(1000)
-        const ctx = cliFor(b, token)
-        const made = (await runCli(ctx, ['models', 'create', 'followed', '--json'])).json()
-        expect(made.name).toBe('followed')
-        const seenAt = Date.now()
-        while (!out.includes('"model.created"') && Date.now() - seenAt < 5000) await sleep(20)
-        expect(Date.now() - seenAt).toBeLessThan(1500)
-        expect(out).toContain('"followed"')
+        // The follower has what was there (it starts after it), and A listens for the schema.
+        await waitFor('the follower to start', () => out.includes('"first"'))
+        await waitFor('replica A to listen', async () => {
+          const row = await driver.peek<{n: number}>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE state = 'idle' AND query = ?", `LISTEN "${channel}"`)
+          return row?.n === 1
+        })
+        expect((await runCli(viaB, ['models', 'create', 'followed', '--json'])).code).toBe(0)
+        writeFileSync(join(viaB.cwd, 'w.bin'), 'weights')
+        expect((await runCli(viaB, ['models', 'push', 'followed', join(viaB.cwd, 'w.bin'), '--json'])).code).toBe(0)
+        await waitFor('the events on the follower', () => events().some((e) => e.type === 'version.created'))
+        const seen = events()
+        expect(seen.filter((e) => e.model === 'followed').map((e) => e.type)).toEqual(['model.created', 'version.created'])
+        expect(seen.map((e) => e.id)).toEqual([...seen.map((e) => e.id)].sort((x, y) => x - y))
       } finally {
         follower.kill()
+        await driver.close()
         await Promise.all([a.stop(), b.stop()])
       }
     })

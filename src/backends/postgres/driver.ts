@@ -6,8 +6,9 @@
  */
 import pg from 'pg'
 import {RegistryError} from '../errors.js'
-import type {Dialect, SqlDriver} from '../sql/driver.js'
+import type {Dialect, EventWatch, SqlDriver} from '../sql/driver.js'
 import {runAsync, type SqlStatement, type Task} from '../sql/task.js'
+import {EVENT_CHANNEL_SQL, EventListener} from './listener.js'
 import {PG_MIGRATIONS, PG_SCHEMA_VERSION} from './migrations.js'
 
 // BIGINT (int8) and COUNT(*) arrive as numbers: every value the registry keeps fits in 2^53.
@@ -34,9 +35,13 @@ export const POSTGRES: Dialect = {
   exclusiveBlobLock: `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`,
   databaseCheck: null,
   eventCounter: "SELECT value AS v FROM counters WHERE name = 'events'",
-  insertEvent: `WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value)
+  // The event's id from the counter row, and a notification to the schema's followers (see
+  // listener.ts): delivered at commit, and only once per transaction however many events it
+  // writes (PostgreSQL folds a transaction's identical notifications into one).
+  insertEvent: `WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value),
+      n AS (SELECT pg_notify(${EVENT_CHANNEL_SQL}, '') AS notified)
     INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
-    SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c`,
+    SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c, n`,
 }
 
 /** SQLSTATEs after which the transaction is run again: a concurrent writer won a race. */
@@ -113,21 +118,28 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export class PgDriver implements SqlDriver {
   readonly dialect = POSTGRES
   readonly pool: pg.Pool
+  /** The one connection that listens for events, shared by every follower (see listener.ts). */
+  readonly listener: EventListener
   private readonly url: string
   private readonly schema: string | undefined
 
   constructor(options: PgOptions) {
     this.url = options.url
     this.schema = options.schema
-    this.pool = new pg.Pool({
+    const connection: pg.ClientConfig = {
       connectionString: options.url,
-      max: options.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
-      idleTimeoutMillis: 30_000,
       ...(options.schema ? {options: `-c search_path=${checkedSchema(options.schema)}`} : {}),
-    })
+    }
+    this.pool = new pg.Pool({...connection, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000})
     // An idle connection that breaks (the server restarted) is replaced on the next use.
     this.pool.on('error', () => {})
+    // Keepalives: a listening connection is idle, and a dead peer would otherwise go unnoticed.
+    this.listener = new EventListener({...connection, application_name: 'modelreg events', keepAlive: true})
+  }
+
+  watchEvents(onWake: () => void): EventWatch {
+    return this.listener.watch(onWake)
   }
 
   private execute(client: pg.PoolClient, statement: SqlStatement): Promise<unknown> {
@@ -262,6 +274,7 @@ export class PgDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    await this.listener.close()
     await this.pool.end()
   }
 }

@@ -1,6 +1,6 @@
 /** The SQL engine over PostgreSQL and a blob store: what a server that scales out runs. */
 import type {BlobStore} from '../blobs.js'
-import {SqlEngine} from '../sql/engine.js'
+import {type FollowTiming, SqlEngine} from '../sql/engine.js'
 import {Session} from '../sql/session.js'
 import {describeDatabase, PgDriver} from './driver.js'
 
@@ -12,6 +12,8 @@ export interface PostgresEngineOptions {
   actor: string | (() => string)
   /** Apply missing migrations first (default); otherwise refuse a database that lacks them. */
   migrate?: boolean
+  /** How often followers read again when not woken (default: followTiming()). */
+  follow?: FollowTiming
 }
 
 export async function openPostgresEngine(options: PostgresEngineOptions): Promise<SqlEngine> {
@@ -23,5 +25,5 @@ export async function openPostgresEngine(options: PostgresEngineOptions): Promis
     await driver.close().catch(() => {})
     throw error
   }
-  return new SqlEngine(`${describeDatabase(options.url)} + ${options.blobs.description}`, driver, options.blobs, new Session(driver.dialect, options.actor))
+  return new SqlEngine(`${describeDatabase(options.url)} + ${options.blobs.description}`, driver, options.blobs, new Session(driver.dialect, options.actor), options.follow)
 }

@@ -43,6 +43,14 @@ export interface Dialect {
   readonly insertEvent: string
 }
 
+/** A follower's line to the database's notifications (see SqlDriver.watchEvents). */
+export interface EventWatch {
+  /** Whether notifications arrive now (the listening connection is up); when not, poll often. */
+  readonly live: boolean
+  /** No more wake-ups for this follower (the last one to stop lets the listening connection go). */
+  stop(): void
+}
+
 export interface SqlDriver {
   readonly dialect: Dialect
   /** A read transaction: every statement of the task sees one snapshot. */
@@ -54,5 +62,13 @@ export interface SqlDriver {
   write<T>(what: string, body: () => Task<T>): Promise<T>
   /** One statement on its own, outside any transaction: the first row (cheap checks). */
   peek?<T>(sql: string, ...params: unknown[]): Promise<T | undefined>
+  /**
+   * Call `onWake` soon after any transaction that wrote events commits, through any connection
+   * of any process on this database (and schema); also whenever such news may have been missed
+   * (the listening connection was just established, or re-established after a loss). The caller
+   * reads again after each: a wake-up says that something may have changed, never what. Absent
+   * where the database cannot tell (SQLite): followers poll.
+   */
+  watchEvents?(onWake: () => void): EventWatch
   close(): Promise<void>
 }

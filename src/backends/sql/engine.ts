@@ -202,7 +202,6 @@ const VERSION_FIELDS: FieldResolver = {
 
 const LOG_EVENT_TYPES: EventType[] = ['version.created', 'version.deleted', 'tag.set', 'tag.removed']
 
-const FOLLOW_POLL_MS = 250
 /** How long a presigned URL lasts. */
 const PRESIGN_SECONDS = 3600
 /** A presigned upload is one PUT: S3 takes at most 5 GiB in one; larger blobs go through the server in parts. */
@@ -212,16 +211,53 @@ function inSeconds(seconds: number): string {
   return new Date(Date.now() + seconds * 1000).toISOString()
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, {once: true})
-  })
+/** How often a follower reads again when nothing new woke it (see SqlEngine.followEvents). */
+export interface FollowTiming {
+  /** When nothing can wake it sooner: SQLite, or PostgreSQL while its listening connection is down. */
+  pollMs: number
+  /** While notifications wake it (PostgreSQL): only a safety net, should one be lost. */
+  fallbackMs: number
+}
+
+/**
+ * The default; MODELREG_TEST_FOLLOW_POLL_MS (for tests only) sets both, so that with a long one
+ * nothing but a notification can bring a follower an event sooner.
+ */
+export function followTiming(env: NodeJS.ProcessEnv = process.env): FollowTiming {
+  const forced = Number(env.MODELREG_TEST_FOLLOW_POLL_MS)
+  if (Number.isFinite(forced) && forced > 0) return {pollMs: forced, fallbackMs: forced}
+  return {pollMs: 250, fallbackMs: 1000}
+}
+
+/**
+ * A follower's doorbell: rung by notifications, waited on between reads. A ring that comes while
+ * the follower is not waiting (it is reading) is kept, so the next wait ends at once.
+ */
+class Doorbell {
+  private rung = false
+  private answer: (() => void) | null = null
+
+  ring(): void {
+    this.rung = true
+    this.answer?.()
+  }
+
+  /** Until a ring, `ms`, or the signal aborts. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const answer = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', answer)
+        this.answer = null
+        this.rung = false
+        resolve()
+      }
+      const timer = setTimeout(answer, ms)
+      if (this.rung || signal.aborted) return answer()
+      this.answer = answer
+      signal.addEventListener('abort', answer, {once: true})
+    })
+  }
 }
 
 function likePattern(text: string): string {
@@ -242,6 +278,7 @@ export class SqlEngine implements Backend {
     readonly driver: SqlDriver,
     readonly blobs: BlobStore,
     readonly session: Session,
+    readonly follow: FollowTiming = followTiming(),
   ) {
     this.dialect = driver.dialect
     this.tracking = new Tracking(driver, session, (files) => this.checkStored(files))
@@ -249,7 +286,7 @@ export class SqlEngine implements Backend {
 
   /** The same engine acting for someone else (see Session.as). */
   protected derive(session: Session): SqlEngine {
-    return new SqlEngine(this.location, this.driver, this.blobs, session)
+    return new SqlEngine(this.location, this.driver, this.blobs, session, this.follow)
   }
 
   /**
@@ -1077,19 +1114,35 @@ export class SqlEngine implements Backend {
     })
   }
 
+  /**
+   * New events, read `id > last` again and again: right after a notification that some were
+   * committed (PostgreSQL, through any replica), else after a poll interval (see FollowTiming).
+   * Every wake-up only says "read again", so a notification lost or late costs time, never events.
+   */
   async *followEvents(query: EventQuery, signal: AbortSignal): AsyncIterable<RegistryEvent> {
     const filter: EventQuery = {...query, since: undefined, order: 'asc', offset: 0, limit: 1000}
-    let after = query.after_id ?? (await this.lastEventId())
-    while (!signal.aborted) {
-      const page = await this.listEvents({...filter, after_id: after})
-      for (const event of page.items) yield event
-      if (page.items.length > 0) {
-        after = page.items[page.items.length - 1].id
-        continue
+    const doorbell = new Doorbell()
+    // Watching before the first read: whatever commits after it rings.
+    const watch = this.driver.watchEvents?.(() => doorbell.ring())
+    try {
+      let after = query.after_id ?? (await this.lastEventId())
+      while (!signal.aborted) {
+        // Read before the page: every event up to `last` has committed then (ids are in commit
+        // order), so the page sees them all, and one that commits after the page was read has
+        // a larger id.
+        const last = await this.lastEventId()
+        const page = await this.listEvents({...filter, after_id: after})
+        for (const event of page.items) yield event
+        if (page.items.length > 0) {
+          after = page.items[page.items.length - 1].id
+          continue
+        }
+        // No match up to `last`: skip past the events that exist but do not match the filter.
+        after = Math.max(after, last)
+        await doorbell.wait(watch?.live ? this.follow.fallbackMs : this.follow.pollMs, signal)
       }
-      // No match in the window: skip past events that exist but do not match the filter.
-      after = Math.max(after, await this.lastEventId())
-      await sleep(FOLLOW_POLL_MS, signal)
+    } finally {
+      watch?.stop()
     }
   }
 
