@@ -9,6 +9,7 @@ import type {RegistryEvent} from '../../src/backends/backend.js'
 import {BlobStore} from '../../src/backends/local/blob-store.js'
 import {PgDriver} from '../../src/backends/postgres/driver.js'
 import {openPostgresEngine} from '../../src/backends/postgres/open.js'
+import {all} from '../../src/backends/sql/task.js'
 import type {SqlEngine} from '../../src/backends/sql/engine.js'
 import {postgresUrl} from '../helpers/services.js'
 import {tempDir} from '../helpers/tmp.js'
@@ -165,6 +166,32 @@ if (url) {
         }
       } finally {
         if (!closed) await close()
+      }
+    })
+  })
+
+  describe('postgres: prepared statements', () => {
+    it('reads keep working when another replica changes the schema under a prepared statement', async () => {
+      const schema = `prepared_${randomBytes(5).toString('hex')}`
+      const driver = new PgDriver({url: url!, schema, poolSize: 1})
+      const admin = new PgDriver({url: url!, poolSize: 1})
+      try {
+        await admin.pool.query(`CREATE SCHEMA ${schema}`)
+        await admin.pool.query(`CREATE TABLE ${schema}.t (a INTEGER)`)
+        await admin.pool.query(`INSERT INTO ${schema}.t VALUES (1)`)
+        const read = () => driver.read(() => all<Record<string, unknown>>('SELECT * FROM t'))
+        // Named and planned on the connection, then used again.
+        expect(await read()).toEqual([{a: 1}])
+        expect(await read()).toEqual([{a: 1}])
+        expect((await driver.pool.query("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows[0].n).toBeGreaterThan(0)
+        // Another process adds a column: the prepared SELECT * would now "change result type".
+        await admin.pool.query(`ALTER TABLE ${schema}.t ADD COLUMN b TEXT DEFAULT 'x'`)
+        expect(await read()).toEqual([{a: 1, b: 'x'}])
+        expect(await read()).toEqual([{a: 1, b: 'x'}])
+      } finally {
+        await driver.close()
+        await admin.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {})
+        await admin.close()
       }
     })
   })

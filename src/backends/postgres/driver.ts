@@ -113,6 +113,9 @@ export function translatePgError(error: unknown, what: string, url: string): Reg
   }
 }
 
+/** Statement texts named (prepared) per connection; more are sent unnamed. */
+const MAX_NAMED = 300
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export class PgDriver implements SqlDriver {
@@ -122,6 +125,8 @@ export class PgDriver implements SqlDriver {
   readonly listener: EventListener
   private readonly url: string
   private readonly schema: string | undefined
+  private readonly names = new Map<string, string>()
+  private generation = 0
 
   constructor(options: PgOptions) {
     this.url = options.url
@@ -142,8 +147,36 @@ export class PgDriver implements SqlDriver {
     return this.listener.watch(onWake)
   }
 
-  private execute(client: pg.PoolClient, statement: SqlStatement): Promise<unknown> {
-    return client.query({text: numberPlaceholders(statement.sql), values: statement.params}).then((result) => {
+  /**
+   * The statement as node-postgres sends it. Statements the engine runs again and again are
+   * named, so each connection parses and plans them once (PostgreSQL's plan cache) instead of
+   * on every call: much of a short read's time on the server side. Reads only (the latency that
+   * matters); writes build texts per call (an insert of N points). Past MAX_NAMED texts (filters
+   * make new ones), new texts go unnamed.
+   */
+  private query(statement: SqlStatement, named: boolean): pg.QueryConfig {
+    const text = numberPlaceholders(statement.sql)
+    if (!named) return {text, values: statement.params}
+    let name = this.names.get(statement.sql)
+    if (name === undefined && this.names.size < MAX_NAMED) {
+      name = `mr${this.generation}_${this.names.size}`
+      this.names.set(statement.sql, name)
+    }
+    return name === undefined ? {text, values: statement.params} : {name, text, values: statement.params}
+  }
+
+  /**
+   * A prepared statement can fail once the schema under it changed ("cached plan must not
+   * change result type", after another replica migrated): name every statement afresh.
+   */
+  private forgetPrepared(error: unknown): void {
+    if ((error as {code?: string}).code !== '0A000') return
+    this.names.clear()
+    this.generation++
+  }
+
+  private execute(client: pg.PoolClient, statement: SqlStatement, named = false): Promise<unknown> {
+    return client.query(this.query(statement, named)).then((result) => {
       switch (statement.kind) {
         case 'get':
           return result.rows[0]
@@ -165,22 +198,29 @@ export class PgDriver implements SqlDriver {
 
   async peek<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
     try {
-      return (await this.pool.query({text: numberPlaceholders(sql), values: params})).rows[0] as T | undefined
+      return (await this.pool.query(this.query({kind: 'get', sql, params}, true))).rows[0] as T | undefined
     } catch (error) {
+      this.forgetPrepared(error)
       throw translatePgError(error, 'reading the registry', this.url)
     }
   }
 
   async read<T>(body: () => Task<T>): Promise<T> {
-    const client = await this.connect('reading the registry')
+    let client: pg.PoolClient
     let result: T
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      result = await runAsync(body(), (statement) => this.execute(client, statement))
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      client.release()
-      throw translatePgError(error, 'reading the registry', this.url)
+    for (let attempt = 1; ; attempt++) {
+      client = await this.connect('reading the registry')
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+        result = await runAsync(body(), (statement) => this.execute(client, statement, true))
+        break
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        client.release()
+        this.forgetPrepared(error)
+        if ((error as {code?: string}).code === '0A000' && attempt === 1) continue
+        throw translatePgError(error, 'reading the registry', this.url)
+      }
     }
     // A read-only transaction has nothing to commit that could fail: answer now, and give the
     // connection back to the pool once COMMIT is through (a round trip off every read's path).
@@ -201,8 +241,9 @@ export class PgDriver implements SqlDriver {
         return result
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {})
+        this.forgetPrepared(error)
         const code = (error as {code?: string}).code
-        if (code && RETRY_STATES.has(code) && attempt < MAX_ATTEMPTS) {
+        if (code && (RETRY_STATES.has(code) || (code === '0A000' && attempt === 1)) && attempt < MAX_ATTEMPTS) {
           await sleep(Math.random() * 5 * attempt)
           continue
         }
