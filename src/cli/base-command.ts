@@ -13,6 +13,7 @@ import {ERROR_CODES, RegistryError} from '../backends/errors.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'
 import {openBackend} from './open-backend.js'
 import {type Column, renderTable} from './output.js'
+import {nearest} from './suggest.js'
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type ArgsOf<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -121,9 +122,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
   }
 
+  /** `unknown flag --messsage; did you mean -m, --comment?`: the nearest of this command's flags, by any of its names. */
+  private unknownFlags(typed: string[]): RegistryError {
+    const ctor = this.ctor as typeof BaseCommand
+    const flags = {...ctor.baseFlags, ...ctor.flags, ...(ctor.enableJsonFlag ? {json: {char: undefined, aliases: []}} : {})} as Record<
+      string,
+      {char?: string; aliases?: string[]; hidden?: boolean}
+    >
+    const shown = (name: string) => (flags[name].char ? `-${flags[name].char}, --${name}` : `--${name}`)
+    const byName = new Map<string, string>()
+    for (const [name, flag] of Object.entries(flags)) {
+      if (flag.hidden) continue
+      for (const alias of [name, ...(flag.aliases ?? [])]) byName.set(alias, name)
+    }
+    const parts = typed.map((raw) => {
+      const word = raw.replace(/^-+/, '').split('=')[0]
+      const close = [...new Set(nearest(word, byName.keys()).map((alias) => byName.get(alias) as string))]
+      return close.length ? `${raw}; did you mean ${close.map(shown).join(' or ')}?` : raw
+    })
+    return new RegistryError('invalid_argument', `unknown flag ${parts.join(', unknown flag ')} (see --help)`)
+  }
+
   protected override async catch(error: Error & {exitCode?: number}): Promise<never> {
     if (error instanceof Errors.ExitError) throw error
-    const registryError = toRegistryError(error)
+    const typedFlags = (error as {flags?: unknown}).flags
+    const registryError =
+      error?.constructor?.name === 'NonExistentFlagsError' && Array.isArray(typedFlags) ? this.unknownFlags(typedFlags as string[]) : toRegistryError(error)
     if (process.env.MODELREG_DEBUG && !(error instanceof RegistryError)) process.stderr.write(`${error?.stack ?? error}\n`)
     if (this.jsonEnabled()) this.logJson(this.toErrorJson(registryError))
     else process.stderr.write(`Error: ${registryError.message}\n`)

@@ -32,7 +32,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
   }
 
   static override flags = {
-    comment: Flags.string({char: 'm', description: 'What changed in this version.'}),
+    comment: Flags.string({char: 'm', aliases: ['message'], description: 'What changed in this version.'}),
     meta: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Metadata KEY=VALUE (JSON values are parsed); repeatable.'}),
     'metadata-file': Flags.string({description: 'Metadata from a YAML or JSON file (--meta wins on the same key).'}),
     metric: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Metric NAME=NUMBER; repeatable.'}),

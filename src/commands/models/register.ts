@@ -25,7 +25,7 @@ export default class ModelsRegister extends BaseCommand<typeof ModelsRegister> {
   }
 
   static override flags = {
-    comment: Flags.string({char: 'm', description: 'What this version is.'}),
+    comment: Flags.string({char: 'm', aliases: ['message'], description: 'What this version is.'}),
     tag: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Tag the new version; repeatable.'}),
     meta: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Metadata KEY=VALUE; repeatable.'}),
   }
