@@ -100,6 +100,13 @@ interface ChartSource {
 }
 
 const HEIGHT = 260
+const WHOLE_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500].flatMap((n) => [n, n * 1e3, n * 1e6]).sort((a, b) => a - b)
+
+function compact(n: number): string {
+  if (Math.abs(n) >= 1e6) return `${+(n / 1e6).toFixed(2)}M`
+  if (Math.abs(n) >= 1e4) return `${+(n / 1e3).toFixed(1)}k`
+  return String(n)
+}
 
 class Chart {
   private plot: uPlot | null = null
@@ -212,12 +219,14 @@ class Chart {
       })
     })
     const axis = {stroke: colors.fg, grid: {stroke: colors.grid, width: 1}, ticks: {stroke: colors.grid, width: 1}}
+    // Steps and versions are whole numbers; long runs' steps read better as 250k than 250,000.
+    const xAxis = time ? {...axis} : {...axis, space: 60, incrs: WHOLE_INCREMENTS, values: (_u: uPlot, ticks: number[]) => ticks.map(compact)}
     const options: Options = {
       width: this.width(),
       height: HEIGHT,
       series,
       scales: {x: {time}, y: this.log ? {distr: 3} : {}},
-      axes: [{...axis}, {...axis, size: 60}],
+      axes: [xAxis, {...axis, size: 60}],
       cursor: {drag: {x: true, y: false, setScale: false}},
       legend: {live: true},
       hooks: {setSelect: [(u) => this.zoom(u)]},
