@@ -449,6 +449,44 @@ export interface MetricQuery {
   split?: string
 }
 
+/** What to chart: a range of one metric's series, cut into buckets. */
+export interface MetricDownsampleQuery {
+  /** The splits to answer (default: every split of the metric; "" is the series without one). */
+  splits?: string[]
+  /** The x axis: step (default), or time in milliseconds since the epoch. */
+  x?: 'step' | 'time'
+  /** How many buckets the range is cut into (default 500, at most 2000); each gives at most 4 points. */
+  buckets?: number
+  /** The range of x to answer, both ends included (default: the whole series). */
+  from?: number
+  to?: number
+}
+
+/**
+ * One split of a downsampled series: every point in the range when it holds at most 4 per
+ * bucket, otherwise per bucket (a range of steps) its first, lowest, highest and last point,
+ * so a line drawn through them covers what the full series draws at that width.
+ */
+export interface DownsampledSeries {
+  split: string
+  /** Points of the series in the range. */
+  count: number
+  /** True when the answer holds every point in the range. */
+  exact: boolean
+  /** The points, in columns, ordered by step: time in milliseconds since the epoch. */
+  step: number[]
+  time: number[]
+  value: number[]
+}
+
+export interface MetricDownsample {
+  run: string
+  name: string
+  x: 'step' | 'time'
+  buckets: number
+  series: DownsampledSeries[]
+}
+
 export interface DatasetInput {
   tag: string
   /** A path or URI (s3://...). */
@@ -640,6 +678,12 @@ export interface Backend {
   logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
+  /**
+   * A metric's series cut down to what a chart can show (see DownsampledSeries): a million
+   * points answer with a few thousand, and the extremes of every bucket survive. The run's
+   * metric names and splits are its metric_summaries (getRun).
+   */
+  downsampleMetrics(run: string, name: string, query?: MetricDownsampleQuery): Promise<MetricDownsample>
 
   // datasets
   /** Record (or replace) the dataset with this tag. */

@@ -180,6 +180,23 @@ export const SCHEMAS: Record<string, Schema> = {
   MetricPoint: obj({name: str, split: str, step: int, value: {type: 'number'}, time}),
   MetricPointInput: obj({name: str, value: {type: 'number'}, step: int, split: str, time}, ['name', 'value']),
   MetricCount: obj({count: int}),
+  MetricDownsample: obj({
+    run: str,
+    name: str,
+    x: {type: 'string', enum: ['step', 'time']},
+    buckets: int,
+    series: {
+      type: 'array',
+      items: obj({
+        split: str,
+        count: int,
+        exact: {type: 'boolean'},
+        step: {type: 'array', items: int},
+        time: {type: 'array', items: int, description: 'milliseconds since the epoch'},
+        value: {type: 'array', items: {type: 'number'}},
+      }),
+    },
+  }),
   DatasetInput: obj({uri: str, sha256: nullable(str), size: nullable(int), metadata: jsonObject}, ['uri']),
   Dataset: obj({tag: str, uri: str, sha256: nullable(str), size: nullable(int), metadata: jsonObject, updated_at: time}),
   CheckpointCreate: obj(
@@ -260,6 +277,10 @@ const QUERY_SCHEMAS: Record<string, Schema> = {
   type: {type: 'array', items: str},
   label: {type: 'array', items: str},
   since: time,
+  x: {type: 'string', enum: ['step', 'time']},
+  buckets: {type: 'integer', minimum: 1, maximum: 2000},
+  from: {type: 'integer', minimum: 0},
+  to: {type: 'integer', minimum: 0},
 }
 
 function responseContent(route: RouteSpec): Schema {

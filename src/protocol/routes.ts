@@ -587,6 +587,37 @@ export const JSON_ROUTES = {
     encode: (run) => ({params: {run}, query: {}}),
     decode: (r) => [r.params.run],
   }),
+  downsampleMetrics: route({
+    id: 'downsampleMetrics',
+    backend: 'downsampleMetrics',
+    method: 'GET',
+    path: `${R}/metrics/{name}/downsampled`,
+    action: 'read',
+    idempotent: true,
+    summary:
+      "A metric's series cut down for a chart: per split, every point in the range when few, else each bucket's first, lowest, highest and last point (x: step or time in ms; from/to: the range of x; split: repeated or comma-separated).",
+    query: ['split', 'x', 'buckets', 'from', 'to'],
+    responseSchema: 'MetricDownsample',
+    encode: (run, name, q) => ({
+      params: {run, name},
+      query: {split: q?.splits?.length ? q.splits : undefined, x: q?.x, buckets: q?.buckets?.toString(), from: q?.from?.toString(), to: q?.to?.toString()},
+    }),
+    decode: (r) => {
+      const splits = many(r.query, 'split')
+      const x = one(r.query, 'x')
+      return [
+        r.params.run,
+        r.params.name,
+        {
+          splits: splits.length ? splits.flatMap((s) => s.split(',')) : undefined,
+          x: x as 'step' | 'time' | undefined,
+          buckets: int(r.query, 'buckets'),
+          from: int(r.query, 'from'),
+          to: int(r.query, 'to'),
+        },
+      ]
+    },
+  }),
   setDataset: route({
     id: 'setDataset',
     backend: 'setDataset',

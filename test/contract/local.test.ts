@@ -7,5 +7,5 @@ import {backendContract, fileBlobs} from './suite.js'
 backendContract('local', async () => {
   const home = join(tempDir('contract-local-'), 'store')
   const backend = new LocalBackend({home, actor: 'contract@example.com'})
-  return {backend, home, blobs: fileBlobs((digest) => (backend.blobs as BlobStore).pathOf(digest))}
+  return {backend, engine: backend, home, blobs: fileBlobs((digest) => (backend.blobs as BlobStore).pathOf(digest))}
 })

@@ -33,7 +33,7 @@ if (url) {
     const home = join(tempDir('contract-pg-'), 'store')
     const blobs = new BlobStore(home)
     const backend = await openPostgresEngine({url, schema: `contract_${randomBytes(6).toString('hex')}`, blobs, actor: 'contract@example.com', poolSize: 4})
-    return {backend, home, blobs: fileBlobs((digest) => blobs.pathOf(digest))}
+    return {backend, engine: backend, home, blobs: fileBlobs((digest) => blobs.pathOf(digest))}
   })
 
   describe('postgres: followers are woken by LISTEN/NOTIFY', () => {

@@ -21,5 +21,5 @@ backendContract('remote (HTTP -> server -> local engine)', async () => {
   current = await startTestServer()
   const backend = new RemoteBackend({url: current.url, token: current.adminToken, actor: 'contract@example.com'})
   const srv = current
-  return {backend, home: srv.dataDir, blobs: fileBlobs((digest) => (srv.server.backend.blobs as BlobStore).pathOf(digest))}
+  return {backend, engine: srv.server.backend, home: srv.dataDir, blobs: fileBlobs((digest) => (srv.server.backend.blobs as BlobStore).pathOf(digest))}
 })

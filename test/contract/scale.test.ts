@@ -39,6 +39,7 @@ if (url && s3) {
     const backend = new RemoteBackend({url: srv.url, token: srv.adminToken, actor: 'contract@example.com'})
     return {
       backend,
+      engine: srv.server.backend,
       home: srv.dataDir,
       blobs: {
         exists: async (digest) => (await srv.server.backend.blobs.size(digest)) !== null,

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {beforeEach, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backends/backend.js'
+import type {SqlEngine} from '../../src/backends/sql/engine.js'
 import {downloadVersion, writeTar} from '../../src/registry/download.js'
 import {pushVersion, type PushInput} from '../../src/registry/push.js'
 import {markDamaged, tempDir} from '../helpers/tmp.js'
@@ -27,6 +28,8 @@ export interface ContractTarget {
   home: string
   /** The store's blob bytes, to damage them in integrity tests. */
   blobs: BlobAccess
+  /** The SQL engine under the backend (the server's, for remote): seeds large data fast, behind its back. */
+  engine?: SqlEngine
 }
 
 /** BlobAccess for a store that keeps blobs as files. */

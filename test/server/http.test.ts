@@ -22,6 +22,7 @@ const PARAMS: Record<string, string> = {
   digest: DIGEST,
   experiment: 'e',
   run: 'abcdef123456',
+  name: 'loss',
   uuid: '00000000-0000-4000-8000-000000000000',
 }
 

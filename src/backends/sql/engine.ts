@@ -25,6 +25,8 @@ import type {
   LocalFileSource,
   MetricPoint,
   MetricPointsInput,
+  MetricDownsample,
+  MetricDownsampleQuery,
   MetricQuery,
   RegisterInput,
   Run,
@@ -958,6 +960,10 @@ export class SqlEngine implements Backend {
 
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {
     return this.tracking.readMetrics(run, query)
+  }
+
+  downsampleMetrics(run: string, name: string, query?: MetricDownsampleQuery): Promise<MetricDownsample> {
+    return this.tracking.downsampleMetrics(run, name, query)
   }
 
   setDataset(run: string, input: DatasetInput): Promise<Dataset> {

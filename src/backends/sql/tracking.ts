@@ -18,6 +18,9 @@ import type {
   MetricPoint,
   MetricPointInput,
   MetricPointsInput,
+  MetricDownsample,
+  MetricDownsampleQuery,
+  DownsampledSeries,
   MetricQuery,
   MetricSummary,
   Page,
@@ -116,6 +119,11 @@ const CHECKPOINT_SELECT = `
   FROM checkpoints c JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id`
 
 const BATCH = 10_000
+/** Buckets of a downsampled series by default, and at most (each gives at most 4 points). */
+const DOWNSAMPLE_BUCKETS = 500
+const MAX_DOWNSAMPLE_BUCKETS = 2000
+/** The latest time a Date can hold. */
+const MAX_TIME_MS = 8.64e15
 /** Points a single INSERT carries (a remainder gets its own, cached, statement). */
 const POINTS_PER_STATEMENT = 50
 const FINISHED = FINISHED_STATUSES
@@ -741,6 +749,77 @@ export class Tracking {
       const last = page[page.length - 1]
       after = [last.name, last.split, last.step]
     }
+  }
+
+  async downsampleMetrics(ref: string, metric: string, query: MetricDownsampleQuery = {}): Promise<MetricDownsample> {
+    const name = validateMetricName(metric)
+    const x = query.x ?? 'step'
+    if (x !== 'step' && x !== 'time') throw invalid(`x must be step or time, not ${quote(x)}`)
+    const buckets = query.buckets ?? DOWNSAMPLE_BUCKETS
+    if (!Number.isSafeInteger(buckets) || buckets < 1 || buckets > MAX_DOWNSAMPLE_BUCKETS) {
+      throw invalid(`buckets must be a whole number from 1 to ${MAX_DOWNSAMPLE_BUCKETS}`)
+    }
+    for (const [what, value] of [['from', query.from], ['to', query.to]] as const) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw invalid(`${what} must be a whole number >= 0`)
+    }
+    if (query.from !== undefined && query.to !== undefined && query.from > query.to) throw invalid('from must not be after to')
+    const requested = query.splits === undefined ? undefined : [...new Set(query.splits.map((s) => validateSplit(s)))]
+    // Times are stored as toISOString() text, so text order is time order: a time range is a text range.
+    const iso = (ms: number | undefined, edge: string) => (ms === undefined ? edge : new Date(Math.min(ms, MAX_TIME_MS)).toISOString())
+    const timeRange = x === 'time' ? [iso(query.from, ''), iso(query.to, '~')] : []
+    const inTime = x === 'time' ? ' AND m.time >= ? AND m.time <= ?' : ''
+    const stepFrom = x === 'step' ? (query.from ?? 0) : 0
+    const stepTo = x === 'step' ? (query.to ?? Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER
+    const series = await this.read(function* () {
+      const run = yield* this.resolveRun(ref)
+      const splits =
+        requested ?? (yield* all<{split: string}>('SELECT split FROM metric_series WHERE run_id = ? AND name = ? ORDER BY split', run.id, name)).map((s) => s.split)
+      const out: DownsampledSeries[] = []
+      for (const split of splits) {
+        // The series' points in range: a range of its key (step), and of time text when x is time.
+        const where = `m.run_id = ? AND m.name = ? AND m.split = ? AND m.step >= CAST(? AS BIGINT) AND m.step <= CAST(? AS BIGINT)${inTime}`
+        const extent = yield* get<{n: number; lo: number | null; hi: number | null}>(
+          `SELECT COUNT(*) AS n, MIN(m.step) AS lo, MAX(m.step) AS hi FROM metrics m WHERE ${where}`,
+          run.id, name, split, stepFrom, stepTo, ...timeRange,
+        )
+        const n = Number(extent?.n ?? 0)
+        let points: {step: number; time: string; value: number}[]
+        if (n <= 4 * buckets || extent?.lo == null || extent.hi == null) {
+          points = yield* all(`SELECT m.step, m.time, m.value FROM metrics m WHERE ${where} ORDER BY m.step`, run.id, name, split, stepFrom, stepTo, ...timeRange)
+        } else {
+          // Buckets are ranges of steps (the key's order, so each is an index range, and no sort
+          // of the whole range is needed); of each, its first, last, lowest and highest point.
+          const lo = Number(extent.lo)
+          const width = Math.ceil((Number(extent.hi) - lo + 1) / buckets)
+          const count = Math.ceil((Number(extent.hi) - lo + 1) / width)
+          const inBucket = `m.run_id = ? AND m.name = ? AND m.split = ? AND m.step >= k.lo AND m.step <= k.hi AND m.step <= CAST(? AS BIGINT)${inTime}`
+          const key = [run.id, name, split]
+          const bucketed = [...key, Number(extent.hi), ...timeRange]
+          const pick = (order: string) => `(SELECT m.step FROM metrics m WHERE ${inBucket} ORDER BY ${order} LIMIT 1)`
+          points = yield* all(
+            `WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < CAST(? AS BIGINT) - 1),
+             k AS (SELECT CAST(? AS BIGINT) + i * CAST(? AS BIGINT) AS lo, CAST(? AS BIGINT) + i * CAST(? AS BIGINT) + CAST(? AS BIGINT) - 1 AS hi FROM b),
+             p AS (SELECT ${pick('m.step')} AS s1, ${pick('m.step DESC')} AS s2, ${pick('m.value, m.step')} AS s3, ${pick('m.value DESC, m.step')} AS s4 FROM k)
+             SELECT m.step, m.time, m.value FROM metrics m
+             WHERE m.run_id = ? AND m.name = ? AND m.split = ? AND m.step IN (SELECT s1 FROM p UNION SELECT s2 FROM p UNION SELECT s3 FROM p UNION SELECT s4 FROM p)
+             ORDER BY m.step`,
+            count, lo, width, lo, width, width,
+            ...bucketed, ...bucketed, ...bucketed, ...bucketed,
+            ...key,
+          )
+        }
+        out.push({
+          split,
+          count: n,
+          exact: points.length === n,
+          step: points.map((p) => Number(p.step)),
+          time: points.map((p) => Date.parse(p.time)),
+          value: points.map((p) => Number(p.value)),
+        })
+      }
+      return out
+    })
+    return {run: ref, name, x, buckets, series}
   }
 
   // -------------------------------------------------------------------------------------------
