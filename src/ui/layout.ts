@@ -20,6 +20,8 @@ export interface PageShell {
   /** The project the page is about, for the navigation. */
   project?: string
   body: SafeHtml
+  /** Go to this same-site path at once (a meta refresh: no script needed). */
+  refresh?: string
 }
 
 export function renderPage(assets: AssetFiles, viewer: Viewer | null, shell: PageShell): string {
@@ -38,6 +40,7 @@ export function renderPage(assets: AssetFiles, viewer: Viewer | null, shell: Pag
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
+${shell.refresh ? html`<meta http-equiv="refresh" content="0;url=${shell.refresh}">` : ''}
 <title>${shell.title} · modelreg</title>
 <link rel="stylesheet" href="${assets.href('base.css')}">
 ${appCss ? html`<link rel="stylesheet" href="${appCss}">` : ''}

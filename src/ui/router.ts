@@ -15,7 +15,7 @@ import {type PageShell, renderPage, type Viewer} from './layout.js'
 import {comparePage} from './pages/compare.js'
 import {eventsPage} from './pages/events.js'
 import {experimentsPage} from './pages/experiments.js'
-import {errorShell, loginShell} from './pages/login.js'
+import {errorShell, loginShell, signedInShell} from './pages/login.js'
 import {modelPage} from './pages/model.js'
 import {modelsPage} from './pages/models.js'
 import {projectsPage} from './pages/projects.js'
@@ -208,9 +208,10 @@ export class UiRouter {
       if (!secret) {
         return this.sendPage(req, res, 401, null, loginShell(next, 'This sign-in link was already used or is not valid. Run modelreg ui again for a new one, or sign in with a token.'))
       }
-      res.writeHead(303, {location: next, 'set-cookie': sessionCookie(secret, this.secure), 'content-length': 0})
-      res.end()
-      return
+      // A page that moves on by itself, not a redirect: when the browser came from elsewhere (a
+      // file xdg-open opened), a redirect would stay cross-site and the SameSite=Strict cookie
+      // would not go with it; a navigation started by this page is same-site.
+      return this.sendPage(req, res, 200, null, signedInShell(next), {'set-cookie': sessionCookie(secret, this.secure)})
     }
     if (!this.options.config.auth.enabled || (await this.cookieIdentity(req))) {
       res.writeHead(303, {location: next, 'content-length': 0})

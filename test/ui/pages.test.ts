@@ -2,7 +2,7 @@
 import {request} from 'undici'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startTestServer, type TestServer} from '../helpers/server.js'
-import {seed, type Seeded, XSS} from './seed.js'
+import {seed, type Seeded} from './seed.js'
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
 
@@ -65,6 +65,121 @@ describe('pages', () => {
       for (const needle of needles) expect(r.text, `${path} should contain ${needle}`).toContain(needle)
       expect(r.text).toContain('<link rel="stylesheet" href="/assets/base.css?v=')
       expectNoInline(r.text)
+      if (process.env.UI_DUMP) (await import('node:fs')).writeFileSync(`${process.env.UI_DUMP}/${path.replace(/[^a-z0-9]+/gi, '_')}.html`, r.text)
+    }
+  })
+})
+
+describe('escaping', () => {
+  it('a model described as <script> renders as text, on every page that shows it', async () => {
+    const {XSS} = await import('./seed.js')
+    for (const path of ['/projects/vision', '/projects/vision/models/evil', '/projects/vision?description=%3Cscript']) {
+      const r = await get(path)
+      expect(r.status, path).toBe(200)
+      expect(r.text, path).not.toContain(XSS)
+      expect(r.text, path).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;')
+      expectNoInline(r.text)
+    }
+  })
+
+  it('query values echoed into forms are escaped', async () => {
+    const r = await get(`/projects/vision/runs?where=${encodeURIComponent('name = "x"><script>alert(1)</script>')}`)
+    expect(r.text).not.toContain('<script>alert(1)')
+    expect(r.text).toContain('&quot;&gt;&lt;script&gt;')
+  })
+})
+
+describe('missing things and errors', () => {
+  it('answers 404 pages for missing projects, models, versions, runs, experiments and paths', async () => {
+    for (const path of [
+      '/projects/nope',
+      '/projects/vision/models/nope',
+      '/projects/vision/models/resnet/versions/99',
+      '/projects/vision/models/resnet/versions/no-such-tag',
+      '/projects/vision/experiments/nope',
+      '/runs/ffffffffffff',
+      '/no/such/page',
+      '/projects/%E0%A4%A',
+    ]) {
+      const r = await get(path)
+      expect(r.status, path).toBe(404)
+      expect(r.headers['content-type']).toBe('text/html; charset=utf-8')
+      expect(r.headers['content-security-policy']).toMatch(/^default-src 'none'; script-src 'self'/)
+      expect(r.text).toContain('id="mr-error"')
+      expect(r.text).toContain('data-page="not-found"')
+    }
+  })
+
+  it('unknown API paths stay JSON errors', async () => {
+    const r = await get('/api/v1/nope')
+    expect(r.status).toBe(404)
+    expect(JSON.parse(r.text).error.code).toBe('not_found')
+  })
+
+  it('pages are read-only: POST is 405', async () => {
+    const r = await request(`${srv.url}/projects/vision`, {method: 'POST', headers: {cookie}, body: ''})
+    expect(r.statusCode).toBe(405)
+    expect(r.headers.allow).toBe('GET, HEAD')
+    await r.body.text()
+  })
+
+  it('a bad --where shows the CLI message with its column and a caret, and keeps the form', async () => {
+    const r = await get(`/projects/vision/runs?where=${encodeURIComponent('params.lr < and x')}`)
+    expect(r.status).toBe(400)
+    expect(r.text).toContain('id="mr-where-error"')
+    expect(r.text).toMatch(/invalid filter at column 13: /)
+    expect(r.text).toContain('params.lr &lt; and x\n            ^')
+    expect(r.text).toContain('id="mr-where"')
+  })
+
+  it('a good --where filters the runs, sorting and picked columns apply', async () => {
+    const r = await get(`/projects/vision/runs?where=${encodeURIComponent('params.lr < 0.005')}&sort=params.lr&order=asc&picked=1&col=params.lr`)
+    expect(r.status).toBe(200)
+    expect(r.text).toContain('run-b')
+    expect(r.text).not.toContain('>run-a<')
+    expect(r.text).toContain('aria-sort="ascending"')
+    expect(r.text).not.toContain('<th scope="col" class="mr-num"><a href="/projects/vision/runs?where=params.lr+%3C+0.005&amp;sort=params.opt')
+  })
+
+  it('compare hides unchanged params on request', async () => {
+    const all = await get(`/projects/vision/compare?run=${data.runA}&run=${data.runB}`)
+    expect(all.text).toContain('<code>opt</code>')
+    const changed = await get(`/projects/vision/compare?run=${data.runA}&run=${data.runB}&changed=1`)
+    expect(changed.text).toContain('<code>lr</code>')
+    expect(changed.text).not.toContain('<code>opt</code>')
+  })
+
+  it('pages the runs table through the backend (limit and offset)', async () => {
+    const first = await get('/projects/vision/runs?limit=1')
+    expect(first.text).toContain('1–1 of 2')
+    expect(first.text).toContain('rel="next"')
+    const second = await get('/projects/vision/runs?limit=1&offset=1')
+    expect(second.text).toContain('2–2 of 2')
+    expect(second.text).toContain('rel="prev"')
+  })
+})
+
+describe('assets', () => {
+  it('serves base.css with its content type, an ETag, and immutable caching only for the hashed link', async () => {
+    const page = await get('/')
+    const href = /href="(\/assets\/base\.css\?v=[0-9a-f]+)"/.exec(page.text)?.[1] as string
+    const r = await get(href)
+    expect(r.status).toBe(200)
+    expect(r.headers['content-type']).toBe('text/css; charset=utf-8')
+    expect(r.headers['cache-control']).toBe('public, max-age=31536000, immutable')
+    expect(r.text).toContain('prefers-color-scheme: dark')
+    const plain = await get('/assets/base.css')
+    expect(plain.headers['cache-control']).toBe('no-cache')
+    const again = await request(`${srv.url}/assets/base.css`, {headers: {'if-none-match': String(r.headers.etag)}})
+    expect(again.statusCode).toBe(304)
+    await again.body.text()
+  })
+
+  it('refuses traversal and unknown names with 404, and needs no sign-in', async () => {
+    for (const path of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/..%2fpackage.json', '/assets/sub/app.js', '/assets/.hidden.js', '/assets/nope.js', '/assets/app.exe']) {
+      const r = await request(`${srv.url}${path}`)
+      expect(r.statusCode, path).toBe(404)
+      await r.body.text()
     }
   })
 })

@@ -19,6 +19,16 @@ ${message ? html`<div class="mr-error" role="alert" id="mr-login-error">${messag
   }
 }
 
+export function signedInShell(next: string): PageShell {
+  return {
+    id: 'signed-in',
+    title: 'Signed in',
+    refresh: next,
+    body: html`<h1>Signed in</h1>
+<p>This link is now spent. <a href="${next}" id="mr-continue">Continue</a></p>`,
+  }
+}
+
 const TITLES: Record<number, string> = {400: 'Bad request', 403: 'Not allowed', 404: 'Not found', 405: 'Method not allowed', 500: 'Something went wrong', 503: 'Unavailable'}
 
 export function errorShell(error: RegistryError): {status: number; shell: PageShell} {
