@@ -6,6 +6,8 @@ import {request} from 'undici'
 import {describe, expect, it} from 'vitest'
 import {canOpenBrowser} from '../../src/commands/ui.js'
 import {BIN, makeCliEnv, runCli} from '../helpers/cli.js'
+import {startTestServer} from '../helpers/server.js'
+import {seed} from './seed.js'
 
 describe('modelreg ui', () => {
   it('prints a loopback URL whose one-time code is exchanged for the cookie once, then stops on SIGTERM', async () => {
@@ -70,5 +72,35 @@ describe('modelreg ui', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('--no-open')
     expect(r.stdout).toContain('EXAMPLES')
+  })
+})
+
+describe('--url on models show and runs show', () => {
+  it('prints the page of the version (by number) and of the run on the server in use', async () => {
+    const srv = await startTestServer()
+    try {
+      const data = await seed(srv.server.backend)
+      const env = makeCliEnv({MODELREG_URL: srv.url, MODELREG_TOKEN: srv.adminToken})
+      const version = await runCli(env, ['models', 'show', 'vision/resnet:prod', '--url'])
+      expect(version.code, version.stderr).toBe(0)
+      expect(version.stdout.trim()).toBe(`${srv.url}/projects/vision/models/resnet/versions/2`)
+      const run = await runCli(env, ['runs', 'show', data.runA.slice(0, 8), '--web', '--json'])
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.json()).toEqual({url: `${srv.url}/runs/${data.runA}`})
+      const cookie = `modelreg_session=${srv.adminToken}`
+      for (const url of [version.stdout.trim(), run.json<{url: string}>().url]) {
+        const page = await request(url, {headers: {cookie}})
+        expect(page.statusCode, url).toBe(200)
+        await page.body.text()
+      }
+    } finally {
+      await srv.close()
+    }
+  })
+
+  it('a local store has no pages to link: exit 2, pointing at modelreg ui', async () => {
+    const r = await runCli(makeCliEnv(), ['models', 'show', 'x', '--url'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('modelreg ui')
   })
 })
