@@ -31,6 +31,9 @@ export default class Ui extends BaseCommand<typeof Ui> {
 
   async run(): Promise<void> {
     const settings = this.settings()
+    if (settings.backend === 'remote' && settings.url) {
+      this.note(`Note: your configuration points at the server ${settings.url}, whose own pages are at ${settings.url.replace(/\/+$/, '')}/; this serves the local store.`)
+    }
     const {defaultServerConfig} = await import('../server/config.js')
     const {startServer} = await import('../server/server.js')
     const {UiSessions, localViewer} = await import('../ui/sessions.js')
@@ -38,7 +41,7 @@ export default class Ui extends BaseCommand<typeof Ui> {
     config.auth = {enabled: true}
     // The token database the server code wants: private and thrown away, never in the user's store.
     const privateDir = mkdtempSync(join(tmpdir(), 'modelreg-ui-'))
-    const sessions = new UiSessions()
+    const sessions = new UiSessions('This page is served by modelreg ui, which signs a browser in with the one-time link it prints. Run modelreg ui again for a new link.')
     let running: Awaited<ReturnType<typeof startServer>>
     try {
       running = await startServer(config, {sessions, tokensDir: privateDir})

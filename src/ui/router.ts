@@ -132,7 +132,7 @@ export class UiRouter {
       info = await this.cookieIdentity(req)
       if (!info) {
         const target = req.url ?? '/'
-        return this.sendPage(req, res, 401, null, loginShell(safeNext(target.startsWith('/') ? target : pathname), null))
+        return this.sendPage(req, res, 401, null, loginShell(safeNext(target.startsWith('/') ? target : pathname), null, this.options.sessions.signInHint))
       }
       label.actor = info.name
     }
@@ -206,7 +206,7 @@ export class UiRouter {
     if (once !== null) {
       const secret = this.options.sessions.redeem(once)
       if (!secret) {
-        return this.sendPage(req, res, 401, null, loginShell(next, 'This sign-in link was already used or is not valid. Run modelreg ui again for a new one, or sign in with a token.'))
+        return this.sendPage(req, res, 401, null, loginShell(next, 'This sign-in link was already used or is not valid.', this.options.sessions.signInHint))
       }
       // A page that moves on by itself, not a redirect: when the browser came from elsewhere (a
       // file xdg-open opened), a redirect would stay cross-site and the SameSite=Strict cookie
@@ -218,7 +218,7 @@ export class UiRouter {
       res.end()
       return
     }
-    this.sendPage(req, res, 200, null, loginShell(next, null))
+    this.sendPage(req, res, 200, null, loginShell(next, null, this.options.sessions.signInHint))
   }
 
   /** A form POST: refused from another site (the server's Origin check ran already; Sec-Fetch-Site too when sent). */
@@ -261,7 +261,7 @@ export class UiRouter {
     }
     const token = (form.get('token') ?? '').trim()
     const info = token ? await this.options.tokens.authenticate(token) : null
-    if (!info) return this.sendPage(req, res, 401, null, loginShell(next, 'That token is not valid (unknown or revoked).'))
+    if (!info) return this.sendPage(req, res, 401, null, loginShell(next, 'That token is not valid (unknown or revoked).', this.options.sessions.signInHint))
     res.writeHead(303, {location: next, 'set-cookie': sessionCookie(token, this.secure), 'content-length': 0})
     res.end()
   }

@@ -14,6 +14,9 @@ export const COOKIE_NAME = 'modelreg_session'
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 export class UiSessions {
+  /** What the login form tells a person who has no sign-in (null: paste a server token). */
+  constructor(readonly signInHint: string | null = null) {}
+
   private readonly codes = new Map<string, TokenInfo>()
   private readonly sessions = new Map<string, TokenInfo>()
 

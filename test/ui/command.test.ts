@@ -49,7 +49,9 @@ describe('modelreg ui', () => {
       await again.body.text()
       const without = await request(`${banner.base_url}/`)
       expect(without.statusCode).toBe(401)
-      await without.body.text()
+      const withoutText = await without.body.text()
+      expect(withoutText).toContain('id="mr-login-hint"')
+      expect(withoutText).not.toContain('id="mr-login-form"') // no token database to check a token against
       // The token database the server code needs is not left in the user's store.
       expect(existsSync(join(env.home, 'tokens.db'))).toBe(false)
     } finally {

@@ -23,6 +23,7 @@ export async function eventsPage(ctx: PageContext): Promise<PageResult> {
     if (e.model !== null && e.type !== 'model.deleted') return html`<a href="${path('projects', e.project, 'models', e.model)}">${e.model}</a>`
     const run = typeof e.data.run === 'string' ? e.data.run : typeof e.data.id === 'string' && e.type.startsWith('run.') ? e.data.id : null
     if (run && e.type !== 'run.deleted') return html`<a href="${path('runs', run)}">run ${run}</a>`
+    if (typeof e.data.experiment === 'string') return html`<a href="${path('projects', e.project, 'experiments', e.data.experiment)}">${e.data.experiment}</a>`
     return html`${e.model ?? ''}`
   }
   const scope = [project ? `in ${project}` : '', model ? `for ${model}` : ''].filter(Boolean).join(' ')

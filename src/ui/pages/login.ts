@@ -3,19 +3,23 @@ import {ERROR_CODES, type RegistryError} from '../../backends/errors.js'
 import {html} from '../html.js'
 import type {PageShell} from '../layout.js'
 
-export function loginShell(next: string, message: string | null): PageShell {
+export function loginShell(next: string, message: string | null, hint: string | null = null): PageShell {
   return {
     id: 'login',
     title: 'Sign in',
     body: html`<h1>Sign in</h1>
-<p>This registry needs a token. Paste one made with <code>modelreg server tokens create</code>; it is kept in an HttpOnly cookie for this browser session.</p>
+${
+  hint
+    ? html`<p id="mr-login-hint">${hint}</p>`
+    : html`<p>This registry needs a token. Paste one made with <code>modelreg server tokens create</code>; it is kept in an HttpOnly cookie for this browser session.</p>`
+}
 ${message ? html`<div class="mr-error" role="alert" id="mr-login-error">${message}</div>` : ''}
-<form class="mr-login" method="post" action="/login" id="mr-login-form">
+${hint ? '' : html`<form class="mr-login" method="post" action="/login" id="mr-login-form">
 <input type="hidden" name="next" value="${next}">
 <label for="mr-token">Token</label>
 <input type="password" id="mr-token" name="token" autocomplete="current-password" required spellcheck="false" autofocus>
 <button type="submit">Sign in</button>
-</form>`,
+</form>`}`,
   }
 }
 
