@@ -15,6 +15,9 @@ import {isLoopback, type ServerConfig} from './config.js'
 import type {Metrics} from './metrics.js'
 import {CACHEABLE_ROUTES, ReadCache} from './read-cache.js'
 import {projectAllows, scopeAllows, type TokenInfo, type TokenStore} from './tokens.js'
+import type {AssetFiles} from '../ui/assets.js'
+import {isUiPath, UiRouter} from '../ui/router.js'
+import {UiSessions} from '../ui/sessions.js'
 
 const MAX_JSON_DEPTH = 32
 const MAX_NDJSON_LINE = 64 * 1024
@@ -40,6 +43,10 @@ export interface AppOptions {
   config: ServerConfig
   metrics: Metrics
   log: (line: string) => void
+  /** Browser sessions (`modelreg ui` hands out one-time sign-in codes through it). */
+  sessions?: UiSessions
+  /** Where the UI's static files are (default: dist/ui/assets). */
+  assets?: AssetFiles
 }
 
 interface Context {
@@ -142,9 +149,11 @@ export class App {
   /** The last Host header found allowed (most requests repeat it). */
   private lastHost: string | undefined
   private idleWaiters: (() => void)[] = []
+  readonly ui: UiRouter
 
   constructor(private readonly options: AppOptions) {
     const {config} = options
+    this.ui = new UiRouter({backend: options.backend, tokens: options.tokens, config, sessions: options.sessions ?? new UiSessions(), assets: options.assets, log: options.log})
     const hosts = config.allowed_hosts.map((h) => hostOf(h))
     if (isLoopback(config.host)) {
       this.allowedHosts = new Set(['localhost', '127.0.0.1', '::1', hostOf(config.host), ...hosts])
@@ -197,6 +206,7 @@ export class App {
       // The raw path, not a URL object: URL parsing would resolve ".." and "%2e%2e" segments
       // and so route a request somewhere other than where its path says.
       const {pathname, search} = splitTarget(req.url ?? '/')
+      if (isUiPath(pathname)) return await this.ui.handle(req, res, pathname, search, label)
       const found = this.match(req.method ?? 'GET', pathname)
       if (!found.route) {
         if (found.allowed.length > 0) {
@@ -252,6 +262,9 @@ export class App {
   private checkOrigin(req: IncomingMessage): void {
     const origin = req.headers.origin
     if (origin === undefined) return
+    // The server's own pages (same scheme and Host, the Host already checked) may send an Origin.
+    const own = `${this.options.config.tls.cert ? 'https' : 'http'}://${req.headers.host ?? ''}`
+    if (origin.toLowerCase() === own.toLowerCase()) return
     if (!this.options.config.allowed_origins.includes(origin)) {
       throw new RegistryError('permission_denied', 'cross-origin requests are refused (add the origin to allowed_origins)')
     }
@@ -261,8 +274,14 @@ export class App {
     if (route.action === 'public' || !this.options.config.auth.enabled) return null
     const header = req.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
-    if (!match) throw new RegistryError('unauthenticated', 'this server requires a token: set MODELREG_TOKEN or a profile token')
-    const token = await this.options.tokens.authenticate(match[1])
+    let token: TokenInfo | null
+    if (match) token = await this.options.tokens.authenticate(match[1])
+    else if ((req.method === 'GET' || req.method === 'HEAD') && header === undefined && typeof req.headers.cookie === 'string') {
+      // The UI's bundle reads the API with the browser's sign-in cookie: for reads only, so a
+      // cookie can never change anything (no cross-site request forgery to defend against).
+      token = await this.ui.cookieIdentity(req)
+      if (!token) throw new RegistryError('unauthenticated', 'the sign-in cookie is not valid (expired session or revoked token): sign in again')
+    } else throw new RegistryError('unauthenticated', 'this server requires a token: set MODELREG_TOKEN or a profile token')
     if (!token) throw new RegistryError('unauthenticated', 'the token is not valid (unknown or revoked)')
     if (!scopeAllows(token.scope, route.action)) {
       throw new RegistryError('permission_denied', `this needs a token with ${route.action} scope; token "${token.name}" has ${token.scope}`)

@@ -11,6 +11,7 @@ import {isLoopback, type ServerConfig} from './config.js'
 import {Metrics} from './metrics.js'
 import {openServerStores} from './stores.js'
 import type {TokenStore} from './tokens.js'
+import type {UiSessions} from '../ui/sessions.js'
 
 /** How often the server checks that its database files are still the ones it opened. */
 const FILE_CHECK_MS = 2000
@@ -31,6 +32,10 @@ export interface StartOptions {
   log?: (line: string) => void
   /** Apply missing PostgreSQL migrations at start (default); false (--no-migrate): refuse to start without them. */
   migrate?: boolean
+  /** Browser sessions for the UI (`modelreg ui` creates one-time sign-in codes in it). */
+  sessions?: UiSessions
+  /** Keep the token database here instead of data_dir (`modelreg ui`: a private temp dir, not the user's store). */
+  tokensDir?: string
 }
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -53,12 +58,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     throw fromFsError(error, `creating the data directory ${config.data_dir}`)
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const {engine: backend, tokens} = await openServerStores(config, {onBroken: (message: string) => log(message), migrate: options.migrate})
+  const {engine: backend, tokens} = await openServerStores(config, {onBroken: (message: string) => log(message), migrate: options.migrate, tokensDir: options.tokensDir})
   // Notice a database file removed or replaced under the server between writes too (/healthz then fails).
   const fileCheck = setInterval(() => backend.checkStore(), FILE_CHECK_MS)
   fileCheck.unref()
   const metrics = new Metrics()
-  const app = new App({backend, tokens, config, metrics, log})
+  const app = new App({backend, tokens, config, metrics, log, sessions: options.sessions})
   const serverOptions = {
     // Slow-drip clients: headers must arrive in time; an idle socket is closed; but a request
     // body that keeps moving (a large upload) is never cut off by a total-time limit.

@@ -51,6 +51,8 @@ export interface OpenStoresOptions {
   onBroken?: (message: string) => void
   /** Apply missing PostgreSQL migrations (default); false: refuse a database that lacks them. */
   migrate?: boolean
+  /** A SQLite store's token database in this directory instead of data_dir. */
+  tokensDir?: string
 }
 
 export async function openServerStores(config: ServerConfig, options: OpenStoresOptions = {}): Promise<ServerStores> {
@@ -64,7 +66,7 @@ export async function openServerStores(config: ServerConfig, options: OpenStores
     }
     const {LocalBackend} = await import('../backends/local/local-backend.js')
     const engine = new LocalBackend({home: config.data_dir, actor: 'server', blobs, onBroken: options.onBroken})
-    return {engine, tokens: TokenStore.inDirectory(config.data_dir)}
+    return {engine, tokens: TokenStore.inDirectory(options.tokensDir ?? config.data_dir)}
   } catch (error) {
     await blobs.close?.().catch(() => {})
     throw error
