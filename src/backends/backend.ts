@@ -592,6 +592,115 @@ export interface GcReport {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Restoring history (export/import/copy): admin-only writes that keep numbers, ids and times
+
+/** One event of a model's history as it was recorded (its id is not kept: the target numbers it). */
+export interface HistoryEvent {
+  time: string
+  type: EventType
+  version: number | null
+  tag: string | null
+  actor: string
+  data: JsonObject
+}
+
+/** A version as restore writes it: its number, time and author kept. */
+export interface VersionRecord {
+  number: number
+  comment: string
+  author: string
+  created_at: string
+  metadata: JsonObject
+  metrics: Record<string, number>
+  framework: string | null
+  format: string | null
+  source: SourceInfo
+  files: FileEntry[]
+  attachments: FileEntry[]
+  lineage: Lineage | null
+}
+
+/**
+ * A model's whole history: its fields, its live versions (numbers with their gaps), the highest
+ * number it ever gave out, its tags as they are now, and its events (pushes, tag moves, deletions,
+ * updates) oldest first. Restoring it into a store that has a prefix of it (an earlier import)
+ * appends the rest; into one that differs, it is a conflict.
+ */
+export interface ModelHistory {
+  project: {name: string; description: string; created_at: string}
+  model: {
+    name: string
+    description: string
+    owner: string | null
+    task: string | null
+    metadata: JsonObject
+    labels: Record<string, string>
+    created_at: string
+    updated_at: string
+    /** The highest version number ever given out (numbering continues after it). */
+    last_number: number
+  }
+  versions: VersionRecord[]
+  tags: Tag[]
+  events: HistoryEvent[]
+}
+
+/** A checkpoint as restore writes it: its UUID and time kept. */
+export interface CheckpointRecord {
+  uuid: string
+  step: number | null
+  metrics: Record<string, number>
+  metadata: JsonObject
+  created_at: string
+  files: FileEntry[]
+}
+
+/**
+ * A run without its metric points: they follow through logMetrics with their times (a repeated
+ * point changes nothing). `metric_summaries` says what the series hold once they are all there,
+ * so a second restore knows whether points are missing (an interrupted import) or differ (a conflict).
+ */
+export interface RunHistory {
+  project: {name: string; description: string; created_at: string}
+  experiment: {name: string; description: string; owner: string | null; framework: string | null; created_at: string; updated_at: string}
+  run: {
+    id: string
+    name: string | null
+    status: RunStatus
+    params: JsonObject
+    tags: Record<string, string>
+    author: string
+    source: SourceInfo
+    created_at: string
+    start_time: string | null
+    end_time: string | null
+  }
+  datasets: Dataset[]
+  checkpoints: CheckpointRecord[]
+  metric_summaries: MetricSummary[]
+}
+
+export interface RestoreOptions {
+  /** Compare and report, write nothing. */
+  dry_run?: boolean
+}
+
+export interface RestoreResult {
+  kind: 'model' | 'run'
+  project: string
+  /** The model's name or the run's id. */
+  name: string
+  /** created: it was not there; updated: the store had an earlier part of its history; unchanged: all of it. */
+  outcome: 'created' | 'updated' | 'unchanged'
+  /** Versions or checkpoints written, and those already there. */
+  written: number
+  unchanged: number
+  /** Runs: whether metric points are still to be sent (logMetrics, with their times). */
+  points_needed: boolean
+  dry_run: boolean
+}
+
+// ---------------------------------------------------------------------------------------------
 // The interface
 
 export interface Backend {
@@ -702,6 +811,16 @@ export interface Backend {
   verify(query?: VerifyQuery): Promise<VerifyReport>
   /** Remove blobs nothing references and stale temp files, sparing anything used recently. */
   gc(options?: GcOptions): Promise<GcReport>
+
+  // restore (admin): history written as it was, for import and copy
+  /**
+   * Write a model's whole history (numbers, times, authors, tag history, events) all-or-nothing.
+   * The same history again changes nothing; a store whose model differs fails with `conflict`
+   * and keeps its model as it was. Every blob the versions name must be stored first.
+   */
+  restoreModel(history: ModelHistory, options?: RestoreOptions): Promise<RestoreResult>
+  /** Write a run with its id, datasets and checkpoints (UUIDs kept), all-or-nothing; as restoreModel. */
+  restoreRun(history: RunHistory, options?: RestoreOptions): Promise<RestoreResult>
 
   // blobs (content-addressed by sha256)
   /** The digests, of those given, that the store does not hold. */

@@ -251,6 +251,59 @@ export const SCHEMAS: Record<string, Schema> = {
   /** The answer to a missing-blob query: the digests the caller must upload, as a bare array. */
   MissingDigests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
+  /** A model's whole history (see README, "Move, back up and restore"; Backend.restoreModel). */
+  RestoreModel: obj({
+    project: obj({name: str, description: str, created_at: time}),
+    model: obj({
+      name: str,
+      description: str,
+      owner: nullable(str),
+      task: nullable(str),
+      metadata: jsonObject,
+      labels: stringMap,
+      created_at: time,
+      updated_at: time,
+      last_number: int,
+    }),
+    versions: {
+      type: 'array',
+      items: obj({
+        number: int,
+        comment: str,
+        author: str,
+        created_at: time,
+        metadata: jsonObject,
+        metrics: numberMap,
+        framework: nullable(str),
+        format: nullable(str),
+        source: SOURCE,
+        files: {type: 'array', items: FILE},
+        attachments: {type: 'array', items: FILE},
+        lineage: nullable(jsonObject),
+      }),
+    },
+    tags: {type: 'array', items: obj({tag: str, version: int, updated_at: time})},
+    events: {type: 'array', items: obj({time, type: str, version: nullable(int), tag: nullable(str), actor: str, data: jsonObject})},
+  }),
+  /** A run without its metric points (Backend.restoreRun). */
+  RestoreRun: obj({
+    project: obj({name: str, description: str, created_at: time}),
+    experiment: obj({name: str, description: str, owner: nullable(str), framework: nullable(str), created_at: time, updated_at: time}),
+    run: jsonObject,
+    datasets: {type: 'array', items: jsonObject},
+    checkpoints: {type: 'array', items: obj({uuid: str, step: nullable(int), metrics: numberMap, metadata: jsonObject, created_at: time, files: {type: 'array', items: FILE}})},
+    metric_summaries: {type: 'array', items: jsonObject},
+  }),
+  RestoreResult: obj({
+    kind: {type: 'string', enum: ['model', 'run']},
+    project: str,
+    name: str,
+    outcome: {type: 'string', enum: ['created', 'updated', 'unchanged']},
+    written: int,
+    unchanged: int,
+    points_needed: {type: 'boolean'},
+    dry_run: {type: 'boolean'},
+  }),
   BlobSize: obj({size: int}),
   /** A presigned read, or url null: read through the server. */
   BlobUrl: {

@@ -3,7 +3,7 @@
  * call becomes a request (client) and a request becomes the same Backend call (server). The
  * OpenAPI document is generated from this table too, so the three cannot drift apart.
  */
-import type {Backend, EventQuery, EventType, JsonObject, ModelQuery, ModelSortField, PageQuery, RunQuery, RunStatus, SortOrder} from '../backends/backend.js'
+import type {Backend, EventQuery, EventType, JsonObject, ModelHistory, ModelQuery, RunHistory, ModelSortField, PageQuery, RunQuery, RunStatus, SortOrder} from '../backends/backend.js'
 import {invalid} from '../backends/errors.js'
 import {isJsonObject, quote} from '../backends/validation.js'
 
@@ -724,6 +724,36 @@ export const JSON_ROUTES = {
       if (b.grace_seconds !== undefined && typeof b.grace_seconds !== 'number') throw invalid('grace_seconds must be a number')
       return [{dry_run: b.dry_run as boolean | undefined, grace_seconds: b.grace_seconds as number | undefined}]
     },
+  }),
+  restoreModel: route({
+    id: 'restoreModel',
+    backend: 'restoreModel',
+    method: 'POST',
+    path: `${API_PREFIX}/restore/models`,
+    action: 'admin',
+    idempotent: true,
+    summary:
+      "Write a model's whole history as it was elsewhere (import, copy): version numbers, times, authors, tags and events kept, all-or-nothing. The same history again changes nothing; a model that differs is a 409 conflict. Blobs first (blobs/missing, then PUT).",
+    requestSchema: 'RestoreModel',
+    responseSchema: 'RestoreResult',
+    encode: (history, options) => ({params: {}, query: {dry_run: options?.dry_run ? 'true' : undefined}, body: history}),
+    decode: (r) => [body(r) as unknown as ModelHistory, {dry_run: one(r.query, 'dry_run') === 'true'}],
+    query: ['dry_run'],
+  }),
+  restoreRun: route({
+    id: 'restoreRun',
+    backend: 'restoreRun',
+    method: 'POST',
+    path: `${API_PREFIX}/restore/runs`,
+    action: 'admin',
+    idempotent: true,
+    summary:
+      'Write a run with its id, datasets and checkpoints (UUIDs kept), all-or-nothing; its metric points follow through POST /runs/{run}/metrics with their times. The answer says whether points are still needed.',
+    requestSchema: 'RestoreRun',
+    responseSchema: 'RestoreResult',
+    encode: (history, options) => ({params: {}, query: {dry_run: options?.dry_run ? 'true' : undefined}, body: history}),
+    decode: (r) => [body(r) as unknown as RunHistory, {dry_run: one(r.query, 'dry_run') === 'true'}],
+    query: ['dry_run'],
   }),
   missingBlobs: route({
     id: 'missingBlobs',

@@ -35,7 +35,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS)
 
 const BLOB_URL_ROUTES = new Set<string>([STREAM_ROUTES.blobDownloadUrl.id, STREAM_ROUTES.blobUploadUrl.id, STREAM_ROUTES.commitBlobUpload.id])
-const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id])
+const MANIFEST_ROUTES = new Set<string>([JSON_ROUTES.createVersion.id, JSON_ROUTES.missingBlobs.id, JSON_ROUTES.restoreModel.id, JSON_ROUTES.restoreRun.id])
 
 export interface AppOptions {
   backend: SqlEngine

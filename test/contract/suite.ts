@@ -12,6 +12,7 @@ import {downloadVersion, writeTar} from '../../src/registry/download.js'
 import {pushVersion, type PushInput} from '../../src/registry/push.js'
 import {markDamaged, tempDir} from '../helpers/tmp.js'
 import {files, rejects, sha, streamToBuffer} from './helpers.js'
+import {restoreContract} from './restore.js'
 import {trackingContract} from './tracking.js'
 
 /** Raw access to where a store keeps blob bytes, behind its back: integrity tests damage them. */
@@ -671,5 +672,6 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
     })
 
     trackingContract(() => ({target, backend: b, work}))
+    restoreContract(() => ({backend: b, work}))
   })
 }

@@ -22,6 +22,10 @@ import type {
   GcOptions,
   GcReport,
   Lineage,
+  ModelHistory,
+  RestoreOptions,
+  RestoreResult,
+  RunHistory,
   LocalFileSource,
   MetricPoint,
   MetricPointsInput,
@@ -92,6 +96,7 @@ import type {Dialect, SqlDriver} from './driver.js'
 import {type EventFields, missingBlob, now, parseJson, type ProjectRow, Session} from './session.js'
 import {mapLimit} from '../pool.js'
 import type {Maintenance} from './maintenance.js'
+import {Restore} from './restore.js'
 import {Tracking} from './tracking.js'
 import {all, count, done, get, pageOf, run, type Task} from './task.js'
 
@@ -980,6 +985,17 @@ export class SqlEngine implements Backend {
 
   listCheckpoints(run: string): Promise<CheckpointSummary[]> {
     return this.tracking.listCheckpoints(run)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // restore (restore.ts)
+
+  restoreModel(history: ModelHistory, options?: RestoreOptions): Promise<RestoreResult> {
+    return new Restore(this.driver, this.session, (files) => this.checkStored(files)).restoreModel(history, options)
+  }
+
+  restoreRun(history: RunHistory, options?: RestoreOptions): Promise<RestoreResult> {
+    return new Restore(this.driver, this.session, (files) => this.checkStored(files)).restoreRun(history, options)
   }
 
   // -------------------------------------------------------------------------------------------

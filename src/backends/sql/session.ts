@@ -62,10 +62,10 @@ export class Session {
   }
 
   /** The project, created (with its event) on first write; safe against a concurrent creator. */
-  *ensureProject(name: string): Task<ProjectRow> {
+  *ensureProject(name: string, restored?: {description: string; created_at: string}): Task<ProjectRow> {
     const existing = yield* this.findProject(name)
     if (existing) return existing
-    const time = now()
+    const time = restored?.created_at ?? now()
     const inserted = yield* get<{id: number}>(
       'INSERT INTO projects (name, name_key, created_at) VALUES (?, ?, ?) ON CONFLICT (name_key) DO NOTHING RETURNING id',
       name,
@@ -73,14 +73,25 @@ export class Session {
       time,
     )
     if (!inserted) return (yield* this.findProject(name)) as ProjectRow
-    yield* this.event('project.created', {project: name})
-    return {id: inserted.id, name, name_key: nameKey(name), description: '', created_at: time}
+    if (restored) {
+      if (restored.description) yield* run('UPDATE projects SET description = ? WHERE id = ?', restored.description, inserted.id)
+      yield* this.eventAs('project.created', {project: name}, time, this.actor, {})
+    } else yield* this.event('project.created', {project: name})
+    return {id: inserted.id, name, name_key: nameKey(name), description: restored?.description ?? '', created_at: time}
   }
 
   *event(type: EventType, fields: EventFields): Task<void> {
+    yield* this.eventAs(type, fields, now(), this.actor, this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {}))
+  }
+
+  /**
+   * An event written as it was recorded elsewhere (restore): its time, actor and data kept. Its
+   * id is the next in this store's journal, like any other event's.
+   */
+  *eventAs(type: EventType, fields: EventFields, time: string, actor: string, data: JsonObject): Task<void> {
     yield* run(
       this.dialect.insertEvent,
-      now(),
+      time,
       type,
       fields.project,
       nameKey(fields.project),
@@ -89,8 +100,8 @@ export class Session {
       fields.modelId ?? null,
       fields.version ?? null,
       fields.tag ?? null,
-      this.actor,
-      JSON.stringify(this.eventContext ? {...fields.data, ...this.eventContext} : (fields.data ?? {})),
+      actor,
+      JSON.stringify(data),
     )
   }
 

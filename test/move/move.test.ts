@@ -1,0 +1,251 @@
+/** export, import and copy: lossless round trips, idempotence, conflicts, hostile archives. */
+import {createHash} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {PassThrough} from 'node:stream'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import type {Backend} from '../../src/backends/backend.js'
+import {LocalBackend} from '../../src/backends/local/local-backend.js'
+import {RemoteBackend} from '../../src/backends/remote/remote-backend.js'
+import {parseSelection} from '../../src/registry/move/history.js'
+import {copyStore, exportArchive, importArchive} from '../../src/registry/move/move.js'
+import {tarHeader, TarWriter} from '../../src/registry/move/tar.js'
+import {pushCheckpoint, pushVersion} from '../../src/registry/push.js'
+import {collect, files, fromArray} from '../contract/helpers.js'
+import {makeCliEnv, runCli} from '../helpers/cli.js'
+import {startTestServer, type TestServer} from '../helpers/server.js'
+import {tempDir} from '../helpers/tmp.js'
+
+const everything = parseSelection([], {defaultProject: 'default'})
+const local = (home = join(tempDir('move-'), 'store')) => new LocalBackend({home, actor: 'mover@example.com'})
+
+async function seed(b: Backend, work: string, points = 20_000): Promise<{run: string}> {
+  const push = (model: string, content: string, extra = {}) =>
+    pushVersion(b, {project: 'default', model, paths: [files(join(work, createHash('sha256').update(model + content).digest('hex').slice(0, 8)), {'model.pkl': content})], author: 'alice@example.com', ...extra})
+  const run = await b.createRun('default', {experiment: 'exp', name: 'r1', params: {lr: 0.1}, author: 'alice@example.com'})
+  await b.logMetrics(run.id, fromArray(Array.from({length: points}, (_, i) => ({name: 'loss', value: 1 / (i + 1), step: i, time: new Date(1_700_000_000_000 + i).toISOString()}))))
+  await b.setDataset(run.id, {tag: 'train', uri: 's3://bucket/train'})
+  const ckpt = (await pushCheckpoint(b, run.id, [files(join(work, 'ckpt'), {'w.bin': 'weights'})], {step: 10}))
+  await b.updateRun(run.id, {status: 'completed'})
+  await push('credit-risk', 'one', {comment: 'first'})
+  await push('credit-risk', 'two', {tags: ['staging']})
+  await push('credit-risk', 'three', {run_id: run.id})
+  await b.setTag('default', 'credit-risk', 'prod', '1')
+  await b.setTag('default', 'credit-risk', 'prod', '2')
+  await b.setTag('default', 'credit-risk', 'prod', '3')
+  await b.deleteVersion('default', 'credit-risk', 3)
+  await b.registerCheckpoint('team-a', 'churn', ckpt.uuid, {author: 'bob@example.com'})
+  await b.updateModel('team-a', 'churn', {description: 'churn model', labels: {env: 'prod'}})
+  return {run: run.id}
+}
+
+const noIds = <T extends {id?: unknown}>(items: T[]) => items.map(({id: _id, ...rest}) => rest)
+
+/** Every read a user makes, to compare two stores (event ids aside). */
+async function snapshot(b: Backend, run: string) {
+  const out: Record<string, unknown> = {}
+  out.projects = (await b.listProjects()).items
+  for (const p of ['default', 'team-a']) {
+    out[`${p}/models`] = (await b.listModels(p)).items
+    out[`${p}/log`] = noIds((await b.modelLog(p)).items)
+    for (const m of (await b.listModels(p)).items) {
+      out[`${p}/${m.name}/versions`] = (await b.listVersions(p, m.name)).items
+      out[`${p}/${m.name}/tags`] = await b.listTags(p, m.name)
+      for (const v of (await b.listVersions(p, m.name)).items) out[`${p}/${m.name}:${v.version}`] = await b.getVersion(p, m.name, String(v.version))
+    }
+  }
+  out.events = noIds((await b.listEvents({limit: 10_000})).items.filter((e) => e.model !== null)).map((e) => ({...e, data: {...e.data, token: undefined}}))
+  out.run = await b.getRun(run)
+  out.metrics = await collect(b.readMetrics(run))
+  out.experiments = (await b.listExperiments('default')).items
+  return out
+}
+
+async function toFile(b: Backend, path: string, selection = everything): Promise<void> {
+  const out = new PassThrough()
+  const chunks: Buffer[] = []
+  out.on('data', (c) => chunks.push(c))
+  await exportArchive(b, selection, out)
+  out.end()
+  writeFileSync(path, Buffer.concat(chunks))
+}
+
+describe('export -> import', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('restores every read into an empty local store and through a server; twice changes nothing; numbering continues', async () => {
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work)
+    const archive = join(work, 'a.tar')
+    await toFile(source, archive)
+    const expected = await snapshot(source, run)
+
+    for (const target of [local(), new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})]) {
+      const first = await importArchive(target, archive)
+      expect(first.conflicts).toEqual([])
+      expect(first.models.written).toBe(2)
+      expect(first.metric_points.written).toBe(20_000)
+      expect(await snapshot(target, run)).toEqual(expected)
+      expect((await target.verify()).ok).toBe(true)
+      const again = await importArchive(target, archive)
+      expect(again).toMatchObject({models: {written: 0, unchanged: 2}, runs: {written: 0, unchanged: 1}, blobs: {written: 0}, metric_points: {written: 0}})
+      expect(await snapshot(target, run)).toEqual(expected)
+      const next = await pushVersion(target, {project: 'default', model: 'credit-risk', paths: [files(join(work, 'next'), {'m.pkl': 'four'})], author: 'a@example.com'})
+      expect(next.version.version).toBe(4) // 3 was deleted at the source: never reused
+      await target.close()
+    }
+    await source.close()
+  }, 120_000)
+
+  it('a diverged model is a conflict (left as it is), the others are imported; dry run writes nothing', async () => {
+    const work = tempDir('move-work-')
+    const source = local()
+    await seed(source, work, 10)
+    const archive = join(work, 'a.tar')
+    await toFile(source, archive)
+    const target = local()
+    await pushVersion(target, {project: 'default', model: 'credit-risk', paths: [files(join(work, 'other'), {'x.pkl': 'other'})], author: 'eve@example.com'})
+    const dry = await importArchive(target, archive, {dryRun: true})
+    expect(dry.conflicts.map((c) => c.name)).toEqual(['credit-risk'])
+    expect((await target.listProjects()).items.map((p) => p.name)).toEqual(['default'])
+    const report = await importArchive(target, archive)
+    expect(report.conflicts).toHaveLength(1)
+    expect(report.conflicts[0]).toMatchObject({kind: 'model', project: 'default', name: 'credit-risk'})
+    expect((await target.listVersions('default', 'credit-risk')).items.map((v) => v.author)).toEqual(['eve@example.com'])
+    expect((await target.getModel('team-a', 'churn')).description).toBe('churn model')
+    await target.close()
+    await source.close()
+
+    const env = makeCliEnv()
+    await runCli(env, ['models', 'push', 'credit-risk', join(work, 'other')])
+    const cli = await runCli(env, ['import', archive, '--json'])
+    expect(cli.code).toBe(4)
+    expect(cli.json().conflicts).toHaveLength(1)
+    expect(cli.stderr).toContain('conflict: model default/credit-risk')
+  }, 120_000)
+})
+
+describe('hostile archives', () => {
+  const header = `${JSON.stringify({format: 'modelreg-archive', version: 1})}\n`
+  async function archive(entries: [string, Buffer | string][], end = true): Promise<string> {
+    const out = new PassThrough()
+    const chunks: Buffer[] = []
+    out.on('data', (c) => chunks.push(c))
+    const tar = new TarWriter(out)
+    for (const [path, data] of entries) await tar.entry(path, data)
+    if (end) await tar.finish()
+    const path = join(tempDir('hostile-'), 'x.tar')
+    writeFileSync(path, Buffer.concat(chunks))
+    return path
+  }
+  const good = async () => {
+    const work = tempDir('move-work-')
+    const source = local()
+    await seed(source, work, 10)
+    const path = join(work, 'a.tar')
+    await toFile(source, path)
+    await source.close()
+    return readFileSync(path)
+  }
+
+  it('refuses path tricks, a blob that does not match its digest, colliding records, lying sizes and truncation; nothing is written', async () => {
+    const digest = createHash('sha256').update('real').digest('hex')
+    const cases: [string, string, RegExp][] = [
+      ['path', await archive([['modelreg-archive.json', header], ['../../etc/passwd', 'x']]), /not part of a modelreg archive/],
+      ['absolute', await archive([['modelreg-archive.json', header], ['/blobs/sha256/' + digest, 'real']]), /not part of a modelreg archive/],
+      ['digest', await archive([['modelreg-archive.json', header], [`blobs/sha256/${digest}`, 'fake'], ['modelreg-archive-end.json', '{"records":0,"blobs":1}']]), /does not match its digest/],
+      ['no end', await archive([['modelreg-archive.json', header]]), /no end record|truncated/],
+    ]
+    // A good archive with one model record twice: colliding records.
+    const bytes = await good()
+    const dup = join(tempDir('hostile-'), 'dup.tar')
+    {
+      const {readTar} = await import('../../src/registry/move/tar.js')
+      const {Readable} = await import('node:stream')
+      const out = new PassThrough()
+      const chunks: Buffer[] = []
+      out.on('data', (c) => chunks.push(c))
+      const tar = new TarWriter(out)
+      let model: Buffer | null = null
+      for await (const e of readTar(Readable.from([bytes]))) {
+        const body = Buffer.concat(await collect(e.body))
+        if (e.path === 'modelreg-archive-end.json') {
+          await tar.entry('records/99999999.model.json', model as Buffer)
+          const end = JSON.parse(body.toString())
+          await tar.entry(e.path, JSON.stringify({...end, records: end.records + 1}))
+          continue
+        }
+        if (e.path.endsWith('.model.json') && !model) model = body
+        await tar.entry(e.path, body)
+      }
+      await tar.finish()
+      writeFileSync(dup, Buffer.concat(chunks))
+    }
+    cases.push(['collide', dup, /twice: its records collide/])
+    // A size field that lies: the header claims more bytes than the archive holds.
+    const lying = Buffer.concat([tarHeader('modelreg-archive.json', header.length), Buffer.from(header.padEnd(512, '\0')), tarHeader(`blobs/sha256/${digest}`, 1_000_000), Buffer.from('real'.padEnd(512, '\0'))])
+    const lyingPath = join(tempDir('hostile-'), 'lying.tar')
+    writeFileSync(lyingPath, lying)
+    cases.push(['lying size', lyingPath, /truncated|lies about its size/])
+    for (const [name, path, message] of cases) {
+      const target = local()
+      await expect(importArchive(target, path), name).rejects.toThrow(message)
+      expect((await target.listProjects()).items, name).toEqual([])
+      expect(await target.missingBlobs([digest]), name).toEqual([digest])
+      await target.close()
+    }
+    const env = makeCliEnv()
+    const cli = await runCli(env, ['import', cases[0][1]])
+    expect(cli.code).toBe(2)
+    expect(cli.stderr.trim().split('\n')).toHaveLength(1)
+  }, 120_000)
+})
+
+describe('copy', () => {
+  it('local -> server -> another local ends identical; a second run moves nothing', async () => {
+    const server = await startTestServer()
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work, 5_000)
+    const remote = new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})
+    const first = await copyStore(source, remote, everything)
+    expect(first.blobs.written).toBeGreaterThan(0)
+    const second = await copyStore(source, remote, everything)
+    expect(second).toMatchObject({blobs: {written: 0, bytes: 0}, models: {written: 0}, runs: {written: 0}, metric_points: {written: 0}})
+    const last = local()
+    await copyStore(remote, last, everything)
+    expect(await snapshot(last, run)).toEqual(await snapshot(source, run))
+    expect((await copyStore(remote, last, everything)).blobs.bytes).toBe(0)
+    for (const b of [source, remote, last]) await b.close()
+    await server.close()
+  }, 120_000)
+
+  it('killed with SIGKILL part-way, a re-run finishes it', async () => {
+    const work = tempDir('move-work-')
+    const env = makeCliEnv()
+    const source = new LocalBackend({home: env.home, actor: 'a@example.com'})
+    const {run} = await seed(source, work, 200_000)
+    const targetHome = join(tempDir('move-target-'), 'store')
+    const {spawn} = await import('node:child_process')
+    const {BIN} = await import('../helpers/cli.js')
+    const child = spawn(process.execPath, [BIN, 'copy', '--to', targetHome], {env: env.env, cwd: env.cwd, stdio: 'ignore'})
+    await new Promise((r) => setTimeout(r, 2500))
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('exit', r))
+    const again = await runCli(env, ['copy', '--to', targetHome, '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    const target = new LocalBackend({home: targetHome, actor: 'a@example.com'})
+    expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
+    const third = await runCli(env, ['copy', '--to', targetHome, '--json'])
+    expect(third.json()).toMatchObject({blobs: {written: 0, bytes: 0}, models: {written: 0}, runs: {written: 0}})
+    await target.close()
+    await source.close()
+  }, 120_000)
+})
