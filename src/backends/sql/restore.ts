@@ -366,7 +366,7 @@ export class Restore {
           h.model.updated_at,
           h.model.last_number,
         )) as {id: number}
-        yield* this.writeHistory(h, id, project.name, h.versions, [], h.events)
+        yield* this.writeHistory(h, id, project.name, h.versions, h.events)
         return result('created', h.versions.length, 0)
       }
       yield* this.lock('models', found.id, dryRun)
@@ -417,13 +417,13 @@ export class Restore {
         h.model.last_number,
         row.id,
       )
-      yield* this.writeHistory(h, row.id, row.project_name, missing, existing, h.events.slice(events.length))
+      yield* this.writeHistory(h, row.id, row.project_name, missing, h.events.slice(events.length))
       return result('updated', missing.length, existing.length)
     })
   }
 
   /** Versions, tags (as the history has them now) and events, for a model row that exists. */
-  private *writeHistory(h: ModelHistory, modelId: number, project: string, versions: VersionRecord[], existing: VersionRecord[], events: HistoryEvent[]): Task<void> {
+  private *writeHistory(h: ModelHistory, modelId: number, project: string, versions: VersionRecord[], events: HistoryEvent[]): Task<void> {
     const claimTime = new Date().toISOString()
     for (const v of versions) {
       for (const f of [...v.files, ...v.attachments]) yield* this.session.claimBlob(f.sha256, f.size, claimTime, project)
@@ -452,7 +452,6 @@ export class Restore {
       for (const f of v.files) yield* run(insertFile, id, 'file', f.path, f.size, f.sha256, f.mode)
       for (const f of v.attachments) yield* run(insertFile, id, 'attachment', f.path, f.size, f.sha256, f.mode)
     }
-    void existing
     yield* run('DELETE FROM tags WHERE model_id = ?', modelId)
     for (const t of h.tags) {
       const version = (yield* get<{id: number}>('SELECT id FROM versions WHERE model_id = ? AND number = ?', modelId, t.version)) as {id: number}
