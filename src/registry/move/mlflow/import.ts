@@ -420,6 +420,8 @@ class MlflowImport {
     const added: VersionRecord[] = []
     for (const v of live) {
       const vwhat = `${what} version ${v.version}`
+      const fromRun = v.run_id ? this.runs.get(v.run_id) : undefined
+      if (fromRun && v.source) this.cover(fromRun.run.id, v.source, fromRun.run)
       const stored = have.get(v.version)
       if (stored) {
         const now = this.versionFields(v)
@@ -577,7 +579,6 @@ class MlflowImport {
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     const entry = v.run_id ? this.runs.get(v.run_id) : undefined
-    if (v.run_id && entry) this.cover(v.run_id, v.source, entry.run)
     if (v.run_id && !entry) this.unmapped('lineage', `${what} run ${v.run_id}`, 'the run was not imported (deleted in MLflow, or not in this source): the version has no lineage; its metadata keeps mlflow.run_id')
     const run = entry?.history.run
     const metrics: Record<string, number> = {}
