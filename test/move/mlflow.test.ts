@@ -21,6 +21,7 @@ const RUN2 = 'b1b2c3d4e5f60718293a4b5c6d7e8f91'
 const RUN3 = 'c1b2c3d4e5f60718293a4b5c6d7e8f92'
 const RUN4 = 'd1b2c3d4e5f60718293a4b5c6d7e8f93'
 const TRASHED = 'e1b2c3d4e5f60718293a4b5c6d7e8f94'
+const RUNNING = 'f1b2c3d4e5f60718293a4b5c6d7e8f95'
 
 /** Writes files the way MLflow's file store does: meta.yaml by yaml.safe_dump, one file per key. */
 class MlrunsTree {
@@ -143,6 +144,7 @@ function seedTree(root: string): MlrunsTree {
     metrics: {loss: [`${T0 + 100_000} 0.9`, `${T0 + 101_000} 0.8 0`, `${T0 + 102_000} 0.7 0`, `${T0 + 103_000} NaN 1`]},
     artifacts: {'model/MLmodel': MLMODEL, 'model/model.pkl': 'pickle-bytes-2'},
   })
+  t.run('1', RUNNING, {name: 'still-going', status: 1, start: T0 + 150_000, end: null, metrics: {loss: [`${T0 + 150_000} 0.4 0`]}})
   t.run('1', RUN3, {name: 'gone-3', status: 5, start: T0 + 200_000, end: T0 + 200_500, lifecycle: 'deleted'})
   // A deleted experiment, moved to .trash as MLflow does.
   t.experiment('2', 'old')
@@ -181,8 +183,8 @@ describe('import mlflow from a file store', () => {
     const report = first.json()
     expect(report.models).toEqual({written: 1, unchanged: 0, conflicts: 0})
     expect(report.versions).toEqual({written: 2, unchanged: 0})
-    expect(report.runs).toEqual({written: 2, unchanged: 0, conflicts: 0})
-    expect(report.metric_points.written).toBe(10 + 2 + 1)
+    expect(report.runs).toEqual({written: 3, unchanged: 0, conflicts: 0})
+    expect(report.metric_points.written).toBe(10 + 2 + 1 + 1)
     expect(report.experiments).toEqual({written: 2, unchanged: 0})
     expect(report.blobs.written).toBe(3) // MLmodel once (same bytes), two pickles
     const unmapped = report.unmapped.map((u: {kind: string; mlflow: string}) => `${u.kind} ${u.mlflow}`)
@@ -207,7 +209,8 @@ describe('import mlflow from a file store', () => {
 
     // Runs, field by field.
     const runs = await json(env, ['runs', 'list', '--experiment', 'churn-training'])
-    expect(runs.items.map((r: {id: string}) => r.id).sort()).toEqual([RUN1, RUN2])
+    expect(runs.items.map((r: {id: string}) => r.id).sort()).toEqual([RUN1, RUN2, RUNNING])
+    expect(await json(env, ['runs', 'show', RUNNING])).toMatchObject({status: 'running', end_time: null})
     const r1 = await json(env, ['runs', 'show', RUN1])
     expect(r1).toMatchObject({
       id: RUN1,
@@ -275,20 +278,27 @@ describe('import mlflow from a file store', () => {
     expect(again).toMatchObject({
       models: {written: 0, unchanged: 1, conflicts: 0},
       versions: {written: 0},
-      runs: {written: 0, unchanged: 2, conflicts: 0},
+      runs: {written: 0, unchanged: 3, conflicts: 0},
       metric_points: {written: 0},
       blobs: {written: 0},
       experiments: {written: 0, unchanged: 2},
     })
+    // The running run logs two more points.
+    writeFileSync(join(root, '1', RUNNING, 'metrics', 'loss'), [`${T0 + 150_000} 0.4 0`, `${T0 + 151_000} 0.3 1`, `${T0 + 152_000} 0.2 2`].join('\n') + '\n')
     // MLflow gains a run, a version from it (after modelreg's own 5), and the champion alias moves.
     tree.run('1', RUN4, {name: 'new-run', status: 3, start: T0 + 500_000, end: T0 + 510_000, params: {lr: '0.02'}, metrics: {loss: [`${T0 + 500_000} 0.05 0`]}, artifacts: {'model/model.pkl': 'pickle-bytes-4'}})
     tree.version('credit-risk', {version: 6, time: T0 + 520_000, source: `runs:/${RUN4}/model`, run: RUN4, description: 'retrained'})
     tree.model('credit-risk', {description: 'Credit risk scorer', time: T0 + 300_000, updated: T0 + 530_000, tags: {team: 'risk', 'long note': 'not a label key'}, aliases: {champion: 6}})
     const dry = (await runCli(env, ['import', 'mlflow', root, '--json', '--dry-run'])).json()
-    expect(dry).toMatchObject({dry_run: true, runs: {written: 1}, versions: {written: 1}})
-    expect((await json(env, ['runs', 'list'])).items).toHaveLength(2)
+    expect(dry).toMatchObject({dry_run: true, runs: {written: 2}, versions: {written: 1}})
+    expect((await json(env, ['runs', 'list'])).items).toHaveLength(3)
     const third = (await runCli(env, ['import', 'mlflow', root, '--json'])).json()
-    expect(third).toMatchObject({models: {written: 1, unchanged: 0}, versions: {written: 1, unchanged: 2}, runs: {written: 1, unchanged: 2}, metric_points: {written: 1}, blobs: {written: 1}})
+    expect(third).toMatchObject({models: {written: 1, unchanged: 0}, versions: {written: 1, unchanged: 2}, runs: {written: 2, unchanged: 2}, metric_points: {written: 1 + 3}, blobs: {written: 1}})
+    expect((await json(env, ['runs', 'metrics', RUNNING])).points.map((p: {step: number; value: number}) => [p.step, p.value])).toEqual([
+      [0, 0.4],
+      [1, 0.3],
+      [2, 0.2],
+    ])
     const versions = await json(env, ['models', 'list-versions', 'credit-risk'])
     expect(versions.items.map((v: {version: number; tags: string[]}) => [v.version, v.tags.filter((t: string) => t !== 'latest').sort()])).toEqual([
       [6, ['champion']],
@@ -297,7 +307,7 @@ describe('import mlflow from a file store', () => {
     ])
     expect((await json(env, ['models', 'show', 'credit-risk:6'])).lineage.run.id).toBe(RUN4)
     const fourth = (await runCli(env, ['import', 'mlflow', root, '--json'])).json()
-    expect(fourth).toMatchObject({models: {written: 0, unchanged: 1}, runs: {written: 0, unchanged: 3}, versions: {written: 0}})
+    expect(fourth).toMatchObject({models: {written: 0, unchanged: 1}, runs: {written: 0, unchanged: 4}, versions: {written: 0}})
     // The human summary ends with what was not carried over.
     const human = await runCli(env, ['import', 'mlflow', root])
     expect(human.code).toBe(0)
