@@ -8,7 +8,9 @@ export default class Import extends BaseCommand<typeof Import> {
   static override summary = 'Restore an archive written by export into the configured store, losslessly.'
   static override description = `Version numbers, run ids, checkpoint UUIDs, times, authors, tag history and model events are kept; numbering continues after the highest number the model ever used. The whole archive is checked first (every blob's sha256, every record, no entry outside the format): a damaged or forged archive is refused and nothing is imported.
 
-Each model and each run is imported all-or-nothing. Importing the same archive again changes nothing. A model or run the store already has with other content is a conflict: it is left as it is, the others are imported, the conflicts are listed and the command exits 4. Into a server, the token needs admin scope (the import writes history). Event ids are not kept: imported events are appended to the target's journal with their original times.`
+Each model and each run is imported all-or-nothing. Importing the same archive again changes nothing. A model or run the store already has with other content is a conflict: it is left as it is, the others are imported, the conflicts are listed and the command exits 4. Into a server, the token needs admin scope (the import writes history). Event ids are not kept: imported events are appended to the target's journal with their original times.
+
+From MLflow (a tracking server or an mlruns/ directory): modelreg import mlflow URI.`
 
   static override examples = ['<%= config.bin %> import backup.tar.gz', '<%= config.bin %> import backup.tar --dry-run', 'ssh backup "cat team-a.tar" | <%= config.bin %> import - --json']
 

@@ -83,7 +83,7 @@ function count(report: MoveReport, result: RestoreResult): void {
 }
 
 /** Restore one record; a conflict is counted and listed, anything else stops the move. */
-async function restore(target: Backend, report: MoveReport, record: {model: ModelHistory} | {run: RunHistory}): Promise<RestoreResult | null> {
+export async function restore(target: Backend, report: MoveReport, record: {model: ModelHistory} | {run: RunHistory}): Promise<RestoreResult | null> {
   try {
     const result = 'model' in record ? await target.restoreModel(record.model, {dry_run: report.dry_run}) : await target.restoreRun(record.run, {dry_run: report.dry_run})
     count(report, result)
