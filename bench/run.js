@@ -3,8 +3,9 @@
  * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...] [-- --save FILE] [-- --keep]
  *
  * Cases: startup, local, remote, metrics, scale, reads, memory; and pgscale (a server on
- * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables) and python (the Python
- * client: needs .venv-python), which a --quick run includes only when named with --only.
+ * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables), python (the Python
+ * client: needs .venv-python) and ui (pages rendered in Chromium: needs /usr/bin/chromium, and
+ * is skipped with a note without it), which a --quick run includes only when named with --only.
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
@@ -908,6 +909,162 @@ async function pythonClient() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// the web UI in Chromium
+
+const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const UI_SIZES = QUICK ? {models: 1000, runs: 10_000, points: 100_000} : {models: 10_000, runs: 100_000, points: 1_000_000}
+
+/** A store for the UI rows, written straight into its tables: models, an experiment's runs, one long series. */
+function buildUiStore(home) {
+  modelreg(['projects', 'create', 'default'], {MODELREG_HOME: home})
+  const db = new Database(join(home, 'registry.db'))
+  db.pragma('journal_mode = WAL')
+  const blob = createHash('sha256').update('weights').digest('hex')
+  mkdirSync(join(home, 'blobs', 'sha256', blob.slice(0, 2)), {recursive: true})
+  writeFileSync(join(home, 'blobs', 'sha256', blob.slice(0, 2), blob.slice(2)), 'weights', {mode: 0o444})
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  const iso = (ms) => new Date(ms).toISOString()
+  const {id: projectId} = db.prepare("SELECT id FROM projects WHERE name_key = 'default'").get()
+  const insertModel = db.prepare('INSERT INTO models (project_id, name, name_key, description, created_at, updated_at, last_number) VALUES (?, ?, ?, ?, ?, ?, 3)')
+  const insertVersion = db.prepare(
+    `INSERT INTO versions (model_id, number, comment, author, created_at, metadata, metrics, source, size, file_count, attachment_count) VALUES (?, ?, 'bench', 'bench@example.com', ?, '{}', ?, '{}', 7, 1, 0)`,
+  )
+  const insertFile = db.prepare("INSERT INTO version_files (version_id, kind, path, size, sha256, mode) VALUES (?, 'file', 'model.bin', 7, ?, 420)")
+  db.prepare('INSERT OR IGNORE INTO blobs (digest, size, created_at, touched_at) VALUES (?, 7, ?, ?)').run(blob, iso(t0), iso(t0))
+  const experimentId = Number(db.prepare("INSERT INTO experiments (project_id, name, name_key, description, created_at, updated_at) VALUES (?, 'sweep', 'sweep', 'a big sweep', ?, ?)").run(projectId, iso(t0), iso(t0)).lastInsertRowid)
+  const insertRun = db.prepare("INSERT INTO runs (uid, experiment_id, name, name_key, status, params, author, created_at, start_time, end_time) VALUES (?, ?, ?, ?, 'completed', ?, 'bench@example.com', ?, ?, ?)")
+  const insertSeries = db.prepare('INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)')
+  const big = randomBytes(6).toString('hex')
+  db.transaction(() => {
+    for (let m = 0; m < UI_SIZES.models; m++) {
+      const name = `model-${String(m).padStart(5, '0')}`
+      const modelId = Number(insertModel.run(projectId, name, name, `model number ${m}`, iso(t0 + m * 1000), iso(t0 + m * 1000 + 500)).lastInsertRowid)
+      for (let v = 1; v <= 3; v++) insertFile.run(Number(insertVersion.run(modelId, v, iso(t0 + m * 1000 + v * 100), JSON.stringify({auc: 0.7 + v / 100})).lastInsertRowid), blob)
+    }
+    for (let r = 0; r < UI_SIZES.runs; r++) {
+      const uid = r === 0 ? big : randomBytes(6).toString('hex')
+      const name = `run-${r}`
+      const params = JSON.stringify({lr: 10 ** -(1 + (r % 5)), batch_size: 32 << (r % 4), optimizer: r % 2 ? 'adamw' : 'sgd', seed: r})
+      const id = Number(insertRun.run(uid, experimentId, name, name, params, iso(t0 + r * 1000), iso(t0 + r * 1000), iso(t0 + r * 1000 + 600_000)).lastInsertRowid)
+      if (r === 0) continue
+      insertSeries.run(id, 'loss', 'train', 999, 1 / (1 + (r % 97)))
+      insertSeries.run(id, 'accuracy', 'val', 999, (r % 89) / 100)
+    }
+  })()
+  // The long series of the first run, in one statement.
+  db.prepare(
+    `INSERT INTO metrics (run_id, name, split, step, value, time)
+     WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < ${UI_SIZES.points - 1})
+     SELECT (SELECT id FROM runs WHERE uid = ?), 'loss', 'train', i, 1.0 / (1 + i / 10000.0) + ((i * 7919) % 1000) / 20000.0, ? FROM g`,
+  ).run(big, iso(t0))
+  db.prepare("INSERT INTO metric_series (run_id, name, split, last_step, last_value) SELECT id, 'loss', 'train', ?, 0.01 FROM runs WHERE uid = ?").run(UI_SIZES.points - 1, big)
+  db.close()
+  return {bigRun: big}
+}
+
+/**
+ * Time to a rendered page in Chromium: from the navigation's start to the frame after the page's
+ * content is there (the table parsed, or the chart drawn: the bundle counts a chart's loads on
+ * its element once it has drawn), measured in the page (performance.now() counts from the
+ * navigation's start). Next to it, the same page's JSON call alone.
+ */
+async function uiPages() {
+  if (!existsSync(CHROMIUM)) {
+    log(`ui: skipped: the UI rows need ${CHROMIUM} (apt-get install -y chromium)`)
+    return
+  }
+  let chromium
+  try {
+    ;({chromium} = await import('playwright-core'))
+  } catch {
+    log('ui: skipped: playwright-core is not installed (a dev dependency)')
+    return
+  }
+  log(`web UI in Chromium: ${UI_SIZES.models.toLocaleString('en')} models, ${UI_SIZES.runs.toLocaleString('en')} runs, a ${UI_SIZES.points.toLocaleString('en')}-point series`)
+  const home = freshHome('ui')
+  const {bigRun} = buildUiStore(home)
+  const server = await startServer(home)
+  const browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_ARGS})
+  const pool = new Pool(server.url, {connections: 1})
+  try {
+    const context = await browser.newContext({viewport: {width: 1280, height: 800}})
+    await context.addCookies([{name: 'modelreg_session', value: server.token, url: server.url, httpOnly: true, sameSite: 'Strict'}])
+    // Records when the awaited element appears (parsed or drawn), then the next frame.
+    await context.addInitScript(`(() => {
+      const seen = (selector) => {
+        const found = () => { const el = document.querySelector(selector); return el && (!el.classList.contains('mr-chart') || Number(el.dataset.loads || 0) >= 1) }
+        const done = () => requestAnimationFrame(() => { window.__mrRendered = performance.now() })
+        const watcher = new MutationObserver(() => { if (found()) { watcher.disconnect(); done() } })
+        watcher.observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-loads']})
+      }
+      const wanted = new URLSearchParams(location.search).get('bench_wait')
+      if (wanted) seen(wanted)
+    })()`)
+    const headers = {authorization: `Bearer ${server.token}`}
+    const pages = [
+      {label: `models page, ${UI_SIZES.models.toLocaleString('en')} models`, goal: 300, path: '/projects/default', wait: '#mr-models tbody tr', api: '/api/v1/projects/default/models?sort_by=name&order_by=asc&limit=50'},
+      {label: `runs page, ${UI_SIZES.runs.toLocaleString('en')} runs`, goal: 500, path: '/projects/default/experiments/sweep', wait: '#mr-runs tbody tr', api: '/api/v1/projects/default/runs?experiment=sweep&sort_by=created_at&order_by=desc&limit=50'},
+      {label: `run page, a ${UI_SIZES.points.toLocaleString('en')}-point series`, goal: 800, path: `/runs/${bigRun}`, wait: '.mr-chart', api: null, also: `/api/v1/runs/${bigRun}`},
+    ]
+    const reps = QUICK ? 5 : 11
+    for (const p of pages) {
+      const page = await context.newPage()
+      // The run page's own chart call (its buckets follow the chart's width) is the one timed alone.
+      page.on('request', (r) => {
+        const url = new URL(r.url())
+        if (url.pathname.endsWith('/downsampled')) p.api = url.pathname + url.search
+      })
+      const times = []
+      for (let i = -1; i < reps; i++) {
+        // The selector to wait for rides in the query (the pages ignore unknown parameters).
+        const url = `${server.url}${p.path}?bench_wait=${encodeURIComponent(p.wait)}`
+        await page.goto(url, {waitUntil: 'commit'})
+        const handle = await page.waitForFunction(() => window.__mrRendered, null, {timeout: 60_000})
+        const ms = await handle.jsonValue()
+        if (i >= 0) times.push(ms)
+      }
+      await page.close()
+      const callMs = async (path) => {
+        const times = []
+        for (let i = -1; i < reps; i++) {
+          const s = await timedAsync(async () => {
+            const r = await pool.request({path, method: 'GET', headers})
+            await r.body.dump()
+            if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
+          })
+          if (i >= 0) times.push(s * 1000)
+        }
+        return median(times)
+      }
+      const ms = median(times)
+      const apiMs = await callMs(p.api)
+      // The run page also reads the run itself (its series' summaries) before it is sent.
+      const runMs = p.also ? await callMs(p.also) : null
+      const apiLabel = p.api.replace(/^\/api\/v1/, '').replace(bigRun, '{run}').replace(/\?.*$/, '')
+      record({
+        case: `web UI: ${p.label}, rendered in Chromium`,
+        baseline_case: `GET ${apiLabel} alone`,
+        modelreg: ms,
+        baseline: apiMs,
+        unit: 'ms',
+        modelreg_text: `${ms.toFixed(0)} ms`,
+        baseline_text: `${apiMs.toFixed(1)} ms (GET ${apiLabel} alone)${runMs === null ? '' : `; GET /runs/{run}: ${runMs.toFixed(1)} ms`}`,
+        ratio: ms / apiMs,
+        goal: `<= ${p.goal} ms`,
+        ok: ms <= p.goal,
+        ...(runMs === null ? {} : {run_api_ms: runMs}),
+      })
+    }
+  } finally {
+    await pool.close()
+    await browser.close()
+    await server.stop()
+    if (!KEEP) rmSync(home, {recursive: true, force: true})
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function machine() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
@@ -928,10 +1085,10 @@ function markdown() {
 
 const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory}
 /**
- * Cases that need more than this checkout (the test services, the Python venv): in the full run
- * and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
+ * Cases that need more than this checkout (the test services, the Python venv, Chromium): in the
+ * full run and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
  */
-const EXTRA = {pgscale: pgScale, python: pythonClient}
+const EXTRA = {pgscale: pgScale, python: pythonClient, ui: uiPages}
 
 try {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('build first: npm run build (npm install does it)')

@@ -127,7 +127,10 @@ class Chart {
   ) {
     host.classList.add('mr-chart-ready')
     const bar = el('div', 'mr-chart-bar')
-    bar.append(el('span', 'mr-chart-title', title))
+    // A chart in a <figure> with its own caption (the run and compare pages) is titled once, by
+    // the caption; the bar then keeps only its buttons, on the right.
+    const captioned = host.parentElement?.tagName === 'FIGURE' && host.parentElement.querySelector(':scope > figcaption') !== null
+    bar.append(captioned ? el('span', 'mr-chart-title mr-chart-spacer') : el('span', 'mr-chart-title', title))
     const logButton = this.button('log scale', () => {
       this.log = !this.log
       logButton.setAttribute('aria-pressed', String(this.log))
@@ -225,8 +228,12 @@ class Chart {
       width: this.width(),
       height: HEIGHT,
       series,
-      scales: {x: {time}, y: this.log ? {distr: 3} : {}},
+      // Versions (drawn as points) get half a version of room on each side, so the first and
+      // last points and their labels are not on the plot's edges.
+      scales: {x: this.source.points ? {time, range: (_u, min, max) => [min - 0.5, max + 0.5]} : {time}, y: this.log ? {distr: 3} : {}},
       axes: [xAxis, {...axis, size: 60}],
+      // Room on the right for the last x label (centred on the plot's edge, it would be cut).
+      padding: [12, 18, 0, 0],
       cursor: {drag: {x: true, y: false, setScale: false}},
       legend: {live: true},
       hooks: {setSelect: [(u) => this.zoom(u)]},

@@ -72,6 +72,8 @@ pre { background: var(--panel); border: 1px solid var(--border); border-radius: 
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--border); vertical-align: top; }
 th { background: var(--panel); font-weight: 600; white-space: nowrap; }
+th.mr-col { white-space: normal; min-width: 6ch; }
+td time, td.mr-num { white-space: nowrap; }
 tbody tr:last-child td { border-bottom: 0; }
 td.mr-num, th.mr-num { text-align: right; font-variant-numeric: tabular-nums; }
 td.mr-hash { font-family: var(--mono); font-size: 0.85em; overflow-wrap: anywhere; min-width: 12ch; }
@@ -105,14 +107,17 @@ nav.mr-pager { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; m
 .mr-diff-added { background: var(--added); }
 .mr-diff-removed { background: var(--removed); }
 .mr-diff-changed { background: var(--changed); }
-ol.mr-lineage { display: flex; flex-wrap: wrap; align-items: stretch; gap: 0.5rem; list-style: none; padding: 0; margin: 0; }
-ol.mr-lineage > li { border: 1px solid var(--border); border-radius: 6px; padding: 0.5rem 0.75rem; background: var(--panel); min-width: 10rem; }
-ol.mr-lineage > li + li::before { content: "\\2192"; margin-right: 0.5rem; color: var(--muted); }
+ol.mr-lineage { display: flex; flex-wrap: wrap; align-items: stretch; gap: 0.5rem 1.5rem; list-style: none; padding: 0; margin: 0; }
+ol.mr-lineage > li { position: relative; border: 1px solid var(--border); border-radius: 6px; padding: 0.5rem 0.75rem; background: var(--panel); min-width: 10rem; }
+/* The arrow sits in the gap between two boxes, not inside the second one. */
+ol.mr-lineage > li + li::before { content: "\\2192"; position: absolute; left: -0.75rem; top: 50%; transform: translate(-50%, -50%); color: var(--muted); }
 ol.mr-lineage h3 { font-size: 0.85rem; margin: 0 0 0.25rem; color: var(--muted); text-transform: uppercase; letter-spacing: 0.04em; }
 .mr-chart, .mr-version-chart, .mr-compare { min-height: 2rem; margin: 0.5rem 0 1rem; }
-section.mr-charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 34rem), 1fr)); gap: 1rem; }
+section.mr-charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 34rem), 1fr)); gap: 1rem; margin-bottom: 1rem; }
 section.mr-charts > figure { margin: 0; border: 1px solid var(--border); border-radius: 4px; padding: 0.5rem; }
 section.mr-charts figcaption { font-weight: 600; }
+/* In a captioned card the chart needs no frame of its own. */
+section.mr-charts > figure > .mr-chart, section.mr-charts > figure > .mr-compare { border: 0; padding: 0; margin: 0.25rem 0 0; }
 form.mr-login { max-width: 28rem; display: flex; flex-direction: column; gap: 0.75rem; }
 form.mr-login input { width: 100%; }
 .mr-inline-form { display: inline; }

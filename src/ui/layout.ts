@@ -38,7 +38,7 @@ export function renderPage(assets: AssetFiles, viewer: Viewer | null, shell: Pag
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <link rel="icon" href="data:,">
 ${shell.refresh ? html`<meta http-equiv="refresh" content="0;url=${shell.refresh}">` : ''}
 <title>${shell.title} · modelreg</title>

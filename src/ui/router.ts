@@ -132,7 +132,9 @@ export class UiRouter {
       info = await this.cookieIdentity(req)
       if (!info) {
         const target = req.url ?? '/'
-        return this.sendPage(req, res, 401, null, loginShell(safeNext(target.startsWith('/') ? target : pathname), null, this.options.sessions.signInHint))
+        // The login form is a page like any other (200): a browser logs a 401 document as a failed load.
+        // The API keeps answering 401 without a token.
+        return this.sendPage(req, res, 200, null, loginShell(safeNext(target.startsWith('/') ? target : pathname), null, this.options.sessions.signInHint))
       }
       label.actor = info.name
     }
@@ -160,6 +162,10 @@ export class UiRouter {
       'content-type': 'text/html; charset=utf-8',
       'content-length': body.length,
       'content-security-policy': UI_CSP,
+      // Not the API's no-referrer: under it a browser sends `Origin: null` with the login and
+      // logout forms, which the origin check must refuse. same-origin still sends nothing to
+      // other sites (a CI link, a dataset URI).
+      'referrer-policy': 'same-origin',
       ...headers,
     })
     res.end(req.method === 'HEAD' ? undefined : body)
@@ -206,7 +212,7 @@ export class UiRouter {
     if (once !== null) {
       const secret = this.options.sessions.redeem(once)
       if (!secret) {
-        return this.sendPage(req, res, 401, null, loginShell(next, 'This sign-in link was already used or is not valid.', this.options.sessions.signInHint))
+        return this.sendPage(req, res, 200, null, loginShell(next, 'This sign-in link was already used or is not valid.', this.options.sessions.signInHint))
       }
       // A page that moves on by itself, not a redirect: when the browser came from elsewhere (a
       // file xdg-open opened), a redirect would stay cross-site and the SameSite=Strict cookie
@@ -261,7 +267,7 @@ export class UiRouter {
     }
     const token = (form.get('token') ?? '').trim()
     const info = token ? await this.options.tokens.authenticate(token) : null
-    if (!info) return this.sendPage(req, res, 401, null, loginShell(next, 'That token is not valid (unknown or revoked).', this.options.sessions.signInHint))
+    if (!info) return this.sendPage(req, res, 200, null, loginShell(next, 'That token is not valid (unknown or revoked).', this.options.sessions.signInHint))
     res.writeHead(303, {location: next, 'set-cookie': sessionCookie(token, this.secure), 'content-length': 0})
     res.end()
   }

@@ -31,6 +31,12 @@ function columnValue(run: RunSummary, key: string): SafeHtml | string {
   return num(value)
 }
 
+/** `params.lr` as a header that may break after the dot (long keys make wide tables). */
+function columnLabel(key: string): SafeHtml {
+  const dot = key.indexOf('.')
+  return html`<span class="mr-muted">${key.slice(0, dot + 1)}</span><wbr>${key.slice(dot + 1)}`
+}
+
 function autoColumns(runs: RunSummary[]): string[] {
   const params = new Set<string>()
   const metrics = new Set<string>()
@@ -81,11 +87,11 @@ export async function runsPage(ctx: PageContext): Promise<PageResult> {
     picked: picked ? '1' : undefined,
     limit: limit === DEFAULT_LIMIT ? undefined : limit,
   }
-  const sortLink = (key: string, label: string, numeric = false) => {
+  const sortLink = (key: string, label: string | SafeHtml, numeric = false) => {
     const active = sort === key
     const nextOrder = active && order === 'desc' ? 'asc' : 'desc'
     const href = withQuery(base, {...keep, sort: key, order: nextOrder === 'desc' ? undefined : nextOrder, offset: undefined})
-    return html`<th scope="col"${numeric ? html` class="mr-num"` : ''}${active ? html` aria-sort="${order === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${href}">${label}</a>${active ? (order === 'asc' ? ' ▲' : ' ▼') : ''}</th>`
+    return html`<th scope="col"${numeric ? html` class="mr-num mr-col"` : ''}${active ? html` aria-sort="${order === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${href}">${label}</a>${active ? (order === 'asc' ? ' ▲' : ' ▼') : ''}</th>`
   }
   const hidden = (names: Record<string, string | string[] | undefined>) =>
     Object.entries(names).flatMap(([k, v]) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one) => html`<input type="hidden" name="${k}" value="${one}">`)))
@@ -105,7 +111,8 @@ ${columns.map((c) => html`<td class="mr-num">${columnValue(r, c)}</td>`)}
   if (exp) crumbs.push(['Experiments', path('projects', project, 'experiments')], [exp.name])
   else crumbs.push(['Runs'])
   return {
-    status: problem ? 400 : 200,
+    // A bad filter is a page that explains it (200), not a failed load.
+    status: 200,
     shell: {
       id: 'runs',
       title: `${title} · ${project}`,
@@ -114,7 +121,7 @@ ${columns.map((c) => html`<td class="mr-num">${columnValue(r, c)}</td>`)}
       body: html`<h1>${title}</h1>
 ${exp?.description ? html`<p class="mr-description">${exp.description}</p>` : ''}
 <form class="mr-filters" method="get" action="${base}" role="search" id="mr-runs-filter">
-<label class="mr-grow">Filter (<code>--where</code>) <input type="search" name="where" id="mr-where" value="${where ?? ''}" placeholder="metrics.accuracy &gt; 0.9 and params.lr &lt;= 0.01" spellcheck="false" autocomplete="off"${problem ? html` aria-invalid="true" aria-describedby="mr-where-error"` : ''}></label>
+<label class="mr-grow"><span>Filter (<code>--where</code>)</span> <input type="search" name="where" id="mr-where" value="${where ?? ''}" placeholder="metrics.accuracy &gt; 0.9 and params.lr &lt;= 0.01" spellcheck="false" autocomplete="off"${problem ? html` aria-invalid="true" aria-describedby="mr-where-error"` : ''}></label>
 <label>Status <select name="status"><option value="">any</option>${RUN_STATUSES.map((s) => html`<option value="${s}"${statuses.length === 1 && statuses[0] === s ? html` selected` : ''}>${s}</option>`)}</select></label>
 ${hidden({sort: keep.sort, order: keep.order, col: keep.col, picked: keep.picked, limit: keep.limit === undefined ? undefined : String(keep.limit)})}
 <button type="submit">Filter</button>
@@ -138,7 +145,7 @@ ${
   page.items.length
     ? html`<form method="get" action="${path('projects', project, 'compare')}" id="mr-compare-form">
 <div class="mr-table-wrap"><table id="mr-runs">
-<thead><tr><th scope="col"><span class="mr-muted" title="pick runs to compare">⇄</span></th><th scope="col">ID</th>${sortLink('name', 'Name')}${experiment === undefined ? html`<th scope="col">Experiment</th>` : ''}${sortLink('status', 'Status')}${sortLink('start_time', 'Started')}${columns.map((c) => sortLink(c, c, true))}</tr></thead>
+<thead><tr><th scope="col"><span class="mr-muted" title="pick runs to compare">⇄</span></th><th scope="col">ID</th>${sortLink('name', 'Name')}${experiment === undefined ? html`<th scope="col">Experiment</th>` : ''}${sortLink('status', 'Status')}${sortLink('start_time', 'Started')}${columns.map((c) => sortLink(c, columnLabel(c), true))}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table></div>
