@@ -4,8 +4,9 @@
  * page opened, runs filtered and compared, a chart drawn, lineage followed, a file downloaded and
  * checked. On every page: no console errors, no CSP violations, no failed requests.
  *
- * Screenshots: the README's (1280x800, full page) go to docs/screenshots/; phone-width dark ones
- * to test-output/ui/ (not committed).
+ * Screenshots: the README's (1280x800, full page) go to test-output/ui/, and to docs/screenshots/
+ * with MODELREG_UPDATE_SCREENSHOTS=1 (so a test run leaves the tree as it was); phone-width dark
+ * ones to test-output/ui/ (not committed).
  */
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
@@ -21,8 +22,8 @@ import {tempDir} from '../helpers/tmp.js'
 const CHROMIUM = '/usr/bin/chromium'
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const ROOT = join(import.meta.dirname, '..', '..')
-const DOCS = join(ROOT, 'docs', 'screenshots')
 const SHOTS = join(ROOT, 'test-output', 'ui')
+const DOCS = process.env.MODELREG_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : SHOTS
 const MAX_SHOT = 200 * 1024
 /** resnet's version registered from the best run's checkpoint (four pushed before it). */
 const VERSION = 5
