@@ -107,6 +107,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {error: toRegistryError(error).toJSON()}
   }
 
+  /**
+   * Ctrl-C during a transfer: one line instead of a bare death, and the shell's exit code for
+   * SIGINT (130). Nothing half-written is visible: a version or checkpoint is committed in one
+   * transaction at the end, and a download lands in part files that the next run resumes.
+   */
+  protected exitOnInterrupt(what: 'push' | 'download'): void {
+    process.once('SIGINT', () => {
+      const message =
+        what === 'download'
+          ? 'interrupted: nothing was committed; run the same command again to resume'
+          : 'interrupted: nothing was committed; run the same command again'
+      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({error: {code: 'interrupted', message}}, null, 2)}\n`)
+      else process.stderr.write(`\n${message}\n`)
+      process.exit(130)
+    })
+  }
+
   /** Human-only output: suppressed with --json. */
   protected say(message = ''): void {
     if (!this.jsonEnabled()) process.stdout.write(`${message}\n`)

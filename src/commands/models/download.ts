@@ -63,6 +63,7 @@ export default class ModelsDownload extends BaseCommand<typeof ModelsDownload> {
   }
 
   async run(): Promise<DownloadResult> {
+    this.exitOnInterrupt('download')
     const ref = resolveRef(this.args.ref, this.project)
     const toStdout = this.flags.output === '-'
     if (toStdout && this.jsonEnabled()) throw invalid('-o - writes the archive to stdout, which --json needs for itself; use --tar FILE with --json')

@@ -49,6 +49,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
   }
 
   async run(): Promise<PushResult> {
+    this.exitOnInterrupt('push')
     const [nameArg, ...givenPaths] = this.positionals
     if (givenPaths.length === 0 && !this.flags['from-tar']) throw invalid('name the files or directories to push, or --from-tar ARCHIVE')
     const ref = parseRef(nameArg)

@@ -29,6 +29,7 @@ export default class RunsCheckpoint extends BaseCommand<typeof RunsCheckpoint> {
   }
 
   async run(): Promise<CheckpointPushResult> {
+    this.exitOnInterrupt('push')
     const [run, ...paths] = this.positionals
     if (paths.length === 0) throw invalid('name at least one file or directory to store')
     const metrics = parseMetricPairs(this.flags.metric)

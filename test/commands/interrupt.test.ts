@@ -1,0 +1,35 @@
+/**
+ * Ctrl-C (SIGINT) in the middle of a transfer: one line, exit 130, and a store with nothing
+ * half-written; running the same command again succeeds.
+ */
+import {spawn} from 'node:child_process'
+import {closeSync, openSync, ftruncateSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {BIN, makeCliEnv, runCli} from '../helpers/cli.js'
+
+describe('Ctrl-C during a transfer', () => {
+  it('a push interrupted mid-upload says so in one line, exits 130 and commits nothing', async () => {
+    const ctx = makeCliEnv()
+    const big = join(ctx.cwd, 'weights.bin')
+    const fd = openSync(big, 'w')
+    ftruncateSync(fd, 3 * 1024 ** 3) // sparse: quick to make, seconds to hash and copy
+    closeSync(fd)
+    expect((await runCli(ctx, ['models', 'create', 'big', '--json'])).code).toBe(0)
+    const child = spawn(process.execPath, [BIN, 'models', 'push', 'big', big], {cwd: ctx.cwd, env: ctx.env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (c) => (stderr += c))
+    // Interrupt once the upload has begun: the store's temporary blob file exists.
+    const started = Date.now()
+    const {readdirSync, existsSync} = await import('node:fs')
+    const tmp = join(ctx.home, 'tmp')
+    while (!(existsSync(tmp) && readdirSync(tmp).length > 0) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 20))
+    child.kill('SIGINT')
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+    expect([code, stderr.trim()]).toEqual([130, 'interrupted: nothing was committed; run the same command again'])
+    const versions = await runCli(ctx, ['models', 'list-versions', 'big', '--json'])
+    expect(versions.json().items).toEqual([])
+    const verify = await runCli(ctx, ['verify', '--json'])
+    expect(verify.code, verify.stdout).toBe(0)
+  }, 120_000)
+})
