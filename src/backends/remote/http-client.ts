@@ -183,6 +183,9 @@ export class HttpClient {
         if ((error as {code?: string}).code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
           throw new RegistryError('integrity', `content is not the declared ${extra.headers?.['content-length'] ?? ''} bytes; nothing was stored`)
         }
+        if (isPlainHttpAnswer(error)) {
+          throw new RegistryError('unavailable', `the server at ${this.url} speaks plain HTTP, not HTTPS: use ${this.url.replace(/^https:/, 'http:')} (or give the server a TLS certificate)`)
+        }
         if (!isNetworkError(error)) throw new RegistryError('internal', `request to ${this.url} failed: ${(error as Error).message}`)
         if (attempt >= attempts) throw this.unreachable(error)
         await sleep(backoff(attempt))
@@ -293,6 +296,12 @@ export class HttpClient {
     }
     if (!signal.aborted && !finite) throw new RegistryError('unavailable', `the modelreg server at ${this.url} closed the event stream`)
   }
+}
+
+/** An https:// request answered in plain HTTP: OpenSSL reads the reply as a record of an unknown version. */
+function isPlainHttpAnswer(error: unknown): boolean {
+  const e = error as {code?: string; message?: string; cause?: {code?: string}}
+  return e?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e?.cause?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/.test(e?.message ?? '')
 }
 
 function pathOf(url: string): string {

@@ -1,12 +1,13 @@
 /**
- * Ctrl-C (SIGINT) in the middle of a transfer: one line, exit 130, and a store with nothing
- * half-written; running the same command again succeeds.
+ * Interrupts and mistakes a person makes in the first minutes: Ctrl-C (SIGINT) in the middle of
+ * a transfer (one line, exit 130, nothing half-written), https:// against a plain-HTTP server.
  */
 import {spawn} from 'node:child_process'
 import {closeSync, openSync, ftruncateSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {BIN, makeCliEnv, runCli} from '../helpers/cli.js'
+import {startTestServer} from '../helpers/server.js'
 
 describe('Ctrl-C during a transfer', () => {
   it('a push interrupted mid-upload says so in one line, exits 130 and commits nothing', async () => {
@@ -32,4 +33,16 @@ describe('Ctrl-C during a transfer', () => {
     const verify = await runCli(ctx, ['verify', '--json'])
     expect(verify.code, verify.stdout).toBe(0)
   }, 120_000)
+
+  it('https:// against a plain-HTTP server: exit 7 and says so, not OpenSSL\'s text', async () => {
+    const srv = await startTestServer()
+    try {
+      const https = srv.url.replace('http:', 'https:')
+      const ctx = makeCliEnv({MODELREG_URL: https, MODELREG_TOKEN: srv.adminToken})
+      const r = await runCli(ctx, ['models', 'list'])
+      expect([r.code, r.stderr.trim()]).toEqual([7, `Error: the server at ${https} speaks plain HTTP, not HTTPS: use ${srv.url} (or give the server a TLS certificate)`])
+    } finally {
+      await srv.close()
+    }
+  })
 })
