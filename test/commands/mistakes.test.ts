@@ -2,8 +2,8 @@
  * Interrupts and mistakes a person makes in the first minutes: Ctrl-C (SIGINT) in the middle of
  * a transfer (one line, exit 130, nothing half-written), https:// against a plain-HTTP server.
  */
-import {spawn} from 'node:child_process'
-import {closeSync, openSync, ftruncateSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {closeSync, ftruncateSync, openSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {BIN, makeCliEnv, runCli} from '../helpers/cli.js'
@@ -44,5 +44,23 @@ describe('Ctrl-C during a transfer', () => {
     } finally {
       await srv.close()
     }
+  })
+
+  it('models download -o - on a terminal refuses to write the archive there, unless --force', async () => {
+    const ctx = makeCliEnv()
+    writeFileSync(join(ctx.cwd, 'w.bin'), 'weights')
+    expect((await runCli(ctx, ['models', 'push', 'm', join(ctx.cwd, 'w.bin'), '--json'])).code).toBe(0)
+    const onTerminal = (args: string) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} models download m -o - ${args}; echo "exit=$?"`, '/dev/null'], {cwd: ctx.cwd, env: {...ctx.env, TERM: 'xterm'}, encoding: 'latin1'})
+    const refused = onTerminal('')
+    expect(refused.stdout).toContain('Error: -o - would write a tar archive to the terminal; pipe it (| tar -x) or redirect it (> model.tar), or add --force')
+    expect(refused.stdout).toContain('exit=2')
+    const forced = onTerminal('--force')
+    expect(forced.stdout).toContain('exit=0')
+    expect(forced.stdout).toContain('w.bin')
+    // Piped, as always: the archive.
+    const piped = await runCli(ctx, ['models', 'download', 'm', '-o', '-'])
+    expect(piped.code).toBe(0)
+    expect(piped.stdoutBytes.subarray(257, 262).toString()).toBe('ustar')
   })
 })

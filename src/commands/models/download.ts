@@ -59,7 +59,7 @@ export default class ModelsDownload extends BaseCommand<typeof ModelsDownload> {
     output: Flags.string({char: 'o', default: '.', description: 'Directory to write into; "-" writes a tar stream to stdout.'}),
     tar: Flags.string({description: 'Write a tar archive to this file instead of a directory.'}),
     attachments: Flags.boolean({default: false, description: 'Also download the attachments (under attachments/).'}),
-    force: Flags.boolean({char: 'f', default: false, description: 'Overwrite files that already exist.'}),
+    force: Flags.boolean({char: 'f', default: false, description: 'Overwrite files that already exist (with -o -: write the archive to a terminal).'}),
   }
 
   async run(): Promise<DownloadResult> {
@@ -67,6 +67,9 @@ export default class ModelsDownload extends BaseCommand<typeof ModelsDownload> {
     const ref = resolveRef(this.args.ref, this.project)
     const toStdout = this.flags.output === '-'
     if (toStdout && this.jsonEnabled()) throw invalid('-o - writes the archive to stdout, which --json needs for itself; use --tar FILE with --json')
+    if (toStdout && process.stdout.isTTY && !this.flags.force) {
+      throw invalid('-o - would write a tar archive to the terminal; pipe it (| tar -x) or redirect it (> model.tar), or add --force')
+    }
     if (toStdout && this.flags.tar) throw invalid('give either -o - or --tar FILE, not both')
     const backend = await this.backend()
     const version = await backend.getVersion(ref.project, ref.name, ref.selector)
