@@ -59,7 +59,7 @@ export function ciSource(env: NodeJS.ProcessEnv = process.env): CiSource | null 
   return null
 }
 
-const authors = new Map<string, string>()
+const authors = new Map<string, {author: string; source: 'git' | 'system'}>()
 
 /**
  * MODELREG_AUTHOR (or the configured author), else git user.email, else the OS user; asked of
@@ -67,19 +67,23 @@ const authors = new Map<string, string>()
  * and a read-only command never starts git.
  */
 export function resolveAuthor(configured: string | null, cwd: string = process.cwd()): string {
-  if (configured) return configured
-  let author = authors.get(cwd)
-  if (author === undefined) {
+  return configured || unconfiguredAuthor(cwd).author
+}
+
+/** The author a change records when none is configured, and where it comes from (config show). */
+export function unconfiguredAuthor(cwd: string = process.cwd()): {author: string; source: 'git' | 'system'} {
+  let found = authors.get(cwd)
+  if (found === undefined) {
     let email = ''
     try {
       email = execFileSync('git', ['config', '--get', 'user.email'], {cwd, timeout: 5000, windowsHide: true, stdio: ['ignore', 'pipe', 'ignore']}).toString().trim()
     } catch {
       email = ''
     }
-    author = email || osUser()
-    authors.set(cwd, author)
+    found = email ? {author: email, source: 'git'} : {author: osUser(), source: 'system'}
+    authors.set(cwd, found)
   }
-  return author
+  return found
 }
 
 function osUser(): string {

@@ -64,6 +64,18 @@ describe('config', () => {
     expect((await runCli(ctx, ['models', 'push', 'm', 'w.bin', '--profile', 'team', '--json'])).json().version.project).toBe('team-a')
   })
 
+  it('show names the author a push will record, and where it comes from, when none is configured', async () => {
+    const ctx = makeCliEnv({MODELREG_AUTHOR: ''})
+    // No git identity in this HOME: the login name, as a push records it.
+    const shown = (await runCli(ctx, ['config', 'show', '--json'])).json().values.author
+    expect(shown.source).toMatch(/^(git|system)$/)
+    writeFileSync(join(ctx.cwd, 'w.bin'), 'w')
+    const pushed = (await runCli(ctx, ['models', 'push', 'm', 'w.bin', '--json'])).json().version.author
+    expect(shown.value).toBe(pushed)
+    const configured = (await runCli(ctx, ['config', 'show', '--json'], {env: {MODELREG_AUTHOR: 'ana@example.com'}})).json().values.author
+    expect(configured).toEqual({value: 'ana@example.com', source: 'env'})
+  })
+
   it('a broken config file gives a one-line error, not a stack trace', async () => {
     const ctx = makeCliEnv()
     mkdirSync(join(ctx.env.XDG_CONFIG_HOME as string, 'modelreg'), {recursive: true})

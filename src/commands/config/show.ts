@@ -1,8 +1,9 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {CONFIG_KEYS, type ConfigSource, effectiveValues} from '../../config/config.js'
+import {unconfiguredAuthor} from '../../registry/provenance.js'
 
 export interface ConfigReport {
-  values: Record<string, {value: string | null; source: ConfigSource}>
+  values: Record<string, {value: string | null; source: ConfigSource | 'git' | 'system'}>
   files: {user: string; project: string | null}
 }
 
@@ -15,6 +16,11 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
     const values: ConfigReport['values'] = {}
     const raw = effectiveValues(c)
     for (const key of [...CONFIG_KEYS, 'profile'] as const) values[key] = {value: raw[key], source: c.sources[key]}
+    if (!values.author.value) {
+      // What a push will record: git's user.email here, else the login name.
+      const {author, source} = unconfiguredAuthor()
+      values.author = {value: author, source}
+    }
     this.table(['KEY', 'VALUE', 'SOURCE'], Object.entries(values).map(([k, v]) => [k, v.value ?? '', v.source]))
     this.say()
     this.say(`User config:    ${c.files.user}`)
