@@ -296,6 +296,10 @@ export interface VersionCreated {
 export interface VersionQuery extends PageQuery {
   /** Filter language over version fields: see filter.ts (e.g. `metrics.auc > 0.8 and tags = 'prod'`). */
   where?: string
+  /** version (the default), created_at, author, metrics.KEY or metadata.KEY: versions without the field go last. */
+  sort_by?: string
+  /** desc (the default) or asc. */
+  order_by?: SortOrder
 }
 
 export interface EventQuery extends PageQuery {

@@ -239,6 +239,20 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         expect(summary).toMatchObject({version: 1, file_count: 3, size: 1010})
       })
 
+      it('sorts versions by a metric (missing last, whatever the order), by time, or by number', async () => {
+        const metrics: Record<string, number>[] = [{auc: 0.81}, {auc: 0.9}, {}, {auc: 0.85}]
+        for (const [i, m] of metrics.entries()) await push('sorted', [oneFile(`sorted ${i}`)], {metrics: m})
+        const order = async (q: Record<string, string>) => (await b.listVersions(P, 'sorted', q)).items.map((v) => v.version)
+        expect(await order({sort_by: 'metrics.auc'})).toEqual([2, 4, 1, 3])
+        expect(await order({sort_by: 'metrics.auc', order_by: 'asc'})).toEqual([1, 4, 2, 3])
+        expect(await order({})).toEqual([4, 3, 2, 1])
+        expect(await order({sort_by: 'version', order_by: 'asc'})).toEqual([1, 2, 3, 4])
+        expect(await order({sort_by: 'created_at', order_by: 'asc'})).toEqual([1, 2, 3, 4])
+        expect((await b.listVersions(P, 'sorted', {sort_by: 'metrics.auc', limit: 1})).items[0].metrics).toEqual({auc: 0.9})
+        await rejects(b.listVersions(P, 'sorted', {sort_by: 'tags'}), 'invalid_argument')
+        await rejects(b.listVersions(P, 'sorted', {sort_by: 'nope'}), 'invalid_argument')
+      })
+
       it('stores a file unchanged between versions once, and uploads nothing for an identical re-push', async () => {
         const dir = files(join(work, 'model'), {'big.bin': 'B'.repeat(100_000), 'small.txt': 'v1'})
         const first = await push('m', [dir])

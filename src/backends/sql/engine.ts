@@ -67,7 +67,7 @@ import type {
 } from '../backend.js'
 import {EVENT_TYPES, MODEL_SORT_FIELDS} from '../backend.js'
 import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
-import {compileFilter, type FieldResolver} from '../filter.js'
+import {compileFilter, type FieldResolver, fieldSql} from '../filter.js'
 import {
   LATEST,
   LIMITS,
@@ -742,12 +742,26 @@ export class SqlEngine implements Backend {
     validateName('model', model)
     const page = validatePage(query)
     const filter = query.where ? compileFilter(query.where, VERSION_FIELDS, this.dialect) : null
+    const order = query.order_by ?? 'desc'
+    if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
+    const sortBy = query.sort_by ?? 'version'
+    const sort = fieldSql(VERSION_FIELDS, sortBy, this.dialect)
+    if (!sort || sortBy === 'tags') throw invalid(`cannot sort versions by ${quote(sortBy)}: use version, author, comment, created_at, framework, format, metadata.KEY or metrics.KEY`)
+    // Versions without the field go last, whatever the order; equals by number, in the same order.
+    const nullsLast = sortBy === 'version' ? '' : `(${sort.sql}) IS NULL, `
     return this.read(function* () {
       const row = yield* this.requireModel(project, model)
       const where = filter ? `v.model_id = ? AND ${filter.sql}` : 'v.model_id = ?'
       const params = filter ? [row.id, ...filter.params] : [row.id]
       const total = filter ? yield* count(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`, ...params) : row.version_count
-      const rows = yield* all<VersionRow>(`SELECT v.* FROM versions v WHERE ${where} ORDER BY v.number DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const rows = yield* all<VersionRow>(
+        `SELECT v.* FROM versions v WHERE ${where} ORDER BY ${nullsLast}${sort.sql} ${order}, v.number ${order} LIMIT ? OFFSET ?`,
+        ...params,
+        ...(nullsLast ? sort.params : []),
+        ...sort.params,
+        page.limit,
+        page.offset,
+      )
       const items: VersionSummary[] = []
       const tags = yield* this.tagsOfMany(rows.map((v) => Number(v.id)))
       for (const v of rows) items.push(yield* this.toSummary(row, v, tags.get(Number(v.id)) ?? []))
