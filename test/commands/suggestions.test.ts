@@ -70,3 +70,19 @@ describe('global flags before the command', () => {
     expect(literal.code).not.toBe(0)
   })
 })
+
+describe('models --all-projects', () => {
+  it('lists the models of every project in one order, with their project, paged', async () => {
+    const ctx = makeCliEnv()
+    for (const [project, name] of [['team-b', 'alpha'], ['default', 'credit-risk'], ['team-a', 'beta'], ['team-a', 'zeta']]) {
+      expect((await runCli(ctx, ['models', 'create', name, '-p', project, '--json'])).code).toBe(0)
+    }
+    const all = (await runCli(ctx, ['models', '--all-projects', '--json'])).json()
+    expect(all.total).toBe(4)
+    expect(all.items.map((m: {project: string; name: string}) => `${m.project}/${m.name}`)).toEqual(['team-b/alpha', 'team-a/beta', 'default/credit-risk', 'team-a/zeta'])
+    const page = (await runCli(ctx, ['models', '-A', '--order-by', 'desc', '--limit', '2', '--offset', '1', '--json'])).json()
+    expect(page.items.map((m: {name: string}) => m.name)).toEqual(['credit-risk', 'beta'])
+    const table = await runCli(ctx, ['models', '-A'])
+    expect(table.stdout.split('\n')[0].split('\t').slice(0, 2)).toEqual(['team-b', 'alpha'])
+  })
+})
