@@ -1,16 +1,26 @@
 /** Human renderings of registry entities, shared by the commands that show them. */
 import type {CheckpointSummary, FileEntry, Lineage, Model, Run, SourceInfo, Version, VersionSummary} from '../backends/backend.js'
 import {formatRef} from '../backends/validation.js'
+import {paint, type Style, statusStyle, TAG_STYLE} from './color.js'
+import {displayWidth} from './display-width.js'
 import {formatBytes, formatJsonInline, relativeTime, renderFields} from './output.js'
 
-/** Columns aligned with two spaces, indented; always aligned (used inside summaries). */
-export function alignRows(rows: string[][], indent = '  '): string {
+/**
+ * Columns aligned with two spaces, indented; always aligned (used inside summaries). `styleOf`
+ * colours cells when colour is on for stdout, after the widths are measured.
+ */
+export function alignRows(rows: string[][], indent = '  ', styleOf?: (row: string[], column: number) => Style | undefined): string {
   if (rows.length === 0) return ''
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ''))))
   return rows
-    .map((r) =>
-      (indent + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).trimEnd(),
-    )
+    .map((r) => {
+      const cells = r.map((cell, i) => {
+        // Padding stays outside the colour codes, which take no room on the screen.
+        const shown = styleOf ? paint(styleOf(r, i), cell) : cell
+        return i === r.length - 1 ? shown : shown + ' '.repeat(Math.max(0, widths[i] - displayWidth(cell)))
+      })
+      return (indent + cells.join('  ')).trimEnd()
+    })
     .join('\n')
 }
 
@@ -43,7 +53,7 @@ function fileRows(files: FileEntry[]): string[][] {
 }
 
 export function versionHeadline(v: VersionSummary): string {
-  return `${formatRef(v.model, v.version)}${v.tags.length ? `  (${v.tags.join(', ')})` : ''}`
+  return `${formatRef(v.model, v.version)}${v.tags.length ? `  (${v.tags.map((t) => paint(TAG_STYLE, t)).join(', ')})` : ''}`
 }
 
 export function renderVersion(v: Version): string {
@@ -115,7 +125,7 @@ export function renderRun(r: Run): string {
     renderFields([
       ['Project', r.project],
       ['Experiment', r.experiment],
-      ['Status', r.status],
+      ['Status', paint(statusStyle(r.status), r.status)],
       ['Author', r.author],
       ['Created', timeWithAge(r.created_at)],
       ['Started', r.start_time ? timeWithAge(r.start_time) : null],

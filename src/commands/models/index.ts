@@ -2,7 +2,7 @@ import * as Flags from '@oclif/core/flags'
 import type {Model, Page} from '../../backends/backend.js'
 import {MODEL_SORT_FIELDS} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {parseLabelPairs, pageFlags} from '../../cli/flags.js'
+import {parseLabelPairs, pageFlags, tableFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 import {labelsText} from '../../cli/render.js'
 
@@ -23,6 +23,7 @@ export default class Models extends BaseCommand<typeof Models> {
     description: Flags.string({description: 'Only models whose description contains this text (case-insensitive).'}),
     label: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Only models with this label (KEY=VALUE); repeatable.'}),
     ...pageFlags('models'),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<Model>> {
@@ -40,7 +41,14 @@ export default class Models extends BaseCommand<typeof Models> {
       this.note(`No models in project ${this.project} yet. Create one with: modelreg models create NAME`)
     }
     this.table(
-      ['NAME', 'VERSIONS', 'LATEST', {header: 'DESCRIPTION', max: 50}, 'LABELS', 'UPDATED'],
+      [
+        'NAME',
+        {header: 'VERSIONS', priority: 3},
+        {header: 'LATEST', priority: 2},
+        {header: 'DESCRIPTION', truncate: true, priority: 3},
+        {header: 'LABELS', truncate: true, priority: 4},
+        {header: 'UPDATED', priority: 2},
+      ],
       page.items.map((m) => [m.name, m.version_count, m.latest_version ?? '', m.description, labelsText(m.labels), formatTime(m.updated_at)]),
     )
     if (page.total > page.offset + page.items.length) this.note(`Showing ${page.items.length} of ${page.total}; use --offset to see more.`)

@@ -3,7 +3,8 @@ import * as Flags from '@oclif/core/flags'
 import type {Page, VersionSummary} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {pageFlags} from '../../cli/flags.js'
+import {pageFlags, tableFlags} from '../../cli/flags.js'
+import {TAG_STYLE} from '../../cli/color.js'
 import {formatBytes, formatTime} from '../../cli/output.js'
 
 export default class ModelsListVersions extends BaseCommand<typeof ModelsListVersions> {
@@ -23,6 +24,7 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
   static override flags = {
     where: Flags.string({char: 'w', description: "Filter: metadata.KEY, metrics.KEY, tags, author, version, framework ... e.g. \"metrics.auc > 0.8 and tags != 'prod'\"."}),
     ...pageFlags('versions'),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<VersionSummary>> {
@@ -31,7 +33,15 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
     const page = await backend.listVersions(ref.project ?? this.project, ref.name, {where: this.flags.where, limit: this.flags.limit, offset: this.flags.offset})
     if (page.total === 0) this.note(this.flags.where ? 'No versions match.' : `Model ${ref.name} has no versions yet.`)
     this.table(
-      ['VERSION', 'TAGS', 'AUTHOR', 'CREATED', 'SIZE', 'FILES', {header: 'COMMENT', max: 60}],
+      [
+        'VERSION',
+        {header: 'TAGS', truncate: true, style: TAG_STYLE},
+        {header: 'AUTHOR', truncate: true, priority: 3},
+        {header: 'CREATED', priority: 2},
+        {header: 'SIZE', priority: 3},
+        {header: 'FILES', priority: 4},
+        {header: 'COMMENT', truncate: true, priority: 2},
+      ],
       page.items.map((v) => [v.version, v.tags.join(','), v.author, formatTime(v.created_at), formatBytes(v.size), v.file_count, v.comment]),
     )
     return page
