@@ -27,7 +27,7 @@ export default class Checkpoints extends BaseCommand<typeof Checkpoints> {
         {header: 'STEP', priority: 2},
         {header: 'FILES', priority: 4},
         {header: 'SIZE', priority: 3},
-        {header: 'METRICS', truncate: true, priority: 2},
+        {header: 'METRICS', truncate: true, minWidth: 20, priority: 2},
         {header: 'CREATED', priority: 3},
       ],
       rows.map((row, i) => [...row, formatTime(checkpoints[i].created_at)]),

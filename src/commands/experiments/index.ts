@@ -21,7 +21,7 @@ export default class Experiments extends BaseCommand<typeof Experiments> {
         {header: 'OWNER', truncate: true, priority: 3},
         {header: 'FRAMEWORK', truncate: true, priority: 4},
         {header: 'UPDATED', priority: 2},
-        {header: 'DESCRIPTION', truncate: true, priority: 3},
+        {header: 'DESCRIPTION', truncate: true, minWidth: 20, priority: 3},
       ],
       page.items.map((e) => [e.name, e.run_count, e.owner ?? '', e.framework ?? '', formatTime(e.updated_at), e.description]),
     )

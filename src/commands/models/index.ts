@@ -45,7 +45,7 @@ export default class Models extends BaseCommand<typeof Models> {
         'NAME',
         {header: 'VERSIONS', priority: 3},
         {header: 'LATEST', priority: 2},
-        {header: 'DESCRIPTION', truncate: true, priority: 3},
+        {header: 'DESCRIPTION', truncate: true, minWidth: 20, priority: 3},
         {header: 'LABELS', truncate: true, priority: 4},
         {header: 'UPDATED', priority: 2},
       ],

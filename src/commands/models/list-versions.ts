@@ -40,7 +40,7 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
         {header: 'CREATED', priority: 2},
         {header: 'SIZE', priority: 3},
         {header: 'FILES', priority: 4},
-        {header: 'COMMENT', truncate: true, priority: 2},
+        {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
       ],
       page.items.map((v) => [v.version, v.tags.join(','), v.author, formatTime(v.created_at), formatBytes(v.size), v.file_count, v.comment]),
     )

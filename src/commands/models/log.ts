@@ -47,7 +47,7 @@ export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
         {header: 'EVENT', truncate: true},
         {header: 'TAGS', truncate: true, priority: 3, style: TAG_STYLE},
         {header: 'AUTHOR', truncate: true, priority: 3},
-        {header: 'COMMENT', truncate: true, priority: 2},
+        {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
       ],
       page.items.map((e) => [formatTime(e.time), e.version === null ? e.model : `${e.model}:${e.version}`, describeLogEntry(e), e.tags.join(','), e.author, e.comment]),
     )

@@ -18,7 +18,7 @@ export default class Projects extends BaseCommand<typeof Projects> {
     const page = await backend.listProjects({limit: this.flags.limit, offset: this.flags.offset})
     if (page.total === 0) this.note('No projects yet: one is created on the first write (default: "default").')
     this.table(
-      ['NAME', {header: 'MODELS', priority: 2}, {header: 'CREATED', priority: 3}, {header: 'DESCRIPTION', truncate: true, priority: 2}],
+      ['NAME', {header: 'MODELS', priority: 2}, {header: 'CREATED', priority: 3}, {header: 'DESCRIPTION', truncate: true, minWidth: 20, priority: 2}],
       page.items.map((p) => [p.name, p.model_count, formatTime(p.created_at), p.description]),
     )
     return page

@@ -62,7 +62,7 @@ export default class Runs extends BaseCommand<typeof Runs> {
         {header: 'STARTED', priority: 3},
         {header: 'DURATION', priority: 4},
         ...(extra ? [{header: extra.toUpperCase(), truncate: true, minWidth: 8}] : []),
-        {header: 'METRICS', truncate: true, priority: 2},
+        {header: 'METRICS', truncate: true, minWidth: 20, priority: 2},
       ],
       page.items.map((r) => [r.id, r.name ?? '', r.experiment, r.status, formatTime(r.start_time), runDuration(r), ...extraValue(r), metricsInline(r.metrics)]),
     )
