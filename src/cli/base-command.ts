@@ -13,7 +13,7 @@ import {ERROR_CODES, RegistryError} from '../backends/errors.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'
 import {paint, setColorFlag} from './color.js'
 import {openBackend} from './open-backend.js'
-import {type Column, renderTable} from './output.js'
+import {type Column, renderTable, stdoutIsTerminal, terminalWidth} from './output.js'
 import {nearest} from './suggest.js'
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -125,6 +125,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected table(columns: (Column | string)[], rows: unknown[][]): void {
     if (rows.length > 0) this.say(renderTable(columns, rows, {wide: (this.flags as {wide?: boolean}).wide}))
+  }
+
+  /** The width human listings keep inside: the terminal's, unless piped or --wide (then uncut). */
+  protected listingWidth(): {width?: number} {
+    return (this.flags as {wide?: boolean}).wide || !stdoutIsTerminal() ? {} : {width: terminalWidth(process.stdout)}
   }
 
   /** Notes for people (stderr), suppressed with --json. */

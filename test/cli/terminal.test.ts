@@ -81,6 +81,16 @@ describe('on a terminal', () => {
     expect(wide).toContain(COMMENT)
   })
 
+  it('models show keeps its file list inside 80 columns by cutting digests, whole with --wide or piped', async () => {
+    const sha = (await runCli(ctx, ['models', 'show', 'credit-risk:2', '--json'])).json().files[0].sha256 as string
+    const shown = stripAnsi((await onTerminal(ctx, ['models', 'show', 'credit-risk:2'], 80)).output)
+    const files = shown.slice(shown.indexOf('Files:')).split('\n').filter(Boolean)
+    expect(files[1]).toMatch(new RegExp(`^  model\\.pkl +14 B +${sha.slice(0, 12)}\\S*…$`))
+    for (const line of files) expect(displayWidth(line)).toBeLessThanOrEqual(80)
+    expect(stripAnsi((await onTerminal(ctx, ['models', 'show', 'credit-risk:2', '--wide'], 80)).output)).toContain(sha)
+    expect((await runCli(ctx, ['models', 'show', 'credit-risk:2'])).stdout).toContain(sha)
+  })
+
   it('a terminal that reports no width is drawn for COLUMNS, else 80', async () => {
     const unsized = visibleLines((await onTerminal(ctx, ['models', 'list-versions', 'credit-risk'], 0)).output)
     for (const line of unsized) expect(displayWidth(line)).toBeLessThanOrEqual(80)
