@@ -17,7 +17,7 @@ function globalFlagsLast(argv) {
   for (; i < argv.length; i++) {
     const word = argv[i]
     if ((word === '-p' || word === '--project' || word === '--profile') && i + 1 < argv.length) moved.push(word, argv[++i])
-    else if (/^(--project=|--profile=|-p.)/.test(word) || word === '--json') moved.push(word)
+    else if (/^(--project=|--profile=|-p.)/.test(word) || ['--json', '--color', '--no-color'].includes(word)) moved.push(word)
     else break
   }
   if (moved.length === 0 || i === argv.length) return argv

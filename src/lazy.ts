@@ -7,5 +7,4 @@ import {createRequire} from 'node:module'
 const require = createRequire(import.meta.url)
 
 export const loadYaml = (): typeof import('yaml') => require('yaml')
-export const loadTable = (): typeof import('cli-table3') => require('cli-table3')
 export const loadTar = (): Promise<typeof import('tar')> => import('tar')

@@ -11,8 +11,9 @@ import type {Backend} from '../backends/backend.js'
 import {translateSqliteError} from '../backends/local/sqlite-errors.js'
 import {ERROR_CODES, RegistryError} from '../backends/errors.js'
 import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/config.js'
+import {paint, setColorFlag} from './color.js'
 import {openBackend} from './open-backend.js'
-import {type Column, renderTable} from './output.js'
+import {type Column, renderTable, stdoutIsTerminal, terminalWidth} from './output.js'
 import {nearest} from './suggest.js'
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -50,6 +51,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Configuration profile to use (see config:show).',
       helpGroup: 'GLOBAL',
     }),
+    color: Flags.boolean({
+      allowNo: true,
+      description: 'Colour on a terminal (the default; NO_COLOR and FORCE_COLOR are honoured); --no-color turns it off, --color forces it.',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   protected flags!: FlagsOf<T>
@@ -75,6 +81,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       strict: this.ctor.strict,
     })
     this.flags = flags as FlagsOf<T>
+    setColorFlag((flags as {color?: boolean}).color)
     this.args = args as ArgsOf<T>
     this.positionals = argv as string[]
   }
@@ -129,9 +136,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.jsonEnabled()) process.stdout.write(`${message}\n`)
   }
 
-  /** A table for people (TSV when piped); nothing at all when there are no rows. */
+  /**
+   * A table for people, fitted to the terminal's width unless --wide (TSV when piped, never
+   * cut); nothing at all when there are no rows.
+   */
   protected table(columns: (Column | string)[], rows: unknown[][]): void {
-    if (rows.length > 0) this.say(renderTable(columns, rows))
+    if (rows.length > 0) this.say(renderTable(columns, rows, {wide: (this.flags as {wide?: boolean}).wide}))
+  }
+
+  /** The width human listings keep inside: the terminal's, unless piped or --wide (then uncut). */
+  protected listingWidth(): {width?: number} {
+    return (this.flags as {wide?: boolean}).wide || !stdoutIsTerminal() ? {} : {width: terminalWidth(process.stdout)}
   }
 
   /** Notes for people (stderr), suppressed with --json. */
@@ -167,7 +182,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       error?.constructor?.name === 'NonExistentFlagsError' && Array.isArray(typedFlags) ? this.unknownFlags(typedFlags as string[]) : toRegistryError(error)
     if (process.env.MODELREG_DEBUG && !(error instanceof RegistryError)) process.stderr.write(`${error?.stack ?? error}\n`)
     if (this.jsonEnabled()) this.logJson(this.toErrorJson(registryError))
-    else process.stderr.write(`Error: ${registryError.message}\n`)
+    else {
+      // The flags were not parsed when parsing is what failed: read --color / --no-color from the words typed.
+      if (this.flags === undefined) setColorFlag(this.argv.includes('--no-color') ? false : this.argv.includes('--color') ? true : undefined)
+      process.stderr.write(`${paint('red', 'Error:', process.stderr)} ${registryError.message}\n`)
+    }
     this.exit(ERROR_CODES[registryError.code].exit)
   }
 }

@@ -67,6 +67,11 @@ export function resolveRef(text: string, project: string): ModelRef & {project: 
   return {...ref, project: ref.project ?? project}
 }
 
+/** --wide, for the commands that print a table. */
+export const tableFlags = {
+  wide: Flags.boolean({default: false, description: 'Show every column in full, however wide (a terminal otherwise cuts long cells with … and drops the least useful columns).'}),
+}
+
 /** --limit and --offset for a list of `what`. */
 export function pageFlags(what: string, defaultLimit = 100) {
   return {

@@ -1,16 +1,42 @@
 /** Human renderings of registry entities, shared by the commands that show them. */
 import type {CheckpointSummary, FileEntry, Lineage, Model, Run, SourceInfo, Version, VersionSummary} from '../backends/backend.js'
 import {formatRef} from '../backends/validation.js'
+import {paint, type Style, statusStyle, TAG_STYLE} from './color.js'
+import {displayWidth, truncateToWidth} from './display-width.js'
 import {formatBytes, formatJsonInline, relativeTime, renderFields} from './output.js'
 
-/** Columns aligned with two spaces, indented; always aligned (used inside summaries). */
-export function alignRows(rows: string[][], indent = '  '): string {
+/**
+ * Columns aligned with two spaces, indented; always aligned (used inside summaries). `styleOf`
+ * colours cells when colour is on for stdout, after the widths are measured. With `fit`, the
+ * columns listed in `cut` are cut with …, in that order and to no less than 12 columns each, to
+ * keep rows inside `width`.
+ */
+export function alignRows(
+  rows: string[][],
+  indent = '  ',
+  styleOf?: (row: string[], column: number) => Style | undefined,
+  fit?: {width: number; cut: number[]},
+): string {
   if (rows.length === 0) return ''
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ''))))
+  if (fit) {
+    let excess = indent.length + widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1) - fit.width
+    for (const i of fit.cut) {
+      const cut = Math.max(0, Math.min(excess, widths[i] - 12))
+      widths[i] -= cut
+      excess -= cut
+    }
+    rows = rows.map((r) => r.map((cell, i) => truncateToWidth(cell, widths[i])))
+  }
   return rows
-    .map((r) =>
-      (indent + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).trimEnd(),
-    )
+    .map((r) => {
+      const cells = r.map((cell, i) => {
+        // Padding stays outside the colour codes, which take no room on the screen.
+        const shown = styleOf ? paint(styleOf(r, i), cell) : cell
+        return i === r.length - 1 ? shown : shown + ' '.repeat(Math.max(0, widths[i] - displayWidth(cell)))
+      })
+      return (indent + cells.join('  ')).trimEnd()
+    })
     .join('\n')
 }
 
@@ -42,11 +68,18 @@ function fileRows(files: FileEntry[]): string[][] {
   return files.map((f) => [f.path, formatBytes(f.size), f.sha256, f.mode === 0o755 ? 'x' : ''])
 }
 
-export function versionHeadline(v: VersionSummary): string {
-  return `${formatRef(v.model, v.version)}${v.tags.length ? `  (${v.tags.join(', ')})` : ''}`
+/** On a terminal (and without --wide), the width to keep listings inside; undefined means uncut. */
+export interface RenderWidth {
+  width?: number
 }
 
-export function renderVersion(v: Version): string {
+export function versionHeadline(v: VersionSummary): string {
+  return `${formatRef(v.model, v.version)}${v.tags.length ? `  (${v.tags.map((t) => paint(TAG_STYLE, t)).join(', ')})` : ''}`
+}
+
+export function renderVersion(v: Version, {width}: RenderWidth = {}): string {
+  // A digest's first characters are enough to recognise it; the path is what people read.
+  const fit = width === undefined ? undefined : {width, cut: [2, 0]}
   const sections = [
     versionHeadline(v),
     renderFields([
@@ -65,8 +98,8 @@ export function renderVersion(v: Version): string {
   const metadata = Object.entries(v.metadata)
   if (metadata.length) sections.push(`Metadata:\n${alignRows(metadata.map(([k, value]) => [k, formatJsonInline(value)]))}`)
   if (v.lineage) sections.push(renderLineage(v.lineage))
-  sections.push(`Files:\n${alignRows(fileRows(v.files))}`)
-  if (v.attachments.length) sections.push(`Attachments:\n${alignRows(fileRows(v.attachments))}`)
+  sections.push(`Files:\n${alignRows(fileRows(v.files), '  ', undefined, fit)}`)
+  if (v.attachments.length) sections.push(`Attachments:\n${alignRows(fileRows(v.attachments), '  ', undefined, fit)}`)
   return sections.join('\n\n')
 }
 
@@ -115,7 +148,7 @@ export function renderRun(r: Run): string {
     renderFields([
       ['Project', r.project],
       ['Experiment', r.experiment],
-      ['Status', r.status],
+      ['Status', paint(statusStyle(r.status), r.status)],
       ['Author', r.author],
       ['Created', timeWithAge(r.created_at)],
       ['Started', r.start_time ? timeWithAge(r.start_time) : null],

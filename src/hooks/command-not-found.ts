@@ -1,4 +1,5 @@
 import type {Hook} from '@oclif/core'
+import {paint, setColorFlag} from '../cli/color.js'
 import {nearest} from '../cli/suggest.js'
 
 /**
@@ -35,7 +36,9 @@ const hook: Hook<'command_not_found'> = async function (options) {
   if (options.argv?.includes('--json')) {
     process.stdout.write(`${JSON.stringify({error: {code: 'invalid_argument', message}}, null, 2)}\n`)
   } else {
-    process.stderr.write(`Error: ${message}\n`)
+    const argv = options.argv ?? []
+    setColorFlag(argv.includes('--no-color') ? false : argv.includes('--color') ? true : undefined)
+    process.stderr.write(`${paint('red', 'Error:', process.stderr)} ${message}\n`)
   }
   this.exit(2)
 }

@@ -1,4 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
+import {tableFlags} from '../../cli/flags.js'
 import {CONFIG_KEYS, type ConfigSource, effectiveValues} from '../../config/config.js'
 import {unconfiguredAuthor} from '../../registry/provenance.js'
 
@@ -11,6 +12,8 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
   static override summary = 'Show the effective configuration and where each value comes from (tokens masked).'
   static override examples = ['<%= config.bin %> config show', '<%= config.bin %> config show --profile team --json']
 
+  static override flags = {...tableFlags}
+
   async run(): Promise<ConfigReport> {
     const c = this.settings()
     const values: ConfigReport['values'] = {}
@@ -21,7 +24,7 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
       const {author, source} = unconfiguredAuthor()
       values.author = {value: author, source}
     }
-    this.table(['KEY', 'VALUE', 'SOURCE'], Object.entries(values).map(([k, v]) => [k, v.value ?? '', v.source]))
+    this.table(['KEY', {header: 'VALUE', truncate: true}, {header: 'SOURCE', truncate: true, priority: 2}], Object.entries(values).map(([k, v]) => [k, v.value ?? '', v.source]))
     this.say()
     this.say(`User config:    ${c.files.user}`)
     this.say(`Project config: ${c.files.project ?? '(none)'}`)

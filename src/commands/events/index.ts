@@ -4,7 +4,10 @@ import {EVENT_TYPES} from '../../backends/backend.js'
 import {invalid} from '../../backends/errors.js'
 import {quote} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {formatTime, renderTable, stdoutIsTerminal} from '../../cli/output.js'
+import {TAG_STYLE} from '../../cli/color.js'
+import {tableFlags} from '../../cli/flags.js'
+import {type Column, formatTime, renderTable, stdoutIsTerminal, terminalWidth} from '../../cli/output.js'
+import {truncateToWidth} from '../../cli/display-width.js'
 
 /** "2026-11-01T10:00:00Z", or a duration back from now: 90s, 30m, 2h, 7d, 1w. */
 export function parseSince(text: string, now = Date.now()): string {
@@ -22,7 +25,16 @@ function eventRow(e: RegistryEvent): unknown[] {
   return [e.id, formatTime(e.time), e.type, e.project, e.model ?? '', e.version ?? '', e.tag ?? '', e.actor]
 }
 
-const HEADERS = ['ID', 'TIME', 'TYPE', 'PROJECT', 'MODEL', 'VERSION', 'TAG', 'ACTOR']
+const HEADERS: Column[] = [
+  {header: 'ID', priority: 3},
+  {header: 'TIME', priority: 2},
+  {header: 'TYPE'},
+  {header: 'PROJECT', truncate: true, priority: 4},
+  {header: 'MODEL', truncate: true},
+  {header: 'VERSION', priority: 2},
+  {header: 'TAG', truncate: true, priority: 2, style: TAG_STYLE},
+  {header: 'ACTOR', truncate: true, priority: 3},
+]
 
 export default class Events extends BaseCommand<typeof Events> {
   static override summary = 'List change events (model created, version pushed, tag moved ...); --follow streams new ones.'
@@ -42,6 +54,7 @@ export default class Events extends BaseCommand<typeof Events> {
     limit: Flags.integer({default: 50, min: 1, description: 'At most this many events.'}),
     'all-projects': Flags.boolean({default: false, description: 'Events of every project, not only the current one.'}),
     follow: Flags.boolean({char: 'f', default: false, description: 'Keep running and print new events as they happen.'}),
+    ...tableFlags,
   }
 
   private query(): EventQuery {
@@ -77,9 +90,12 @@ export default class Events extends BaseCommand<typeof Events> {
     const print = (events: RegistryEvent[]) => {
       if (events.length === 0) return
       if (json) process.stdout.write(events.map((e) => `${JSON.stringify(e)}\n`).join(''))
-      else if (stdoutIsTerminal()) process.stdout.write(`${events.map((e) => eventRow(e).join('  ')).join('\n')}\n`)
+      // Rows come one at a time, so they cannot be aligned; each is still kept to one line.
+      else if (stdoutIsTerminal()) process.stdout.write(`${events.map((e) => fitLine(eventRow(e).join('  '))).join('\n')}\n`)
       else process.stdout.write(`${renderTable(HEADERS, events.map(eventRow))}\n`)
     }
+    const width = terminalWidth(process.stdout)
+    const fitLine = (line: string) => (this.flags.wide ? line : truncateToWidth(line.replace(/[\u0000-\u001F\u007F-\u009F]/g, '\uFFFD'), width))
     print(initial)
     const backend = await this.backend()
     const abort = new AbortController()

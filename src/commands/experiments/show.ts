@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args'
 import type {Experiment, RunSummary} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {statusStyle} from '../../cli/color.js'
 import {renderFields} from '../../cli/output.js'
 import {alignRows, metricsInline, runDuration, timeWithAge} from '../../cli/render.js'
 
@@ -29,7 +30,7 @@ export default class ExperimentsShow extends BaseCommand<typeof ExperimentsShow>
       ]),
     )
     if (runs.length) {
-      this.say(`\nLatest runs:\n${alignRows([['ID', 'NAME', 'STATUS', 'DURATION', 'METRICS'], ...runs.map((r) => [r.id, r.name ?? '', r.status, runDuration(r), metricsInline(r.metrics)])])}`)
+      this.say(`\nLatest runs:\n${alignRows([['ID', 'NAME', 'STATUS', 'DURATION', 'METRICS'], ...runs.map((r) => [r.id, r.name ?? '', r.status, runDuration(r), metricsInline(r.metrics)])], '  ', (row, i) => (i === 2 ? statusStyle(row[i]) : undefined))}`)
     }
     return {experiment, runs}
   }

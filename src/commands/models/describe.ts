@@ -1,6 +1,7 @@
 import * as Args from '@oclif/core/args'
 import type {Model, Version} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {tableFlags} from '../../cli/flags.js'
 import {renderModel, renderVersion} from '../../cli/render.js'
 import {parseRef} from '../../backends/validation.js'
 
@@ -13,6 +14,8 @@ export default class ModelsDescribe extends BaseCommand<typeof ModelsDescribe> {
     name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
   }
 
+  static override flags = {...tableFlags}
+
   async run(): Promise<{model: Model; latest: Version | null}> {
     const ref = parseRef(this.args.name)
     const project = ref.project ?? this.project
@@ -21,7 +24,7 @@ export default class ModelsDescribe extends BaseCommand<typeof ModelsDescribe> {
     const latest = model.latest_version === null ? null : await backend.getVersion(project, model.name, 'latest')
     this.say(renderModel(model))
     this.say()
-    this.say(latest ? `Latest version:\n\n${renderVersion(latest)}` : 'No versions yet.')
+    this.say(latest ? `Latest version:\n\n${renderVersion(latest, this.listingWidth())}` : 'No versions yet.')
     return {model, latest}
   }
 }

@@ -1,9 +1,13 @@
 import * as Args from '@oclif/core/args'
 import {BaseCommand} from '../../cli/base-command.js'
+import {diffStyle} from '../../cli/color.js'
 import {resolveRef} from '../../cli/flags.js'
 import {formatBytes, formatJsonInline} from '../../cli/output.js'
 import {alignRows} from '../../cli/render.js'
 import {diffVersions, type VersionDiff} from '../../registry/diff.js'
+
+/** A row of a diff in the colour of its mark: + green, - red, ~ yellow. */
+const byMark = (row: string[]) => diffStyle(row[0])
 
 function renderDiff(d: VersionDiff, project: string): string {
   const short = (ref: string) => (ref.startsWith(`${project}/`) ? ref.slice(project.length + 1) : ref)
@@ -18,22 +22,22 @@ function renderDiff(d: VersionDiff, project: string): string {
       ...files.removed.map((f) => ['-', f.path, formatBytes(f.size)]),
       ...files.changed.map((f) => ['~', f.path, `${formatBytes(f.from.size)} -> ${formatBytes(f.to.size)}`]),
     ]
-    if (rows.length) out.push(`${title} (${files.unchanged} unchanged):\n${alignRows(rows)}`)
+    if (rows.length) out.push(`${title} (${files.unchanged} unchanged):\n${alignRows(rows, '  ', byMark)}`)
   }
   const metrics: string[][] = [
     ...Object.entries(d.metrics.added).map(([k, v]) => ['+', k, String(v)]),
     ...Object.entries(d.metrics.removed).map(([k, v]) => ['-', k, String(v)]),
     ...Object.entries(d.metrics.changed).map(([k, c]) => ['~', k, `${c.from} -> ${c.to} (${c.delta >= 0 ? '+' : ''}${Number(c.delta.toPrecision(6))})`]),
   ]
-  if (metrics.length) out.push(`Metrics:\n${alignRows(metrics)}`)
+  if (metrics.length) out.push(`Metrics:\n${alignRows(metrics, '  ', byMark)}`)
   const metadata: string[][] = [
     ...Object.entries(d.metadata.added).map(([k, v]) => ['+', k, formatJsonInline(v)]),
     ...Object.entries(d.metadata.removed).map(([k, v]) => ['-', k, formatJsonInline(v)]),
     ...Object.entries(d.metadata.changed).map(([k, c]) => ['~', k, `${formatJsonInline(c.from)} -> ${formatJsonInline(c.to)}`]),
   ]
-  if (metadata.length) out.push(`Metadata:\n${alignRows(metadata)}`)
+  if (metadata.length) out.push(`Metadata:\n${alignRows(metadata, '  ', byMark)}`)
   const fields = Object.entries(d.fields).map(([k, c]) => ['~', k, `${formatJsonInline(c.from)} -> ${formatJsonInline(c.to)}`])
-  if (fields.length) out.push(`Fields:\n${alignRows(fields)}`)
+  if (fields.length) out.push(`Fields:\n${alignRows(fields, '  ', byMark)}`)
   return out.join('\n\n')
 }
 

@@ -2,7 +2,7 @@ import * as Flags from '@oclif/core/flags'
 import type {Backend, Model, ModelQuery, Page} from '../../backends/backend.js'
 import {MODEL_SORT_FIELDS} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {parseLabelPairs, pageFlags} from '../../cli/flags.js'
+import {parseLabelPairs, pageFlags, tableFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 import {labelsText} from '../../cli/render.js'
 
@@ -52,6 +52,7 @@ export default class Models extends BaseCommand<typeof Models> {
     label: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Only models with this label (KEY=VALUE); repeatable.'}),
     'all-projects': Flags.boolean({char: 'A', default: false, description: 'Models of every project (that the token can see), with a PROJECT column.'}),
     ...pageFlags('models'),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<Model>> {
@@ -72,7 +73,15 @@ export default class Models extends BaseCommand<typeof Models> {
     }
     const row = (m: Model) => [m.name, m.version_count, m.latest_version ?? '', m.description, labelsText(m.labels), formatTime(m.updated_at)]
     this.table(
-      [...(all ? ['PROJECT'] : []), 'NAME', 'VERSIONS', 'LATEST', {header: 'DESCRIPTION', max: 50}, 'LABELS', 'UPDATED'],
+      [
+        ...(all ? [{header: 'PROJECT', priority: 2}] : []),
+        'NAME',
+        {header: 'VERSIONS', priority: 3},
+        {header: 'LATEST', priority: 2},
+        {header: 'DESCRIPTION', truncate: true, minWidth: 20, priority: 3},
+        {header: 'LABELS', truncate: true, priority: 4},
+        {header: 'UPDATED', priority: 2},
+      ],
       page.items.map((m) => (all ? [m.project, ...row(m)] : row(m))),
     )
     if (page.total > page.offset + page.items.length) this.note(`Showing ${page.items.length} of ${page.total}; use --offset to see more.`)

@@ -3,7 +3,8 @@ import * as Flags from '@oclif/core/flags'
 import type {Page, VersionSummary} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {pageFlags} from '../../cli/flags.js'
+import {pageFlags, tableFlags} from '../../cli/flags.js'
+import {TAG_STYLE} from '../../cli/color.js'
 import {formatBytes, formatTime} from '../../cli/output.js'
 
 export default class ModelsListVersions extends BaseCommand<typeof ModelsListVersions> {
@@ -26,6 +27,7 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
     'sort-by': Flags.string({description: 'version (default), created_at, author, metrics.KEY or metadata.KEY; versions without it last.'}),
     'order-by': Flags.string({options: ['asc', 'desc'], default: 'desc', description: 'Sort order (desc: the highest first).'}),
     ...pageFlags('versions'),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<VersionSummary>> {
@@ -40,7 +42,15 @@ export default class ModelsListVersions extends BaseCommand<typeof ModelsListVer
     })
     if (page.total === 0) this.note(this.flags.where ? 'No versions match.' : `Model ${ref.name} has no versions yet.`)
     this.table(
-      ['VERSION', 'TAGS', 'AUTHOR', 'CREATED', 'SIZE', 'FILES', {header: 'COMMENT', max: 60}],
+      [
+        'VERSION',
+        {header: 'TAGS', truncate: true, style: TAG_STYLE},
+        {header: 'AUTHOR', truncate: true, priority: 3},
+        {header: 'CREATED', priority: 2},
+        {header: 'SIZE', priority: 3},
+        {header: 'FILES', priority: 4},
+        {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
+      ],
       page.items.map((v) => [v.version, v.tags.join(','), v.author, formatTime(v.created_at), formatBytes(v.size), v.file_count, v.comment]),
     )
     return page

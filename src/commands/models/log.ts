@@ -2,7 +2,8 @@ import * as Args from '@oclif/core/args'
 import type {LogEntry, Page} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {pageFlags} from '../../cli/flags.js'
+import {pageFlags, tableFlags} from '../../cli/flags.js'
+import {TAG_STYLE} from '../../cli/color.js'
 import {formatTime} from '../../cli/output.js'
 
 export function describeLogEntry(e: LogEntry): string {
@@ -31,6 +32,7 @@ export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
 
   static override flags = {
     ...pageFlags('entries', 50),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<LogEntry>> {
@@ -39,7 +41,14 @@ export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
     const page = await backend.modelLog(ref?.project ?? this.project, {model: ref?.name, limit: this.flags.limit, offset: this.flags.offset})
     if (page.total === 0) this.note('Nothing logged yet.')
     this.table(
-      ['DATE', 'VERSION', 'EVENT', 'TAGS', 'AUTHOR', {header: 'COMMENT', max: 60}],
+      [
+        {header: 'DATE', priority: 2},
+        'VERSION',
+        {header: 'EVENT', truncate: true},
+        {header: 'TAGS', truncate: true, priority: 3, style: TAG_STYLE},
+        {header: 'AUTHOR', truncate: true, priority: 3},
+        {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
+      ],
       page.items.map((e) => [formatTime(e.time), e.version === null ? e.model : `${e.model}:${e.version}`, describeLogEntry(e), e.tags.join(','), e.author, e.comment]),
     )
     return page

@@ -2,7 +2,7 @@ import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import type {Version} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {resolveRef} from '../../cli/flags.js'
+import {resolveRef, tableFlags} from '../../cli/flags.js'
 import {renderVersion} from '../../cli/render.js'
 import {pagePaths, pageUrl} from '../../ui/urls.js'
 
@@ -18,6 +18,7 @@ export default class ModelsShow extends BaseCommand<typeof ModelsShow> {
 
   static override flags = {
     url: Flags.boolean({aliases: ['web'], default: false, description: "Print the version's web page URL (with a server) instead of the details; --json: {\"url\"}."}),
+    ...tableFlags,
   }
 
   static override args = {
@@ -35,7 +36,7 @@ export default class ModelsShow extends BaseCommand<typeof ModelsShow> {
       this.say(url)
       return {url}
     }
-    this.say(renderVersion(version))
+    this.say(renderVersion(version, this.listingWidth()))
     return version
   }
 }

@@ -2,6 +2,8 @@ import * as Args from '@oclif/core/args'
 import type {Tag} from '../../backends/backend.js'
 import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
+import {TAG_STYLE} from '../../cli/color.js'
+import {tableFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 
 export default class ModelsTags extends BaseCommand<typeof ModelsTags> {
@@ -13,6 +15,8 @@ export default class ModelsTags extends BaseCommand<typeof ModelsTags> {
     name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
   }
 
+  static override flags = {...tableFlags}
+
   async run(): Promise<{project: string; model: string; tags: Tag[]}> {
     const ref = parseRef(this.args.name)
     const project = ref.project ?? this.project
@@ -20,7 +24,7 @@ export default class ModelsTags extends BaseCommand<typeof ModelsTags> {
     const tags = await backend.listTags(project, ref.name)
     if (tags.length === 0) this.note(`Model ${ref.name} has no versions, so no tags.`)
     this.table(
-      ['TAG', 'VERSION', 'UPDATED'],
+      [{header: 'TAG', style: TAG_STYLE}, 'VERSION', {header: 'UPDATED', priority: 2}],
       tags.map((t) => [t.tag, t.version, formatTime(t.updated_at)]),
     )
     return {project, model: ref.name, tags}

@@ -1,6 +1,6 @@
 import type {Page, Project} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {pageFlags} from '../../cli/flags.js'
+import {pageFlags, tableFlags} from '../../cli/flags.js'
 import {formatTime} from '../../cli/output.js'
 
 export default class Projects extends BaseCommand<typeof Projects> {
@@ -10,6 +10,7 @@ export default class Projects extends BaseCommand<typeof Projects> {
 
   static override flags = {
     ...pageFlags('projects'),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<Project>> {
@@ -17,7 +18,7 @@ export default class Projects extends BaseCommand<typeof Projects> {
     const page = await backend.listProjects({limit: this.flags.limit, offset: this.flags.offset})
     if (page.total === 0) this.note('No projects yet: one is created on the first write (default: "default").')
     this.table(
-      ['NAME', 'MODELS', 'CREATED', {header: 'DESCRIPTION', max: 60}],
+      ['NAME', {header: 'MODELS', priority: 2}, {header: 'CREATED', priority: 3}, {header: 'DESCRIPTION', truncate: true, minWidth: 20, priority: 2}],
       page.items.map((p) => [p.name, p.model_count, formatTime(p.created_at), p.description]),
     )
     return page

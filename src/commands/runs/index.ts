@@ -2,7 +2,8 @@ import * as Flags from '@oclif/core/flags'
 import type {Page, RunSummary} from '../../backends/backend.js'
 import {RUN_STATUSES} from '../../backends/backend.js'
 import {BaseCommand} from '../../cli/base-command.js'
-import {pageFlags, parseMetaPairs} from '../../cli/flags.js'
+import {statusStyle} from '../../cli/color.js'
+import {pageFlags, parseMetaPairs, tableFlags} from '../../cli/flags.js'
 import {formatJsonInline, formatTime} from '../../cli/output.js'
 import {metricsInline, runDuration} from '../../cli/render.js'
 import {parseMetricKey, metricKey} from '../../backends/filter.js'
@@ -27,6 +28,7 @@ export default class Runs extends BaseCommand<typeof Runs> {
     'sort-by': Flags.string({default: 'created_at', description: 'name, status, created_at, start_time, end_time, params.KEY, metrics.NAME ...'}),
     'order-by': Flags.string({options: ['asc', 'desc'], default: 'desc', description: 'Sort order (runs missing the field come last).'}),
     ...pageFlags('runs', 50),
+    ...tableFlags,
   }
 
   async run(): Promise<Page<RunSummary>> {
@@ -52,7 +54,16 @@ export default class Runs extends BaseCommand<typeof Runs> {
       return [r.metrics[metricKey(name, split)] ?? '']
     }
     this.table(
-      ['ID', 'NAME', 'EXPERIMENT', 'STATUS', 'STARTED', 'DURATION', ...(extra ? [extra.toUpperCase()] : []), {header: 'METRICS', max: 60}],
+      [
+        'ID',
+        {header: 'NAME', truncate: true, priority: 2},
+        {header: 'EXPERIMENT', truncate: true, priority: 3},
+        {header: 'STATUS', style: statusStyle},
+        {header: 'STARTED', priority: 3},
+        {header: 'DURATION', priority: 4},
+        ...(extra ? [{header: extra.toUpperCase(), truncate: true, minWidth: 8}] : []),
+        {header: 'METRICS', truncate: true, minWidth: 20, priority: 2},
+      ],
       page.items.map((r) => [r.id, r.name ?? '', r.experiment, r.status, formatTime(r.start_time), runDuration(r), ...extraValue(r), metricsInline(r.metrics)]),
     )
     if (page.total > page.offset + page.items.length) this.note(`Showing ${page.items.length} of ${page.total}; use --offset to see more.`)
