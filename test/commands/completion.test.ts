@@ -30,7 +30,7 @@ describe('shell completion', () => {
     expect(await candidates('mod')).toEqual(['model', 'models'])
     expect(await candidates('models', '')).toEqual(expect.arrayContaining(['push', 'show', 'tag', 'list-versions']))
     expect(await candidates('models', 'sh')).toEqual(['show'])
-    expect(await candidates('models', 'push', 'x', '--co')).toEqual(['--comment'])
+    expect(await candidates('models', 'push', 'x', '--co')).toEqual(['--color', '--comment'])
     expect(await candidates('models', 'list', '--sort-by', '')).toEqual(['name', 'description', 'creation_time', 'last_updated_time'])
     expect(await candidates('')).toEqual(expect.arrayContaining(['models', 'runs', 'server', 'completion']))
     expect(await candidates('')).not.toContain('__complete')

@@ -51,7 +51,7 @@ describe('Ctrl-C during a transfer', () => {
     writeFileSync(join(ctx.cwd, 'w.bin'), 'weights')
     expect((await runCli(ctx, ['models', 'push', 'm', join(ctx.cwd, 'w.bin'), '--json'])).code).toBe(0)
     const onTerminal = (args: string) =>
-      spawnSync('script', ['-qec', `${process.execPath} ${BIN} models download m -o - ${args}; echo "exit=$?"`, '/dev/null'], {cwd: ctx.cwd, env: {...ctx.env, TERM: 'xterm'}, encoding: 'latin1'})
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} models download m -o - ${args}; echo "exit=$?"`, '/dev/null'], {cwd: ctx.cwd, env: {...ctx.env, TERM: 'xterm', NO_COLOR: '1'}, encoding: 'latin1'})
     const refused = onTerminal('')
     expect(refused.stdout).toContain('Error: -o - would write a tar archive to the terminal; pipe it (| tar -x) or redirect it (> model.tar), or add --force')
     expect(refused.stdout).toContain('exit=2')
