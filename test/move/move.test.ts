@@ -227,6 +227,54 @@ describe('copy', () => {
     await server.close()
   }, 120_000)
 
+  it('an unchanged store costs one digest request per project and side; a change after the first copy is found', async () => {
+    const server = await startTestServer()
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work, 1_000)
+    // Count the reads that fetch a whole history: none may happen for what is unchanged.
+    const reads: string[] = []
+    const counted = new Proxy(source, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          if (['getVersion', 'listEvents', 'getRun', 'getCheckpoint', 'readMetrics', 'listVersions'].includes(String(key))) reads.push(String(key))
+          return value.apply(target, args)
+        }
+      },
+    }) as Backend
+    const remote = new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})
+    for (const target of [local(), remote]) {
+      await copyStore(source, target, everything)
+      reads.length = 0
+      const again = await copyStore(counted, target, everything)
+      expect(again).toMatchObject({models: {written: 0, unchanged: 2, conflicts: 0}, versions: {written: 0, unchanged: 3}, runs: {written: 0, unchanged: 1}, blobs: {written: 0, bytes: 0}})
+      expect(reads).toEqual([])
+    }
+    // Changed at the source after the first copy: a new version, a tag move, a description, a run's new points.
+    await pushVersion(source, {project: 'default', model: 'credit-risk', paths: [files(join(work, 'four'), {'m.pkl': 'four'})], author: 'alice@example.com'})
+    await source.setTag('default', 'credit-risk', 'prod', '1')
+    await source.updateModel('team-a', 'churn', {description: 'churn model, v2'})
+    await source.logMetrics(run, fromArray([{name: 'loss', value: 0.5, step: 5_000, time: new Date(1_800_000_000_000).toISOString()}]))
+    for (const target of [remote]) {
+      const changed = await copyStore(counted, target, everything)
+      expect(changed).toMatchObject({models: {written: 2, unchanged: 0, conflicts: 0}, versions: {written: 1}, runs: {written: 1}, metric_points: {written: 1_001}, blobs: {written: 1}})
+      expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
+      reads.length = 0
+      expect(await copyStore(counted, target, everything)).toMatchObject({models: {written: 0, unchanged: 2}, runs: {written: 0, unchanged: 1}, blobs: {written: 0}})
+      expect(reads).toEqual([])
+    }
+    // Changed at the target instead: still a conflict, found and reported, nothing overwritten.
+    await remote.setTag('default', 'credit-risk', 'prod', '2')
+    const diverged = await copyStore(source, remote, everything)
+    expect(diverged.conflicts.map((c) => `${c.kind} ${c.project}/${c.name}`)).toEqual(['model default/credit-risk'])
+    expect((await remote.listTags('default', 'credit-risk')).find((t) => t.tag === 'prod')?.version).toBe(2)
+    await source.close()
+    await remote.close()
+    await server.close()
+  }, 120_000)
+
   it('killed with SIGKILL part-way, a re-run finishes it', async () => {
     const work = tempDir('move-work-')
     const env = makeCliEnv()
