@@ -4,7 +4,8 @@
  *
  * Cases: startup, local, remote, metrics, scale, reads, memory, move; and pgscale (a server on
  * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables) and python (the Python
- * client: needs .venv-python), which a --quick run includes only when named with --only.
+ * client: needs .venv-python). A --quick run includes pgscale, python and move only when named
+ * with --only.
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
@@ -1053,6 +1054,11 @@ function markdown() {
 
 const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory, move}
 /**
+ * Cases in the full run whose seeding alone outlasts a --quick run (move pushes 1,100 versions,
+ * one by one, as users make them): a --quick run leaves them out unless named.
+ */
+const SLOW = new Set(['move'])
+/**
  * Cases that need more than this checkout (the test services, the Python venv): in the full run
  * and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
  */
@@ -1064,7 +1070,7 @@ try {
   log(`modelreg bench${QUICK ? ' (quick)' : ''} on ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB, node ${info.node}; scratch ${scratch}`)
   let file
   for (const [id, fn] of Object.entries({...CASES, ...EXTRA})) {
-    if (ONLY ? !ONLY.includes(id) : QUICK && id in EXTRA) continue
+    if (ONLY ? !ONLY.includes(id) : QUICK && (id in EXTRA || SLOW.has(id))) continue
     if ((id === 'remote' || id === 'pgscale' || id === 'memory') && !file && (id !== 'memory' || SIZES.memFile === SIZES.file)) file = bigFile(join(scratch, 'one.bin'), SIZES.file)
     const result = await fn(file)
     if (id === 'local') file = result
