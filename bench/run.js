@@ -2,10 +2,11 @@
 /**
  * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...] [-- --save FILE] [-- --keep]
  *
- * Cases: startup, local, remote, metrics, scale, reads, memory; and pgscale (a server on
+ * Cases: startup, local, remote, metrics, scale, reads, memory, move; and pgscale (a server on
  * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables), python (the Python
  * client: needs .venv-python) and ui (pages rendered in Chromium: needs /usr/bin/chromium, and
- * is skipped with a note without it), which a --quick run includes only when named with --only.
+ * is skipped with a note without it). A --quick run includes pgscale, python, ui and move only
+ * when named with --only.
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
  * right next to it (the page cache here empties after a minute of idleness, so each modelreg
@@ -1065,6 +1066,131 @@ async function uiPages() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// move: export, import, copy
+
+/** A seeding script run in its own process, through the library (a push per version, as users make them). */
+const SEED_SCRIPT = `
+import {mkdirSync, openSync, writeSync, closeSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {join} from 'node:path'
+const [root, home, work, models, perModel, bytes] = process.argv.slice(2)
+const {LocalBackend} = await import(join(root, 'dist/backends/local/local-backend.js'))
+const {pushVersion} = await import(join(root, 'dist/registry/push.js'))
+const b = new LocalBackend({home, actor: 'bench@example.com'})
+const block = randomBytes(Math.min(Number(bytes), 4 * 1024 * 1024))
+for (let m = 0; m < Number(models); m++) {
+  for (let v = 0; v < Number(perModel); v++) {
+    const dir = join(work, 'v-' + m + '-' + v)
+    mkdirSync(dir, {recursive: true})
+    const fd = openSync(join(dir, 'model.bin'), 'w')
+    const head = Buffer.from(m + '-' + v + '-')
+    writeSync(fd, head)
+    for (let done = head.length; done < Number(bytes); done += block.length) writeSync(fd, block, 0, Math.min(block.length, Number(bytes) - done))
+    closeSync(fd)
+    await pushVersion(b, {project: 'default', model: 'model-' + m, paths: [dir], author: 'bench@example.com', comment: 'version ' + v, tags: v === Number(perModel) - 1 ? ['prod'] : []})
+  }
+}
+await b.close()
+`
+
+function seedStore(home, models, perModel, bytes) {
+  const script = join(scratch, 'seed.mjs')
+  writeFileSync(script, SEED_SCRIPT)
+  const work = join(scratch, `seed-${randomBytes(3).toString('hex')}`)
+  run(process.execPath, [script, ROOT, home, work, String(models), String(perModel), String(bytes)])
+  rmSync(work, {recursive: true, force: true})
+}
+
+function dirBytes(dir) {
+  return Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0])
+}
+
+async function move() {
+  const versions = 100
+  const perVersion = Math.floor(SIZES.file / versions)
+  log(`move: export and import of a store holding ${fmtBytes(perVersion * versions)} in ${versions} versions and ${SIZES.points.toLocaleString('en')} metric points`)
+  const home = freshHome('move')
+  seedStore(home, 10, versions / 10, perVersion)
+  const env = {MODELREG_HOME: home}
+  const id = modelreg(['runs', 'start', '-e', 'bench'], env, {stdout: 'pipe'}).stdout.toString().trim()
+  const points = join(scratch, 'move-points.ndjson')
+  writePoints(points, SIZES.points)
+  modelreg(['runs', 'log', id, '--file', points], env)
+  modelreg(['runs', 'finish', id], env)
+  rmSync(points, {force: true})
+  const size = dirBytes(home)
+  const archive = join(scratch, 'move.tar')
+  const tarball = join(scratch, 'move-dir.tar')
+  const reps = Math.min(SIZES.reps, 3)
+  const exp = await pairs(
+    reps,
+    () => (rmSync(tarball, {force: true}), timed(() => run('tar', ['-cf', tarball, '-C', home, '.']))),
+    () => (rmSync(archive, {force: true}), timed(() => modelreg(['export', '-o', archive], env))),
+  )
+  const archiveBytes = dirBytes(archive)
+  timeCase(`export, ${fmtBytes(size)} store (${versions} versions, ${SIZES.points.toLocaleString('en')} points)`, 'tar -cf of the store directory', '<= 1.5x', 1.5, exp)
+  results.at(-1).modelreg_text += `, archive ${fmtBytes(archiveBytes)}`
+  const into = join(scratch, 'move-into')
+  const imp = await pairs(
+    reps,
+    () => {
+      rmSync(into, {recursive: true, force: true})
+      mkdirSync(into, {recursive: true})
+      return timed(() => run('tar', ['-xf', tarball, '-C', into]))
+    },
+    () => {
+      rmSync(into, {recursive: true, force: true})
+      return timed(() => modelreg(['import', archive], {MODELREG_HOME: into}))
+    },
+  )
+  timeCase(`import of that archive into an empty store`, 'tar -xf of the store directory', '<= 1.5x', 1.5, imp)
+  rmSync(into, {recursive: true, force: true})
+  rmSync(archive, {force: true})
+  rmSync(tarball, {force: true})
+  if (!KEEP) rmSync(home, {recursive: true, force: true})
+
+  // copy of an unchanged store: 1,000 versions (100 models of 10), local -> local and local -> server
+  const models = 100
+  const perModel = 10
+  log(`move: copy of an unchanged store, ${(models * perModel).toLocaleString('en')} versions`)
+  const src = freshHome('copy-src')
+  seedStore(src, models, perModel, 1024)
+  const dst = freshHome('copy-dst')
+  const server = await startServer(join(scratch, 'server-copy'))
+  try {
+    const srcEnv = {MODELREG_HOME: src}
+    modelreg(['copy', '--to', dst], srcEnv)
+    modelreg(['copy', '--to', server.url, '--to-token', server.token], srcEnv)
+    for (const [label, argv] of [
+      ['local -> local', ['copy', '--to', dst, '--json']],
+      ['local -> server', ['copy', '--to', server.url, '--to-token', server.token, '--json']],
+    ]) {
+      let report
+      const m = await pairs(
+        SIZES.reps,
+        () => timed(() => modelreg(['--version'], srcEnv)),
+        () => timed(() => (report = JSON.parse(modelreg(argv, srcEnv, {stdout: 'pipe'}).stdout))),
+      )
+      if (report.blobs.written !== 0 || report.models.written !== 0 || report.models.unchanged !== models) throw new Error(`copy of an unchanged store moved something: ${JSON.stringify(report)}`)
+      record({
+        case: `copy of an unchanged store, ${(models * perModel).toLocaleString('en')} versions, ${label}`,
+        baseline_case: '2 s',
+        modelreg: m.modelreg,
+        baseline: 2,
+        unit: 's',
+        modelreg_text: `${fmtTime(m.modelreg)}, 0 blobs moved (modelreg --version: ${fmtTime(m.baseline)})`,
+        baseline_text: '2 s',
+        ratio: m.modelreg / 2,
+        goal: '<= 2 s, 0 blobs',
+        ok: m.modelreg <= 2,
+      })
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function machine() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
@@ -1083,7 +1209,12 @@ function markdown() {
   return ['| case | modelreg | baseline (same run) | ratio | goal | |', '|---|---|---|---|---|---|', ...rows].join('\n')
 }
 
-const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory}
+const CASES = {startup, local: localTransfers, remote: remoteTransfers, metrics: metricIngest, scale, reads: serverReads, memory, move}
+/**
+ * Cases in the full run whose seeding alone outlasts a --quick run (move pushes 1,100 versions,
+ * one by one, as users make them): a --quick run leaves them out unless named.
+ */
+const SLOW = new Set(['move'])
 /**
  * Cases that need more than this checkout (the test services, the Python venv, Chromium): in the
  * full run and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
@@ -1096,7 +1227,7 @@ try {
   log(`modelreg bench${QUICK ? ' (quick)' : ''} on ${info.cpu}, ${info.cores} cores, ${info.memory_gib} GiB, node ${info.node}; scratch ${scratch}`)
   let file
   for (const [id, fn] of Object.entries({...CASES, ...EXTRA})) {
-    if (ONLY ? !ONLY.includes(id) : QUICK && id in EXTRA) continue
+    if (ONLY ? !ONLY.includes(id) : QUICK && (id in EXTRA || SLOW.has(id))) continue
     if ((id === 'remote' || id === 'pgscale' || id === 'memory') && !file && (id !== 'memory' || SIZES.memFile === SIZES.file)) file = bigFile(join(scratch, 'one.bin'), SIZES.file)
     const result = await fn(file)
     if (id === 'local') file = result

@@ -704,6 +704,23 @@ export interface RestoreResult {
   dry_run: boolean
 }
 
+/**
+ * Digests of the histories in one project, as restore compares them: a model's fields,
+ * last_number, versions, tags and events; a run's fields, datasets, checkpoints and metric
+ * summaries. Two stores with the same digest for a model (or run) hold the same history of it,
+ * and restoring it again would change nothing: copy skips reading those.
+ */
+export interface HistoryDigests {
+  project: string
+  models: {name: string; digest: string; versions: number}[]
+  runs: {id: string; digest: string; checkpoints: number}[]
+}
+
+export interface HistoryDigestQuery {
+  /** Include the runs (their metric summaries cost a pass over their points). Default true. */
+  runs?: boolean
+}
+
 // ---------------------------------------------------------------------------------------------
 // The interface
 
@@ -825,6 +842,8 @@ export interface Backend {
   restoreModel(history: ModelHistory, options?: RestoreOptions): Promise<RestoreResult>
   /** Write a run with its id, datasets and checkpoints (UUIDs kept), all-or-nothing; as restoreModel. */
   restoreRun(history: RunHistory, options?: RestoreOptions): Promise<RestoreResult>
+  /** Digests of a project's model and run histories (empty lists for a project that does not exist). */
+  historyDigests(project: string, query?: HistoryDigestQuery): Promise<HistoryDigests>
 
   // blobs (content-addressed by sha256)
   /** The digests, of those given, that the store does not hold. */

@@ -304,6 +304,11 @@ export const SCHEMAS: Record<string, Schema> = {
     points_needed: {type: 'boolean'},
     dry_run: {type: 'boolean'},
   }),
+  HistoryDigests: obj({
+    project: str,
+    models: {type: 'array', items: obj({name: str, digest: str, versions: int})},
+    runs: {type: 'array', items: obj({id: str, digest: str, checkpoints: int})},
+  }),
   BlobSize: obj({size: int}),
   /** A presigned read, or url null: read through the server. */
   BlobUrl: {

@@ -759,6 +759,24 @@ export const JSON_ROUTES = {
     decode: (r) => [body(r) as unknown as RunHistory, {dry_run: one(r.query, 'dry_run') === 'true'}],
     query: ['dry_run'],
   }),
+  historyDigests: route({
+    id: 'historyDigests',
+    backend: 'historyDigests',
+    method: 'GET',
+    path: `${P}/history-digests`,
+    action: 'read',
+    idempotent: true,
+    summary:
+      "Digests of every model's and run's history in the project, as restore compares them (copy skips what the target already holds unchanged). A project that does not exist has none.",
+    query: ['runs'],
+    responseSchema: 'HistoryDigests',
+    encode: (project, query) => ({params: {project}, query: {runs: query?.runs === false ? 'false' : undefined}}),
+    decode: (r) => {
+      const runs = one(r.query, 'runs')
+      if (runs !== undefined && runs !== 'true' && runs !== 'false') throw invalid('query parameter runs must be true or false')
+      return [r.params.project, {runs: runs !== 'false'}]
+    },
+  }),
   missingBlobs: route({
     id: 'missingBlobs',
     backend: 'missingBlobs',

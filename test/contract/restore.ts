@@ -99,6 +99,28 @@ export function restoreContract(ctx: () => {backend: Backend; work: string}): vo
       expect(await b().restoreRun(h)).toMatchObject({outcome: 'unchanged', points_needed: false})
       await rejects(b().restoreRun({...h, run: {...h.run, params: {lr: 1}}}), 'conflict')
       await rejects(b().restoreRun({...h, run: {...h.run, id: 'abcdef999999'}}), 'conflict') // its checkpoint UUID is taken
+      const digests = await b().historyDigests('restored')
+      expect(digests.runs).toEqual([{id: 'abcdef012345', digest: expect.stringMatching(/^[0-9a-f]{64}$/), checkpoints: 1}])
+      await b().logMetrics(h.run.id, fromArray([{name: 'loss', step: 2, value: 0.25, time: T(3)}]))
+      expect((await b().historyDigests('restored')).runs[0].digest).not.toBe(digests.runs[0].digest)
+      expect((await b().historyDigests('restored', {runs: false})).runs).toEqual([])
+    })
+
+    it('history digests: equal for the same history, different once it changes; none for a missing project', async () => {
+      expect(await b().historyDigests('nowhere')).toEqual({project: 'nowhere', models: [], runs: []})
+      const h = await history()
+      await b().restoreModel(h)
+      await b().restoreModel({...h, project: {...h.project, name: 'restored-2'}})
+      const one = await b().historyDigests('restored')
+      const two = await b().historyDigests('restored-2')
+      expect(one.models).toEqual([{name: 'old-model', digest: expect.stringMatching(/^[0-9a-f]{64}$/), versions: 2}])
+      expect(two.models).toEqual(one.models)
+      await b().setTag('restored-2', 'old-model', 'prod', '3')
+      const moved = (await b().historyDigests('restored-2')).models[0].digest
+      expect(moved).not.toBe(one.models[0].digest)
+      await b().updateModel('restored-2', 'old-model', {labels: {env: 'dev'}})
+      expect((await b().historyDigests('restored-2')).models[0].digest).not.toBe(moved)
+      expect((await b().historyDigests('restored')).models).toEqual(one.models)
     })
   })
 }

@@ -45,7 +45,7 @@ const noIds = <T extends {id?: unknown}>(items: T[]) => items.map(({id: _id, ...
 async function snapshot(b: Backend, run: string) {
   const out: Record<string, unknown> = {}
   out.projects = (await b.listProjects()).items
-  for (const p of ['default', 'team-a']) {
+  for (const p of (await b.listProjects()).items.map((x) => x.name)) {
     out[`${p}/models`] = (await b.listModels(p)).items
     out[`${p}/log`] = noIds((await b.modelLog(p)).items)
     for (const m of (await b.listModels(p)).items) {
@@ -54,7 +54,12 @@ async function snapshot(b: Backend, run: string) {
       for (const v of (await b.listVersions(p, m.name)).items) out[`${p}/${m.name}:${v.version}`] = await b.getVersion(p, m.name, String(v.version))
     }
   }
-  out.events = noIds((await b.listEvents({limit: 10_000})).items.filter((e) => e.model !== null)).map((e) => ({...e, data: {...e.data, token: undefined}}))
+  // The journal's order across models is the order they were restored in (event ids are not
+  // kept); each model's own events keep theirs: a stable sort by project and model.
+  const key = (e: {project: string; model: string | null}) => `${e.project}\u0000${e.model}`
+  out.events = noIds((await b.listEvents({limit: 10_000})).items.filter((e) => e.model !== null))
+    .map((e) => ({...e, data: {...e.data, token: undefined}}))
+    .sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0))
   out.run = await b.getRun(run)
   out.metrics = await collect(b.readMetrics(run))
   out.experiments = (await b.listExperiments('default')).items
@@ -227,25 +232,146 @@ describe('copy', () => {
     await server.close()
   }, 120_000)
 
-  it('killed with SIGKILL part-way, a re-run finishes it', async () => {
+  it('an unchanged store costs one digest request per project and side; a change after the first copy is found', async () => {
+    const server = await startTestServer()
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work, 1_000)
+    // Count the reads that fetch a whole history: none may happen for what is unchanged.
+    const reads: string[] = []
+    const counted = new Proxy(source, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          if (['getVersion', 'listEvents', 'getRun', 'getCheckpoint', 'readMetrics', 'listVersions'].includes(String(key))) reads.push(String(key))
+          return value.apply(target, args)
+        }
+      },
+    }) as Backend
+    const remote = new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})
+    for (const target of [local(), remote]) {
+      await copyStore(source, target, everything)
+      reads.length = 0
+      const again = await copyStore(counted, target, everything)
+      expect(again).toMatchObject({models: {written: 0, unchanged: 2, conflicts: 0}, versions: {written: 0, unchanged: 3}, runs: {written: 0, unchanged: 1}, blobs: {written: 0, bytes: 0}})
+      expect(reads).toEqual([])
+    }
+    // Changed at the source after the first copy: a new version, a tag move, a description, a run's new points.
+    await pushVersion(source, {project: 'default', model: 'credit-risk', paths: [files(join(work, 'four'), {'m.pkl': 'four'})], author: 'alice@example.com'})
+    await source.setTag('default', 'credit-risk', 'prod', '1')
+    await source.updateModel('team-a', 'churn', {description: 'churn model, v2'})
+    await source.logMetrics(run, fromArray([{name: 'loss', value: 0.5, step: 5_000, time: new Date(1_800_000_000_000).toISOString()}]))
+    for (const target of [remote]) {
+      const changed = await copyStore(counted, target, everything)
+      expect(changed).toMatchObject({models: {written: 2, unchanged: 0, conflicts: 0}, versions: {written: 1}, runs: {written: 1}, metric_points: {written: 1_001}, blobs: {written: 1}})
+      expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
+      reads.length = 0
+      expect(await copyStore(counted, target, everything)).toMatchObject({models: {written: 0, unchanged: 2}, runs: {written: 0, unchanged: 1}, blobs: {written: 0}})
+      expect(reads).toEqual([])
+    }
+    // Changed at the target instead: still a conflict, found and reported, nothing overwritten.
+    await remote.setTag('default', 'credit-risk', 'prod', '2')
+    const diverged = await copyStore(source, remote, everything)
+    expect(diverged.conflicts.map((c) => `${c.kind} ${c.project}/${c.name}`)).toEqual(['model default/credit-risk'])
+    expect((await remote.listTags('default', 'credit-risk')).find((t) => t.tag === 'prod')?.version).toBe(2)
+    await source.close()
+    await remote.close()
+    await server.close()
+  }, 120_000)
+
+  it('killed with SIGKILL at random points (local -> server -> another local), each re-run finishes it; a last run moves nothing', async () => {
     const work = tempDir('move-work-')
     const env = makeCliEnv()
     const source = new LocalBackend({home: env.home, actor: 'a@example.com'})
-    const {run} = await seed(source, work, 200_000)
-    const targetHome = join(tempDir('move-target-'), 'store')
+    const {run} = await seed(source, work, 10_000)
+    // More to move, so a kill can land between blobs, between models, inside a run's points.
+    for (let m = 0; m < 8; m++) {
+      for (let v = 0; v < 2; v++) {
+        const dir = join(work, `bulk-${m}-${v}`)
+        const {randomBytes} = await import('node:crypto')
+        const {mkdirSync} = await import('node:fs')
+        mkdirSync(dir, {recursive: true})
+        writeFileSync(join(dir, 'weights.bin'), randomBytes(1024 * 1024))
+        // 'bulk' sorts before 'default': these move first, the run's points last.
+        await pushVersion(source, {project: 'bulk', model: `bulk-${m}`, paths: [dir], author: 'carol@example.com'})
+      }
+    }
+    const expected = await snapshot(source, run)
     const {spawn} = await import('node:child_process')
     const {BIN} = await import('../helpers/cli.js')
-    const child = spawn(process.execPath, [BIN, 'copy', '--to', targetHome], {env: env.env, cwd: env.cwd, stdio: 'ignore'})
-    await new Promise((r) => setTimeout(r, 2500))
-    child.kill('SIGKILL')
-    await new Promise((r) => child.on('exit', r))
-    const again = await runCli(env, ['copy', '--to', targetHome, '--json'])
-    expect(again.code, again.stderr).toBe(0)
-    const target = new LocalBackend({home: targetHome, actor: 'a@example.com'})
-    expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
-    const third = await runCli(env, ['copy', '--to', targetHome, '--json'])
-    expect(third.json()).toMatchObject({blobs: {written: 0, bytes: 0}, models: {written: 0}, runs: {written: 0}})
-    await target.close()
+    const copy = (args: string[]) => spawn(process.execPath, [BIN, 'copy', ...args, '--json'], {env: {...env.env, MODELREG_NO_PROGRESS: '1'}, cwd: env.cwd, stdio: 'ignore'})
+    const exited = (child: ReturnType<typeof copy>) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    const servers: TestServer[] = []
+    const targets: Backend[] = []
+    // Records and blobs (not points: a run's points are sent whole again when some are missing).
+    const records = (r: any) => r.models.written + r.runs.written + r.blobs.written
+    // Each server counts the requests it answered; a kill comes after a random number of them.
+    const serve = async () => {
+      const counter = {n: 0, at: Number.POSITIVE_INFINITY, kill: () => {}}
+      const server = await startTestServer({}, (line) => {
+        if (/ (GET|POST|PUT|HEAD|PATCH|DELETE) /.test(line) && ++counter.n >= counter.at) counter.kill()
+      })
+      servers.push(server)
+      return {server, counter}
+    }
+
+    // A whole copy, counted: local -> server (the server is the next leg's source), server -> local.
+    const hub = await serve()
+    const full = await runCli(env, ['copy', '--to', hub.server.url, '--to-token', hub.server.adminToken, '--json'])
+    expect(full.code, full.stderr).toBe(0)
+    const toServer = hub.counter.n
+    const fromHub = ['--from', hub.server.url, '--from-token', hub.server.adminToken]
+    const before = hub.counter.n
+    const fullBack = await runCli(env, ['copy', ...fromHub, '--to', join(tempDir('move-target-'), 'store'), '--json'])
+    expect(fullBack.code, fullBack.stderr).toBe(0)
+    const fromServer = hub.counter.n - before
+
+    // Rounds: a fresh target, a copy killed after a random number of requests (strata over the
+    // whole copy, so the rounds spread from early to late), a re-run, the end state, a last run.
+    let partial = 0
+    const rounds = 4
+    for (let i = 0; i < rounds; i++) {
+      const back = i === rounds - 1
+      const total = back ? fromServer : toServer
+      const kill = 1 + Math.min(total - 2, Math.floor(((total - 1) * (back ? Math.random() : i + Math.random())) / (back ? 1 : rounds - 1)))
+      let args: string[]
+      let backend: Backend
+      let counter: {n: number; at: number; kill: () => void}
+      if (back) {
+        const home = join(tempDir('move-target-'), 'store')
+        args = [...fromHub, '--to', home]
+        backend = new LocalBackend({home, actor: 'a@example.com'})
+        counter = hub.counter
+        counter.at = counter.n + kill
+      } else {
+        const s = await serve()
+        args = ['--to', s.server.url, '--to-token', s.server.adminToken]
+        backend = new RemoteBackend({url: s.server.url, token: s.server.adminToken, actor: 'x@example.com'})
+        counter = s.counter
+        counter.at = kill
+      }
+      targets.push(backend)
+      const child = copy(args)
+      counter.kill = () => child.kill('SIGKILL')
+      const code = await exited(child)
+      counter.at = Number.POSITIVE_INFINITY
+      expect(code, `round ${i}: killed after request ${kill} of ${total}, yet it finished`).toBe(null)
+      const again = await runCli(env, ['copy', ...args, '--json'])
+      expect(again.code, again.stderr).toBe(0)
+      const report = again.json()
+      expect(report.conflicts).toEqual([])
+      const whole = (back ? fullBack : full).json()
+      if (records(report) < records(whole)) partial++
+      if (process.env.MOVE_TEST_LOG) console.log(`round ${i}: killed after request ${kill} of ${total}; the re-run wrote ${records(report)} records and blobs of ${records(whole)}, ${report.metric_points.written} points`)
+      expect(await snapshot(backend, run)).toEqual(expected)
+      const last = await runCli(env, ['copy', ...args, '--json'])
+      expect(last.json()).toMatchObject({blobs: {written: 0, bytes: 0}, models: {written: 0}, runs: {written: 0}, metric_points: {written: 0}, conflicts: []})
+    }
+    // At least one kill landed after something was written (the others may have been earlier).
+    expect(partial).toBeGreaterThan(0)
+    for (const b of targets) await b.close()
     await source.close()
+    for (const s of servers) await s.close()
   }, 120_000)
 })

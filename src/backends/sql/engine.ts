@@ -23,6 +23,8 @@ import type {
   GcReport,
   Lineage,
   ModelHistory,
+  HistoryDigestQuery,
+  HistoryDigests,
   RestoreOptions,
   RestoreResult,
   RunHistory,
@@ -1010,6 +1012,10 @@ export class SqlEngine implements Backend {
 
   restoreRun(history: RunHistory, options?: RestoreOptions): Promise<RestoreResult> {
     return new Restore(this.driver, this.session, (files) => this.checkStored(files)).restoreRun(history, options)
+  }
+
+  historyDigests(project: string, query?: HistoryDigestQuery): Promise<HistoryDigests> {
+    return new Restore(this.driver, this.session, (files) => this.checkStored(files)).historyDigests(project, query)
   }
 
   // -------------------------------------------------------------------------------------------

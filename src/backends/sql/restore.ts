@@ -13,10 +13,13 @@
  * --follow` and the server's caches see them as new), with their original time, type, actor and
  * data.
  */
+import {createHash} from 'node:crypto'
 import type {
   CheckpointRecord,
   Dataset,
   FileEntry,
+  HistoryDigestQuery,
+  HistoryDigests,
   HistoryEvent,
   JsonObject,
   Lineage,
@@ -272,6 +275,9 @@ interface VersionRow {
   source: string
   lineage: string | null
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+const byPath = (a: {path: string}, b: {path: string}) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
 
 const eventKey = (e: HistoryEvent) => canonical({time: e.time, type: e.type, version: e.version, tag: e.tag, actor: e.actor, data: e.data})
 
@@ -573,6 +579,103 @@ export class Restore {
       if (r.end_time) yield* this.session.eventAs('run.updated', {project: project.name}, r.end_time, r.author, {...base, changed: ['status'], status: r.status})
       return result('created', h.checkpoints.length, 0, h.metric_summaries.length > 0)
     })
+  }
+
+  /**
+   * Digests of a project's histories (Backend.historyDigests): what restoreModel and restoreRun
+   * compare, hashed, for every model and run of the project in a handful of statements (no
+   * statement per version or per run), so that a copy of an unchanged store asks each side once.
+   */
+  async historyDigests(project: string, query: HistoryDigestQuery = {}): Promise<HistoryDigests> {
+    validateName('project', project)
+    const withRuns = query.runs !== false
+    return this.driver.read(() => this.digestsOf(project, withRuns))
+  }
+
+  private *digestsOf(name: string, withRuns: boolean): Task<HistoryDigests> {
+    const p = yield* this.session.findProject(name)
+    if (!p) return {project: name, models: [], runs: []}
+    const out: HistoryDigests = {project: p.name, models: [], runs: []}
+    const models = yield* all<ModelRow>('SELECT * FROM models WHERE project_id = ? ORDER BY id', p.id)
+    if (models.length > 0) {
+      const versionRows = yield* all<VersionRow & {model_id: number}>(
+        'SELECT v.* FROM versions v JOIN models m ON m.id = v.model_id WHERE m.project_id = ? ORDER BY v.model_id, v.number',
+        p.id,
+      )
+      const fileRows = yield* all<FileEntry & {kind: string; version_id: number}>(
+        'SELECT f.version_id, f.kind, f.path, f.size, f.sha256, f.mode FROM version_files f JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id WHERE m.project_id = ?',
+        p.id,
+      )
+      const tagRows = yield* all<Tag & {model_id: number; name_key: string}>(
+        'SELECT t.model_id, t.name_key, t.name AS tag, v.number AS version, t.updated_at FROM tags t JOIN versions v ON v.id = t.version_id JOIN models m ON m.id = t.model_id WHERE m.project_id = ?',
+        p.id,
+      )
+      const eventRows = yield* all<HistoryEvent & {model_id: number; data: string}>(
+        'SELECT e.model_id, e.time, e.type, e.version, e.tag, e.actor, e.data FROM events e WHERE e.model_id IN (SELECT id FROM models WHERE project_id = ?) ORDER BY e.id',
+        p.id,
+      )
+      const files = new Map<number, {files: FileEntry[]; attachments: FileEntry[]}>()
+      for (const {version_id, kind, ...f} of fileRows) {
+        const id = Number(version_id)
+        let entry = files.get(id)
+        if (!entry) files.set(id, (entry = {files: [], attachments: []}))
+        ;(kind === 'file' ? entry.files : entry.attachments).push({path: f.path, size: Number(f.size), sha256: f.sha256, mode: Number(f.mode)})
+      }
+      const group = <T extends {model_id: number}>(rows: T[]) => {
+        const map = new Map<number, T[]>()
+        for (const row of rows) {
+          const id = Number(row.model_id)
+          const list = map.get(id)
+          if (list) list.push(row)
+          else map.set(id, [row])
+        }
+        return map
+      }
+      const versions = group(versionRows)
+      const tags = group(tagRows)
+      const events = group(eventRows)
+      for (const m of models) {
+        const vs = (versions.get(Number(m.id)) ?? []).map((row): VersionRecord => {
+          const f = files.get(Number(row.id)) ?? {files: [], attachments: []}
+          return {
+            number: Number(row.number),
+            comment: row.comment,
+            author: row.author,
+            created_at: row.created_at,
+            metadata: parseJson(row.metadata),
+            metrics: parseJson(row.metrics),
+            framework: row.framework,
+            format: row.format,
+            source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source)},
+            files: f.files.sort(byPath),
+            attachments: f.attachments.sort(byPath),
+            lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null,
+          }
+        })
+        const ts = (tags.get(Number(m.id)) ?? [])
+          .sort((a, b) => (a.name_key < b.name_key ? -1 : a.name_key > b.name_key ? 1 : 0))
+          .map((t) => ({tag: t.tag, version: Number(t.version), updated_at: t.updated_at}))
+        const es = (events.get(Number(m.id)) ?? []).map((e) => eventKey({time: e.time, type: e.type, version: e.version === null ? null : Number(e.version), tag: e.tag, actor: e.actor, data: parseJson<JsonObject>(e.data)}))
+        const fields = {
+          description: m.description,
+          owner: m.owner,
+          task: m.task,
+          metadata: parseJson(m.metadata),
+          labels: parseJson(m.labels),
+          created_at: m.created_at,
+          last_number: Number(m.last_number),
+        }
+        out.models.push({name: m.name, digest: sha256(canonical({fields, versions: vs, tags: ts, events: es})), versions: vs.length})
+      }
+    }
+    if (!withRuns) return out
+    const runs = yield* all<{id: number}>('SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.project_id = ? ORDER BY r.id', p.id)
+    for (const {id} of runs) {
+      const record = yield* this.runAsRecord(Number(id))
+      const summaries = [...record.summaries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.split < b.split ? -1 : a.split > b.split ? 1 : 0))
+      out.runs.push({id: record.run.id, digest: sha256(canonical({...record, summaries})), checkpoints: record.checkpoints.length})
+    }
+    return out
   }
 
   /** A stored run in the shape of a RunHistory, to compare. */

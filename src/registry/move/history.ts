@@ -8,6 +8,22 @@ import {invalid} from '../../backends/errors.js'
 import {LATEST, nameKey, parseSelector, quote, validateName} from '../../backends/validation.js'
 
 const PAGE = 1000
+/** Reads in flight at once when a history needs one per version or checkpoint. */
+const READ_CONCURRENCY = 8
+
+/** fn over items, at most `limit` at a time, results in the items' order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return out
+}
 
 export interface Selection {
   /** Models: project, name, and optionally one version number. Empty with `projects` empty: everything. */
@@ -80,10 +96,15 @@ export async function* selectedModels(source: Backend, selection: Selection, pro
   for (const m of selection.models) if (nameKey(m.project) === nameKey(project)) yield {model: m.model, version: m.version}
 }
 
+/** Whether a selection moves a project's runs (with --experiments, or everything). */
+export function runsSelected(selection: Selection, project: string): boolean {
+  if (!selection.experiments) return false
+  return isEverything(selection) || selection.projects.some((p) => nameKey(p) === nameKey(project)) || selection.models.some((m) => nameKey(m.project) === nameKey(project))
+}
+
 /** The runs to move in a project (with --experiments, or everything). */
 export async function* selectedRuns(source: Backend, selection: Selection, project: string): AsyncIterable<string> {
-  if (!selection.experiments) return
-  if (!isEverything(selection) && !selection.projects.some((p) => nameKey(p) === nameKey(project)) && !selection.models.some((m) => nameKey(m.project) === nameKey(project))) return
+  if (!runsSelected(selection, project)) return
   for await (const r of pages((offset) => source.listRuns(project, {limit: PAGE, offset, sort_by: 'created_at', order_by: 'asc'}))) {
     const since = selection.since
     if (since && r.created_at < since && (r.end_time ?? '') < since && (r.end_time !== null || r.status === 'queued')) continue
@@ -118,7 +139,8 @@ export async function readModelHistory(source: Backend, project: string, name: s
   } else {
     const summaries: number[] = []
     for await (const v of pages((offset) => source.listVersions(p.name, m.name, {limit: PAGE, offset}))) summaries.push(v.version)
-    for (const n of summaries.reverse()) versions.push(toVersionRecord(await source.getVersion(p.name, m.name, String(n))))
+    // Oldest first; a few requests in flight at once (a server answers them in parallel).
+    versions.push(...(await mapLimit(summaries.reverse(), READ_CONCURRENCY, async (n) => toVersionRecord(await source.getVersion(p.name, m.name, String(n))))))
   }
   const tags = (await source.listTags(p.name, m.name)).filter((t) => nameKey(t.tag) !== LATEST && (version === null || t.version === version))
   const kept = version === null ? events : events.filter((e) => e.version === null || e.version === version)
@@ -161,11 +183,10 @@ function toVersionRecord(v: Awaited<ReturnType<Backend['getVersion']>>): Version
 export async function readRunHistory(source: Backend, id: string): Promise<RunHistory> {
   const r = await source.getRun(id)
   const [p, e] = await Promise.all([source.getProject(r.project), source.getExperiment(r.project, r.experiment)])
-  const checkpoints: CheckpointRecord[] = []
-  for (const c of r.checkpoints) {
+  const checkpoints: CheckpointRecord[] = await mapLimit(r.checkpoints, READ_CONCURRENCY, async (c) => {
     const full = await source.getCheckpoint(c.uuid)
-    checkpoints.push({uuid: full.uuid, step: full.step, metrics: full.metrics, metadata: full.metadata, created_at: full.created_at, files: full.files})
-  }
+    return {uuid: full.uuid, step: full.step, metrics: full.metrics, metadata: full.metadata, created_at: full.created_at, files: full.files}
+  })
   return {
     project: {name: p.name, description: p.description, created_at: p.created_at},
     experiment: {name: e.name, description: e.description, owner: e.owner, framework: e.framework, created_at: e.created_at, updated_at: e.updated_at},

@@ -25,11 +25,11 @@ import {PassThrough, Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createHash} from 'node:crypto'
 import {createGzip} from 'node:zlib'
-import type {Backend, MetricPoint, ModelHistory, RestoreResult, RunHistory} from '../../backends/backend.js'
+import type {Backend, HistoryDigests, MetricPoint, ModelHistory, RestoreResult, RunHistory} from '../../backends/backend.js'
 import {integrity, invalid, RegistryError} from '../../backends/errors.js'
 import {validateModelHistory, validateRunHistory} from '../../backends/sql/restore.js'
 import {nameKey} from '../../backends/validation.js'
-import {blobsOf, readModelHistory, readRunHistory, type Selection, selectedModels, selectedProjects, selectedRuns} from './history.js'
+import {blobsOf, readModelHistory, readRunHistory, runsSelected, type Selection, selectedModels, selectedProjects, selectedRuns} from './history.js'
 import {readTar, TarWriter} from './tar.js'
 
 export const ARCHIVE_FORMAT = 'modelreg-archive'
@@ -383,12 +383,29 @@ export async function importArchive(target: Backend, file: string, options: {dry
 // ---------------------------------------------------------------------------------------------
 // copy
 
-/** Straight from one backend to another: only the blobs the target lacks move. */
+/** A project's history digests, by name key; null when the backend cannot say (an older server). */
+async function digestsOf(backend: Backend, project: string, runs: boolean): Promise<{models: Map<string, {digest: string; versions: number}>; runs: Map<string, {digest: string; checkpoints: number}>} | null> {
+  let d: HistoryDigests
+  try {
+    d = await backend.historyDigests(project, {runs})
+  } catch (error) {
+    if (error instanceof RegistryError && (error.code === 'not_found' || error.code === 'method_not_allowed')) return null
+    throw error
+  }
+  return {models: new Map(d.models.map((m) => [nameKey(m.name), m])), runs: new Map(d.runs.map((r) => [r.id, r]))}
+}
+
+/**
+ * Straight from one backend to another: only the blobs the target lacks move. Each project
+ * starts with one digest request to either side (Backend.historyDigests): a model or run whose
+ * history digests agree is unchanged, and is neither read nor sent. Only the others are read
+ * whole and restored (which compares them again, in the target's transaction).
+ */
 export async function copyStore(source: Backend, target: Backend, selection: Selection, options: {dryRun?: boolean; progress?: Progress} = {}): Promise<MoveReport> {
   const report = emptyReport(options.dryRun === true)
-  for await (const item of items(source, selection)) {
+  const copyItem = async (item: Item) => {
     const blobs = blobsOf(item.history, selection.since)
-    const missing = new Set(await target.missingBlobs([...blobs.keys()]))
+    const missing = new Set(blobs.size ? await target.missingBlobs([...blobs.keys()]) : [])
     report.blobs.unchanged += blobs.size - missing.size
     for (const digest of missing) {
       const size = blobs.get(digest) as number
@@ -406,7 +423,28 @@ export async function copyStore(source: Backend, target: Backend, selection: Sel
       })())
       report.metric_points.written += count
     }
-    options.progress?.(item.kind === 'model' ? `model ${item.history.project.name}/${item.history.model.name}` : `run ${item.history.run.id}`)
+  }
+  for await (const project of selectedProjects(source, selection)) {
+    const runs = runsSelected(selection, project)
+    const [mine, theirs] = await Promise.all([digestsOf(source, project, runs), digestsOf(target, project, runs)])
+    for await (const {model, version} of selectedModels(source, selection, project)) {
+      const s = mine?.models.get(nameKey(model))
+      const t = theirs?.models.get(nameKey(model))
+      if (version === null && s && t && s.digest === t.digest) {
+        report.models.unchanged++
+        report.versions.unchanged += t.versions
+      } else await copyItem({kind: 'model', history: await readModelHistory(source, project, model, version)})
+      options.progress?.(`model ${project}/${model}`)
+    }
+    for await (const id of selectedRuns(source, selection, project)) {
+      const s = mine?.runs.get(id)
+      const t = theirs?.runs.get(id)
+      if (s && t && s.digest === t.digest) {
+        report.runs.unchanged++
+        report.checkpoints.unchanged += t.checkpoints
+      } else await copyItem({kind: 'run', history: await readRunHistory(source, id)})
+      options.progress?.(`run ${id}`)
+    }
   }
   return report
 }
