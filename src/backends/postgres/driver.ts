@@ -37,6 +37,10 @@ export const POSTGRES: Dialect = {
   insertEvent: `WITH c AS (UPDATE counters SET value = value + 1 WHERE name = 'events' RETURNING value)
     INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
     SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c`,
+  // node-postgres sends a JS array as an array literal, each element as its toString(): a
+  // finite double's shortest round-trip digits, which float8in reads back to the same double
+  // (-0 goes as "0", as a scalar does; SQLite's REAL columns keep no -0 either).
+  columnRows: {select: (types) => `SELECT * FROM unnest(${types.map((t) => `?::${t}[]`).join(', ')})`, maxRows: 10_000},
 }
 
 /** SQLSTATEs after which the transaction is run again: a concurrent writer won a race. */

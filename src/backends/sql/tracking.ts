@@ -54,7 +54,7 @@ import {
   validateText,
   validateUuid,
 } from '../validation.js'
-import type {SqlDriver} from './driver.js'
+import type {ColumnType, SqlDriver} from './driver.js'
 import {now, parseJson, type ProjectRow, type Session} from './session.js'
 import {all, count, get, run as exec, type Task} from './task.js'
 
@@ -116,8 +116,30 @@ const CHECKPOINT_SELECT = `
   FROM checkpoints c JOIN runs r ON r.id = c.run_id JOIN experiments e ON e.id = r.experiment_id JOIN projects p ON p.id = e.project_id`
 
 const BATCH = 10_000
-/** Points a single INSERT carries (a remainder gets its own, cached, statement). */
-const POINTS_PER_STATEMENT = 50
+/**
+ * Rows an INSERT bound as VALUES carries (a remainder gets its own, cached, statement); a
+ * dialect that binds column arrays says its own (Dialect.columnRows).
+ */
+const ROWS_PER_VALUES = 50
+
+/**
+ * A metric point logged again replaces the value; its time changes only when the value does
+ * or when a time is given, so a retried batch leaves the series exactly as it was.
+ */
+const POINTS = {
+  insert: 'INSERT INTO metrics (run_id, name, split, step, value, time)',
+  types: ['bigint', 'text', 'text', 'bigint', 'float8', 'text'] as const satisfies readonly ColumnType[],
+  upsert: (explicitTime: boolean) =>
+    `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'}, value = excluded.value`,
+}
+
+/** A series' last point moves only forwards (a batch that repeats older steps leaves it). */
+const SERIES = {
+  insert: 'INSERT INTO metric_series (run_id, name, split, last_step, last_value)',
+  types: ['bigint', 'text', 'text', 'bigint', 'float8'] as const satisfies readonly ColumnType[],
+  upsert: `ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
+    WHERE excluded.last_step >= metric_series.last_step`,
+}
 const FINISHED = FINISHED_STATUSES
 const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
 
@@ -161,8 +183,8 @@ function validateTime(value: unknown, what: string | (() => string)): string {
 }
 
 export class Tracking {
-  /** Metric INSERT texts by row count (negative: with given times); the store caches their statements. */
-  private readonly inserts = new Map<number, string>()
+  /** INSERT texts of rowsStatement, by kind (and row count, as VALUES); the store caches their statements. */
+  private readonly rowStatements = new Map<string, string>()
 
   constructor(
     private readonly driver: SqlDriver,
@@ -586,27 +608,33 @@ export class Tracking {
     return {count}
   }
 
-  /**
-   * A statement inserting `rows` points at once (binding values row by row costs more than
-   * SQLite's work per point). A point logged again replaces the value; its time changes only
-   * when the value does or when a time is given, so a retried batch leaves the series exactly
-   * as it was.
-   */
-  private insertPoints(rows: number, explicitTime: boolean): string {
-    const key = explicitTime ? -rows : rows
-    let sql = this.inserts.get(key)
-    if (!sql) {
-      sql = this.insertSql(rows, explicitTime)
-      this.inserts.set(key, sql)
-    }
-    return sql
+  /** The most rows one rowsStatement may carry. */
+  private get rowsPerStatement(): number {
+    return this.driver.dialect.columnRows?.maxRows ?? ROWS_PER_VALUES
   }
 
-  private insertSql(rows: number, explicitTime: boolean): string {
-    const values = Array.from({length: rows}, () => '(?, ?, ?, ?, ?, ?)').join(', ')
-    const time = explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'
-    return `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES ${values}
-       ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${time}, value = excluded.value`
+  /**
+   * One statement inserting many rows at once (binding values row by row costs more than the
+   * database's work per row): `insert` (INSERT INTO table (columns)), the rows, then `tail`.
+   * `flat` holds the rows one after another, `types.length` values each; they are bound as one
+   * array per column where the dialect takes arrays, else as VALUES, the text cached per row
+   * count (so a full statement's is reused).
+   */
+  private rowsStatement(kind: string, insert: string, types: readonly ColumnType[], tail: string, flat: unknown[]): {sql: string; params: unknown[]} {
+    const width = types.length
+    const rows = flat.length / width
+    const columnRows = this.driver.dialect.columnRows
+    const key = columnRows ? kind : `${kind} ${rows}`
+    let sql = this.rowStatements.get(key)
+    if (!sql) {
+      const row = `(${types.map(() => '?').join(', ')})`
+      sql = `${insert} ${columnRows ? columnRows.select(types) : `VALUES ${Array.from({length: rows}, () => row).join(', ')}`}\n${tail}`
+      this.rowStatements.set(key, sql)
+    }
+    if (!columnRows) return {sql, params: flat}
+    const columns = types.map(() => new Array<unknown>(rows))
+    for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < width; c++) columns[c][r] = flat[i++]
+    return {sql, params: columns}
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
@@ -621,6 +649,8 @@ export class Tracking {
     const values = new Array<number>(count)
     const times = new Array<string>(count)
     const explicits = new Array<boolean>(count)
+    // The names of the batch's series, to read their last steps in one query.
+    const seriesNames = new Set<string>()
     let lastName: unknown
     let lastSplit: unknown
     let name = ''
@@ -638,6 +668,7 @@ export class Tracking {
         }
         lastName = p.name
         lastSplit = p.split
+        seriesNames.add(name)
       }
       const problem = metricPointProblem(p.value, p.step)
       if (problem) throw invalid(`${where(i)} (${name}): ${problem}`)
@@ -649,9 +680,18 @@ export class Tracking {
       times[i] = explicit ? validateTime(p.time, () => `${where(i)} time`) : time
       explicits[i] = explicit
     }
+    const perStatement = this.rowsPerStatement
     return this.write('logging metrics', function* () {
+      // The last step each series has so far (the names' other splits come along; they are few).
+      const lastSteps = new Map<string, number>()
+      const known = yield* all<{name: string; split: string; last_step: number}>(
+        `SELECT name, split, last_step FROM metric_series WHERE run_id = ? AND ${this.driver.dialect.inJsonStrings('name')}`,
+        run.id,
+        JSON.stringify([...seriesNames]),
+      )
+      for (const row of known) lastSteps.set(`${row.name}\u0000${row.split}`, Number(row.last_step))
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number; statement: number; statementMax: number}>()
-      // Runs of points with and without a given time, in order, POINTS_PER_STATEMENT at a time.
+      // Runs of points with and without a given time, in order, perStatement at a time.
       let pending: unknown[] = []
       let pendingExplicit = false
       // One statement may not name a (name, split, step) twice (PostgreSQL refuses to update a
@@ -664,7 +704,8 @@ export class Tracking {
         const points = pending
         pending = []
         statement++
-        yield* exec(this.insertPoints(rows, pendingExplicit), ...points)
+        const {sql, params} = this.rowsStatement(pendingExplicit ? 'points, timed' : 'points', POINTS.insert, POINTS.types, POINTS.upsert(pendingExplicit), points)
+        yield* exec(sql, ...params)
       }.bind(this)
       for (let i = 0; i < count; i++) {
         const name = names[i]
@@ -676,8 +717,7 @@ export class Tracking {
         const key = `${name}\u0000${split}`
         let s = series.get(key)
         if (!s) {
-          const existing = yield* get<{last_step: number}>('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?', run.id, name, split)
-          s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0, statement: -1, statementMax: -1}
+          s = {name, split, lastStep: lastSteps.get(key) ?? -1, step: -1, value: 0, statement: -1, statementMax: -1}
           series.set(key, s)
         }
         const atStep = step ?? Math.max(s.lastStep, s.step) + 1
@@ -690,24 +730,17 @@ export class Tracking {
           s.statementMax = atStep
         } else s.statementMax = Math.max(s.statementMax, atStep)
         pending.push(run.id, name, split, atStep, value, at)
-        if (pending.length === POINTS_PER_STATEMENT * 6) yield* flush()
+        if (pending.length === perStatement * 6) yield* flush()
         if (atStep >= s.step) {
           s.step = atStep
           s.value = value
         }
       }
       yield* flush()
-      for (const s of series.values()) {
-        yield* exec(
-          `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
-           WHERE excluded.last_step >= metric_series.last_step`,
-          run.id,
-          s.name,
-          s.split,
-          s.step,
-          s.value,
-        )
+      const lasts = [...series.values()].flatMap((s) => [run.id, s.name, s.split, s.step, s.value])
+      for (let i = 0; i < lasts.length; i += perStatement * 5) {
+        const {sql, params} = this.rowsStatement('series', SERIES.insert, SERIES.types, SERIES.upsert, lasts.slice(i, i + perStatement * 5))
+        yield* exec(sql, ...params)
       }
       return count
     })
