@@ -46,13 +46,18 @@ export interface Dialect {
   readonly insertEvent: string
   /**
    * Many rows for an INSERT bound a column at a time, where the database takes arrays as
-   * parameters: `select(types)` is a SELECT whose parameters are one JS array per column, of
-   * these SQL types, giving a row per index (PostgreSQL: `SELECT * FROM unnest(?::bigint[],
-   * ?::text[], ...)`), and one statement carries up to `maxRows` rows. Null where rows are
-   * bound one by one as `VALUES (?, ...), ...` (SQLite: no arrays, and its work per row is the
-   * same either way).
+   * parameters: `select(types)` is a SELECT of rows from one array parameter per column, of
+   * these SQL types (PostgreSQL: `SELECT * FROM unnest(?::bigint[], ?::text[], ...)`);
+   * `params(types, flat)` those parameters for rows given one after another in `flat`
+   * (`types.length` values each); one statement carries up to `maxRows` rows. Null where rows
+   * are bound one by one as `VALUES (?, ...), ...` (SQLite: no arrays, and its work per row is
+   * the same either way).
    */
-  readonly columnRows: {select(types: readonly ColumnType[]): string; readonly maxRows: number} | null
+  readonly columnRows: {
+    select(types: readonly ColumnType[]): string
+    params(types: readonly ColumnType[], flat: readonly unknown[]): unknown[]
+    readonly maxRows: number
+  } | null
 }
 
 export interface SqlDriver {

@@ -631,10 +631,7 @@ export class Tracking {
       sql = `${insert} ${columnRows ? columnRows.select(types) : `VALUES ${Array.from({length: rows}, () => row).join(', ')}`}\n${tail}`
       this.rowStatements.set(key, sql)
     }
-    if (!columnRows) return {sql, params: flat}
-    const columns = types.map(() => new Array<unknown>(rows))
-    for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < width; c++) columns[c][r] = flat[i++]
-    return {sql, params: columns}
+    return {sql, params: columnRows ? columnRows.params(types, flat) : flat}
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
