@@ -124,13 +124,18 @@ const ROWS_PER_VALUES = 50
 
 /**
  * A metric point logged again replaces the value; its time changes only when the value does
- * or when a time is given, so a retried batch leaves the series exactly as it was.
+ * or when a time is given, so a retried batch leaves the series exactly as it was. A row that
+ * would not change is left alone (PostgreSQL would write a new version of it all the same).
  */
 const POINTS = {
   insert: 'INSERT INTO metrics (run_id, name, split, step, value, time)',
   types: ['bigint', 'text', 'text', 'bigint', 'float8', 'text'] as const satisfies readonly ColumnType[],
   upsert: (explicitTime: boolean) =>
-    `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'}, value = excluded.value`,
+    explicitTime
+      ? `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = excluded.time, value = excluded.value
+         WHERE excluded.value != metrics.value OR excluded.time != metrics.time`
+      : `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = excluded.time, value = excluded.value
+         WHERE excluded.value != metrics.value`,
 }
 
 /** A series' last point moves only forwards (a batch that repeats older steps leaves it). */
