@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import type {Backend, MetricPointInput, RunSummary} from '../../src/backends/backend.js'
+import {metricKey, parseMetricKey} from '../../src/backends/filter.js'
 import {downloadFiles, downloadVersion} from '../../src/registry/download.js'
 import {pushCheckpoint, pushVersion} from '../../src/registry/push.js'
 import {collect, files, fromArray, rejects, sha} from './helpers.js'
@@ -165,6 +166,109 @@ export function trackingContract(ctx: () => {target: ContractTarget; backend: Ba
       expect(changed?.value).toBe(58)
       expect(changed?.time).not.toBe(before)
       expect((await b().getRun(r.id)).metrics).toEqual({loss: 119, acc: 0.5})
+    })
+
+    it('a large batch of interleaved series, repeated and unordered steps, given and implicit times: as a point-by-point model says', async () => {
+      const r = await run()
+      // Exact doubles, extremes included; -0 comes back as 0 (SQLite's REAL columns keep no -0).
+      const special = [5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308, 0.1 + 0.2, 1 / 3, -1e-300, 123456789.12345679, 2 ** 53 + 2, -0]
+      let seed = 42
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31
+        return seed % n
+      }
+      const given = (k: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, k)).toISOString()
+      // The model: each (name, split, step) the last point's value; its time the given one, or
+      // the batch's (null here) when none was given and the value changed.
+      type Row = {value: number; time: string | null}
+      const rows = new Map<string, Map<number, Row>>()
+      const lastOf = new Map<string, {step: number; value: number}>()
+      const apply = (points: MetricPointInput[]) => {
+        for (const p of points) {
+          const key = metricKey(p.name, p.split ?? '')
+          let series = rows.get(key)
+          if (!series) rows.set(key, (series = new Map()))
+          const last = lastOf.get(key)
+          const step = p.step ?? (last ? last.step + 1 : 0)
+          const value = Object.is(p.value, -0) ? 0 : p.value
+          const old = series.get(step)
+          const time = p.time ? new Date(p.time).toISOString() : old && old.value === value ? old.time : null
+          series.set(step, {value, time})
+          if (!last || step >= last.step) lastOf.set(key, {step, value})
+        }
+      }
+      const seriesNames: Array<[string, string | undefined]> = [
+        ['loss', 'train'],
+        ['loss', 'valid'],
+        ['loss', undefined],
+        ['acc', 'valid'],
+      ]
+      // 61 more series with a few points each: more than one statement's worth of series.
+      for (let i = 0; i < 61; i++) seriesNames.push([`layer.${i}/grad_norm`, i % 2 ? 'train' : undefined])
+      const batchOf = (n: number): MetricPointInput[] =>
+        Array.from({length: n}, (_, i) => {
+          const [name, split] = seriesNames[random(8) === 0 ? 4 + random(61) : random(4)]
+          const point: MetricPointInput = {name, ...(split ? {split} : {}), value: random(5) === 0 ? special[random(special.length)] : random(1000) / 7}
+          // Steps: mostly none (after the series' last), else a small step that repeats often, in any order.
+          if (random(3) > 0) point.step = random(60)
+          if (random(4) === 0) point.time = given(i)
+          return point
+        })
+      const logged = async (batch: MetricPointInput[]) => {
+        const start = new Date().toISOString()
+        expect(await log(r.id, batch)).toEqual({count: batch.length})
+        const end = new Date().toISOString()
+        // Rows the batch wrote with its own time: they must all show one time, within the call.
+        const batchTimes = new Set<string>()
+        for (const p of await collect(b().readMetrics(r.id))) {
+          const row = rows.get(metricKey(p.name, p.split))?.get(p.step)
+          if (row && row.time === null) {
+            batchTimes.add(p.time)
+            row.time = p.time
+          }
+        }
+        expect(batchTimes.size).toBe(1)
+        for (const t of batchTimes) expect(t >= start && t <= end, t).toBe(true)
+      }
+      const first = batchOf(400)
+      apply(first)
+      await logged(first)
+      // The second batch: points of the first again, repeats within the batch ...
+      const second = batchOf(2500)
+      second.push(...first.slice(0, 80), ...second.slice(0, 120).map((p) => ({...p, step: p.step ?? 3})))
+      apply(second)
+      // ... and, for some rows as they now are: the same value without a time (the row keeps
+      // its time), a time then the same value without (the given time stays), a time then
+      // another value without (the batch's time).
+      const tail: MetricPointInput[] = []
+      let k = 0
+      for (const [key, series] of rows) {
+        for (const [step, row] of series) {
+          if (k++ % 4 !== 0) continue
+          const {name, split} = parseMetricKey(key)
+          const point = {name, ...(split ? {split} : {}), step, value: row.value}
+          if (k % 3 === 0) tail.push(point)
+          else if (k % 3 === 1) tail.push({...point, time: given(k)}, point)
+          else tail.push({...point, time: given(k)}, {...point, value: row.value + 1})
+        }
+      }
+      apply(tail)
+      second.push(...tail)
+      await logged(second)
+      const expected = [...rows.entries()]
+        .flatMap(([key, series]) => [...series.entries()].map(([step, row]) => ({...parseMetricKey(key), step, value: row.value, time: row.time})))
+        .sort((a, c) => (a.name !== c.name ? (a.name < c.name ? -1 : 1) : a.split !== c.split ? (a.split < c.split ? -1 : 1) : a.step - c.step))
+      const stored = await collect(b().readMetrics(r.id))
+      expect(stored.map((p) => ({name: p.name, split: p.split, step: p.step, value: p.value, time: p.time}))).toEqual(expected)
+      expect(stored.filter((p) => special.includes(p.value)).length).toBeGreaterThan(10)
+      const shown = await b().getRun(r.id)
+      expect(shown.metrics).toEqual(Object.fromEntries([...lastOf.entries()].map(([key, last]) => [key, last.value])))
+      for (const summary of shown.metric_summaries) {
+        const key = metricKey(summary.name, summary.split)
+        const values = [...(rows.get(key)?.values() ?? [])].map((row) => row.value)
+        expect(summary).toEqual({...summary, last: lastOf.get(key)?.value, last_step: lastOf.get(key)?.step, count: values.length, min: Math.min(...values), max: Math.max(...values)})
+      }
+      expect(shown.metric_summaries.length).toBe(rows.size)
     })
 
     it('refuses bad points with the point number, and unknown runs', async () => {

@@ -42,6 +42,7 @@ export const SQLITE: Dialect = {
     UNION ALL SELECT COUNT(*) || ' rows break a foreign key' AS problem FROM pragma_foreign_key_check HAVING COUNT(*) > 0`,
   insertEvent: `INSERT INTO events (time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  columnRows: null,
 }
 
 export class Store {

@@ -6,7 +6,7 @@
  */
 import pg from 'pg'
 import {RegistryError} from '../errors.js'
-import type {Dialect, EventWatch, SqlDriver} from '../sql/driver.js'
+import type {ColumnType, Dialect, EventWatch, SqlDriver} from '../sql/driver.js'
 import {runAsync, type SqlStatement, type Task} from '../sql/task.js'
 import {EVENT_CHANNEL_SQL, EventListener} from './listener.js'
 import {PG_MIGRATIONS, PG_SCHEMA_VERSION} from './migrations.js'
@@ -42,6 +42,36 @@ export const POSTGRES: Dialect = {
       n AS (SELECT pg_notify(${EVENT_CHANNEL_SQL}, '') AS notified)
     INSERT INTO events (id, time, type, project, project_key, model, model_key, model_id, version, tag, actor, data)
     SELECT c.value, ?, ?, ?, ?, ?, ?, ?::bigint, ?::bigint, ?, ?, ? FROM c, n`,
+  columnRows: {
+    select: (types) => `SELECT * FROM unnest(${types.map((t) => `?::${t}[]`).join(', ')})`,
+    params: (types, flat) => types.map((type, column) => arrayLiteral(type, flat, types.length, column)),
+    maxRows: 10_000,
+  },
+}
+
+const ESCAPED = /["\\]/
+
+/**
+ * One column of rows (given one after another, `width` values each) as the text of a
+ * PostgreSQL array, which the statement casts (`?::float8[]`). A number is written as
+ * String(number) gives it, the shortest digits that read back as the same double, as
+ * node-postgres writes a scalar (-0 as "0": SQLite's REAL columns keep no -0 either); text
+ * is quoted, `"` and `\` escaped. Built here rather than by node-postgres (which takes JS arrays
+ * too, but runs two regular expressions over every element): measured here, 3.5-5.6 µs a
+ * metric point for its six columns that way, 0.7-1.3 this way.
+ */
+export function arrayLiteral(type: ColumnType, flat: readonly unknown[], width: number, column: number): string {
+  const elements = new Array<string>(Math.ceil((flat.length - column) / width))
+  for (let i = column, n = 0; i < flat.length; i += width, n++) {
+    const value = flat[i]
+    if (value === null || value === undefined) elements[n] = 'NULL'
+    else if (type !== 'text') elements[n] = String(value)
+    else {
+      const text = String(value)
+      elements[n] = ESCAPED.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`
+    }
+  }
+  return `{${elements.join(',')}}`
 }
 
 /** SQLSTATEs after which the transaction is run again: a concurrent writer won a race. */

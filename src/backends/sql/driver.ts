@@ -4,6 +4,9 @@
  */
 import type {Task} from './task.js'
 
+/** The SQL type of a column bound as an array (see Dialect.columnRows). */
+export type ColumnType = 'bigint' | 'text' | 'float8'
+
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres'
   /** A top-level key of a JSON text column, as a value comparable with a bound JSON value (see jsonValue). */
@@ -41,6 +44,20 @@ export interface Dialect {
    * model_key, model_id, version, tag, actor, data): ids must be in commit order.
    */
   readonly insertEvent: string
+  /**
+   * Many rows for an INSERT bound a column at a time, where the database takes arrays as
+   * parameters: `select(types)` is a SELECT of rows from one array parameter per column, of
+   * these SQL types (PostgreSQL: `SELECT * FROM unnest(?::bigint[], ?::text[], ...)`);
+   * `params(types, flat)` those parameters for rows given one after another in `flat`
+   * (`types.length` values each); one statement carries up to `maxRows` rows. Null where rows
+   * are bound one by one as `VALUES (?, ...), ...` (SQLite: no arrays, and its work per row is
+   * the same either way).
+   */
+  readonly columnRows: {
+    select(types: readonly ColumnType[]): string
+    params(types: readonly ColumnType[], flat: readonly unknown[]): unknown[]
+    readonly maxRows: number
+  } | null
 }
 
 /** A follower's line to the database's notifications (see SqlDriver.watchEvents). */

@@ -57,7 +57,7 @@ import {
   validateText,
   validateUuid,
 } from '../validation.js'
-import type {SqlDriver} from './driver.js'
+import type {ColumnType, SqlDriver} from './driver.js'
 import {now, parseJson, type ProjectRow, type Session} from './session.js'
 import {all, count, get, run as exec, type Task} from './task.js'
 
@@ -124,8 +124,35 @@ const DOWNSAMPLE_BUCKETS = 500
 const MAX_DOWNSAMPLE_BUCKETS = 2000
 /** The latest time a Date can hold. */
 const MAX_TIME_MS = 8.64e15
-/** Points a single INSERT carries (a remainder gets its own, cached, statement). */
-const POINTS_PER_STATEMENT = 50
+/**
+ * Rows an INSERT bound as VALUES carries (a remainder gets its own, cached, statement); a
+ * dialect that binds column arrays says its own (Dialect.columnRows).
+ */
+const ROWS_PER_VALUES = 50
+
+/**
+ * A metric point logged again replaces the value; its time changes only when the value does
+ * or when a time is given, so a retried batch leaves the series exactly as it was. A row that
+ * would not change is left alone (PostgreSQL would write a new version of it all the same).
+ */
+const POINTS = {
+  insert: 'INSERT INTO metrics (run_id, name, split, step, value, time)',
+  types: ['bigint', 'text', 'text', 'bigint', 'float8', 'text'] as const satisfies readonly ColumnType[],
+  upsert: (explicitTime: boolean) =>
+    explicitTime
+      ? `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = excluded.time, value = excluded.value
+         WHERE excluded.value != metrics.value OR excluded.time != metrics.time`
+      : `ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = excluded.time, value = excluded.value
+         WHERE excluded.value != metrics.value`,
+}
+
+/** A series' last point moves only forwards (a batch that repeats older steps leaves it). */
+const SERIES = {
+  insert: 'INSERT INTO metric_series (run_id, name, split, last_step, last_value)',
+  types: ['bigint', 'text', 'text', 'bigint', 'float8'] as const satisfies readonly ColumnType[],
+  upsert: `ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
+    WHERE excluded.last_step >= metric_series.last_step`,
+}
 const FINISHED = FINISHED_STATUSES
 const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
 
@@ -169,8 +196,8 @@ function validateTime(value: unknown, what: string | (() => string)): string {
 }
 
 export class Tracking {
-  /** Metric INSERT texts by row count (negative: with given times); the store caches their statements. */
-  private readonly inserts = new Map<number, string>()
+  /** INSERT texts of rowsStatement, by kind (and row count, as VALUES); the store caches their statements. */
+  private readonly rowStatements = new Map<string, string>()
 
   constructor(
     private readonly driver: SqlDriver,
@@ -597,27 +624,30 @@ export class Tracking {
     return {count}
   }
 
-  /**
-   * A statement inserting `rows` points at once (binding values row by row costs more than
-   * SQLite's work per point). A point logged again replaces the value; its time changes only
-   * when the value does or when a time is given, so a retried batch leaves the series exactly
-   * as it was.
-   */
-  private insertPoints(rows: number, explicitTime: boolean): string {
-    const key = explicitTime ? -rows : rows
-    let sql = this.inserts.get(key)
-    if (!sql) {
-      sql = this.insertSql(rows, explicitTime)
-      this.inserts.set(key, sql)
-    }
-    return sql
+  /** The most rows one rowsStatement may carry. */
+  private get rowsPerStatement(): number {
+    return this.driver.dialect.columnRows?.maxRows ?? ROWS_PER_VALUES
   }
 
-  private insertSql(rows: number, explicitTime: boolean): string {
-    const values = Array.from({length: rows}, () => '(?, ?, ?, ?, ?, ?)').join(', ')
-    const time = explicitTime ? 'excluded.time' : 'CASE WHEN excluded.value != metrics.value THEN excluded.time ELSE metrics.time END'
-    return `INSERT INTO metrics (run_id, name, split, step, value, time) VALUES ${values}
-       ON CONFLICT (run_id, name, split, step) DO UPDATE SET time = ${time}, value = excluded.value`
+  /**
+   * One statement inserting many rows at once (binding values row by row costs more than the
+   * database's work per row): `insert` (INSERT INTO table (columns)), the rows, then `tail`.
+   * `flat` holds the rows one after another, `types.length` values each; they are bound as one
+   * array per column where the dialect takes arrays, else as VALUES, the text cached per row
+   * count (so a full statement's is reused).
+   */
+  private rowsStatement(kind: string, insert: string, types: readonly ColumnType[], tail: string, flat: unknown[]): {sql: string; params: unknown[]} {
+    const width = types.length
+    const rows = flat.length / width
+    const columnRows = this.driver.dialect.columnRows
+    const key = columnRows ? kind : `${kind} ${rows}`
+    let sql = this.rowStatements.get(key)
+    if (!sql) {
+      const row = `(${types.map(() => '?').join(', ')})`
+      sql = `${insert} ${columnRows ? columnRows.select(types) : `VALUES ${Array.from({length: rows}, () => row).join(', ')}`}\n${tail}`
+      this.rowStatements.set(key, sql)
+    }
+    return {sql, params: columnRows ? columnRows.params(types, flat) : flat}
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
@@ -632,6 +662,8 @@ export class Tracking {
     const values = new Array<number>(count)
     const times = new Array<string>(count)
     const explicits = new Array<boolean>(count)
+    // The names of the batch's series, to read their last steps in one query.
+    const seriesNames = new Set<string>()
     let lastName: unknown
     let lastSplit: unknown
     let name = ''
@@ -649,6 +681,7 @@ export class Tracking {
         }
         lastName = p.name
         lastSplit = p.split
+        seriesNames.add(name)
       }
       const problem = metricPointProblem(p.value, p.step)
       if (problem) throw invalid(`${where(i)} (${name}): ${problem}`)
@@ -660,9 +693,32 @@ export class Tracking {
       times[i] = explicit ? validateTime(p.time, () => `${where(i)} time`) : time
       explicits[i] = explicit
     }
+    const perStatement = this.rowsPerStatement
     return this.write('logging metrics', function* () {
+      // The last step each series has so far (the names' other splits come along; they are few).
+      const lastSteps = new Map<string, number>()
+      const known = yield* all<{name: string; split: string; last_step: number}>(
+        `SELECT name, split, last_step FROM metric_series WHERE run_id = ? AND ${this.driver.dialect.inJsonStrings('name')}`,
+        run.id,
+        JSON.stringify([...seriesNames]),
+      )
+      for (const row of known) lastSteps.set(`${row.name}\u0000${row.split}`, Number(row.last_step))
       const series = new Map<string, {name: string; split: string; lastStep: number; step: number; value: number; statement: number; statementMax: number}>()
-      // Runs of points with and without a given time, in order, POINTS_PER_STATEMENT at a time.
+      // A point above every step of its series, stored or earlier in the batch, is a new row
+      // (no row is above a series' last step): plain INSERTs take those, perStatement at a
+      // time, which cost the database less than upserts. A concurrent writer's same new row
+      // makes one fail (a unique key), and the driver runs the batch again. No earlier point
+      // names a new row, so their statements go before the upserts queued so far.
+      let fresh: unknown[] = []
+      const flushFresh = function* (this: Tracking): Task<void> {
+        if (fresh.length === 0) return
+        const points = fresh
+        fresh = []
+        const {sql, params} = this.rowsStatement('points, new', POINTS.insert, POINTS.types, '', points)
+        yield* exec(sql, ...params)
+      }.bind(this)
+      // The other points are upserts: runs of points with and without a given time, in order,
+      // perStatement at a time, after the new rows queued before them.
       let pending: unknown[] = []
       let pendingExplicit = false
       // One statement may not name a (name, split, step) twice (PostgreSQL refuses to update a
@@ -672,10 +728,12 @@ export class Tracking {
       const flush = function* (this: Tracking): Task<void> {
         const rows = pending.length / 6
         if (rows === 0) return
+        yield* flushFresh()
         const points = pending
         pending = []
         statement++
-        yield* exec(this.insertPoints(rows, pendingExplicit), ...points)
+        const {sql, params} = this.rowsStatement(pendingExplicit ? 'points, timed' : 'points', POINTS.insert, POINTS.types, POINTS.upsert(pendingExplicit), points)
+        yield* exec(sql, ...params)
       }.bind(this)
       for (let i = 0; i < count; i++) {
         const name = names[i]
@@ -687,38 +745,37 @@ export class Tracking {
         const key = `${name}\u0000${split}`
         let s = series.get(key)
         if (!s) {
-          const existing = yield* get<{last_step: number}>('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?', run.id, name, split)
-          s = {name, split, lastStep: existing?.last_step ?? -1, step: -1, value: 0, statement: -1, statementMax: -1}
+          s = {name, split, lastStep: lastSteps.get(key) ?? -1, step: -1, value: 0, statement: -1, statementMax: -1}
           series.set(key, s)
         }
-        const atStep = step ?? Math.max(s.lastStep, s.step) + 1
-        if (explicit !== pendingExplicit || (s.statement === statement && atStep <= s.statementMax)) {
-          yield* flush()
-          pendingExplicit = explicit
+        const top = Math.max(s.lastStep, s.step)
+        const atStep = step ?? top + 1
+        if (atStep > top) {
+          fresh.push(run.id, name, split, atStep, value, at)
+          if (fresh.length === perStatement * 6) yield* flushFresh()
+        } else {
+          if (explicit !== pendingExplicit || (s.statement === statement && atStep <= s.statementMax)) {
+            yield* flush()
+            pendingExplicit = explicit
+          }
+          if (s.statement !== statement) {
+            s.statement = statement
+            s.statementMax = atStep
+          } else s.statementMax = Math.max(s.statementMax, atStep)
+          pending.push(run.id, name, split, atStep, value, at)
+          if (pending.length === perStatement * 6) yield* flush()
         }
-        if (s.statement !== statement) {
-          s.statement = statement
-          s.statementMax = atStep
-        } else s.statementMax = Math.max(s.statementMax, atStep)
-        pending.push(run.id, name, split, atStep, value, at)
-        if (pending.length === POINTS_PER_STATEMENT * 6) yield* flush()
         if (atStep >= s.step) {
           s.step = atStep
           s.value = value
         }
       }
       yield* flush()
-      for (const s of series.values()) {
-        yield* exec(
-          `INSERT INTO metric_series (run_id, name, split, last_step, last_value) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, name, split) DO UPDATE SET last_step = excluded.last_step, last_value = excluded.last_value
-           WHERE excluded.last_step >= metric_series.last_step`,
-          run.id,
-          s.name,
-          s.split,
-          s.step,
-          s.value,
-        )
+      yield* flushFresh()
+      const lasts = [...series.values()].flatMap((s) => [run.id, s.name, s.split, s.step, s.value])
+      for (let i = 0; i < lasts.length; i += perStatement * 5) {
+        const {sql, params} = this.rowsStatement('series', SERIES.insert, SERIES.types, SERIES.upsert, lasts.slice(i, i + perStatement * 5))
+        yield* exec(sql, ...params)
       }
       return count
     })
