@@ -37,8 +37,8 @@ describe.each(BACKENDS)('verify on %s', (backend) => {
 
   it('a missing version or tag is not found (exit 3), as models show says it', async () => {
     for (const [ref, message] of [
-      ['credit-risk:9', 'Error: version 9 of model "credit-risk" does not exist\n'],
-      ['credit-risk:staging', 'Error: model "credit-risk" has no tag "staging"\n'],
+      ['credit-risk:9', 'Error: version 9 of model "credit-risk" does not exist (its newest is 1)\n'],
+      ['credit-risk:staging', 'Error: model "credit-risk" has no tag "staging" (its tags: latest, prod)\n'],
     ]) {
       const r = await cli(['verify', ref])
       expect(r.code, ref).toBe(3)

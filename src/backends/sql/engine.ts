@@ -469,13 +469,19 @@ export class SqlEngine implements Backend {
         row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND number = ?', model.id, parsed.version)
         if (!row) {
           const why = parsed.version <= model.last_number ? 'was deleted' : 'does not exist'
-          throw notFound(`version ${parsed.version} of model ${quote(model.name)} ${why}`, {ref: label})
+          const newest = model.latest_version === null ? 'it has no versions' : `its newest is ${model.latest_version}`
+          throw notFound(`version ${parsed.version} of model ${quote(model.name)} ${why} (${newest})`, {ref: label})
         }
         return row
-      case 'tag':
+      case 'tag': {
         row = yield* get<VersionRow>('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(parsed.tag))
-        if (!row) throw notFound(`model ${quote(model.name)} has no tag ${quote(parsed.tag)}`, {ref: label})
-        return row
+        if (row) return row
+        // Say which tags there are: the one meant is usually among them.
+        const tags = (yield* all<{name: string}>('SELECT name FROM tags WHERE model_id = ? ORDER BY name_key LIMIT 21', model.id)).map((t) => t.name)
+        const known = model.latest_version === null ? [] : [LATEST, ...tags.slice(0, 20)]
+        const list = known.length === 0 ? 'it has no versions yet' : `its tags: ${known.join(', ')}${tags.length > 20 ? ', …' : ''}`
+        throw notFound(`model ${quote(model.name)} has no tag ${quote(parsed.tag)} (${list})`, {ref: label})
+      }
     }
   }
 
