@@ -25,8 +25,10 @@ export const POSTGRES: Dialect = {
   jsonField: (column, key) => ({sql: `(${column}::jsonb -> ?)`, params: [key]}),
   jsonValue: (value) => ({sql: '?::jsonb', params: [JSON.stringify(value)]}),
   jsonText: (column, key) => ({sql: `(${column}::jsonb ->> ?)`, params: [key]}),
-  inJsonNumbers: (expr) => `${expr} IN (SELECT (jsonb_array_elements_text(?::jsonb))::bigint)`,
-  inJsonStrings: (expr) => `${expr} IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+  // = ANY (an array), not IN (a subquery): a prepared statement's generic plan then probes the
+  // column's index for each element instead of hashing the whole table (tags: 2.4 -> 0.1 ms).
+  inJsonNumbers: (expr) => `${expr} = ANY (ARRAY(SELECT (jsonb_array_elements_text(?::jsonb))::bigint))`,
+  inJsonStrings: (expr) => `${expr} = ANY (ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))`,
   ilike: 'ILIKE',
   nocase: (expr) => `lower(${expr})`,
   falseValue: 'false',
