@@ -34,7 +34,7 @@ export class LocalBackend extends SqlEngine {
   }
 
   protected override derive(session: Session): LocalBackend {
-    return new LocalBackend({store: this.store, blobs: this.blobs, session})
+    return this.sharing(new LocalBackend({store: this.store, blobs: this.blobs, session}))
   }
 
   override withActor(actor: string, context?: JsonObject, projectScope: string | null = null): LocalBackend {

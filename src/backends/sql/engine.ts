@@ -281,6 +281,8 @@ export class SqlEngine implements Backend {
   readonly kind = 'local' as const
   readonly tracking: Tracking
   readonly dialect: Dialect
+  /** Shared with the engines derived from this one (withActor): one driver, closed once for all. */
+  protected lifecycle = {closed: false, followers: new Set<Doorbell>()}
 
   constructor(
     readonly location: string,
@@ -295,7 +297,13 @@ export class SqlEngine implements Backend {
 
   /** The same engine acting for someone else (see Session.as). */
   protected derive(session: Session): SqlEngine {
-    return new SqlEngine(this.location, this.driver, this.blobs, session, this.follow)
+    return this.sharing(new SqlEngine(this.location, this.driver, this.blobs, session, this.follow))
+  }
+
+  /** A derived engine knows when the driver it shares with this one is closed. */
+  protected sharing<T extends SqlEngine>(derived: T): T {
+    derived.lifecycle = this.lifecycle
+    return derived
   }
 
   /**
@@ -335,6 +343,8 @@ export class SqlEngine implements Backend {
   }
 
   async close(): Promise<void> {
+    this.lifecycle.closed = true
+    for (const doorbell of this.lifecycle.followers) doorbell.ring() // they see the engine closed and end
     await this.driver.close()
     await this.blobs.close?.()
   }
@@ -1179,9 +1189,10 @@ export class SqlEngine implements Backend {
     const doorbell = new Doorbell()
     // Watching before the first read: whatever commits after it rings.
     const watch = this.driver.watchEvents?.(() => doorbell.ring())
+    this.lifecycle.followers.add(doorbell)
     try {
       let after = query.after_id ?? (await this.lastEventId())
-      while (!signal.aborted) {
+      while (!signal.aborted && !this.lifecycle.closed) {
         // Read before the page: every event up to `last` has committed then (ids are in commit
         // order), so the page sees them all, and one that commits after the page was read has
         // a larger id.
@@ -1196,7 +1207,11 @@ export class SqlEngine implements Backend {
         after = Math.max(after, last)
         await doorbell.wait(watch?.live ? this.follow.fallbackMs : this.follow.pollMs, signal)
       }
+    } catch (error) {
+      // The engine was closed under the follower (a server shutting down): the stream ends.
+      if (!this.lifecycle.closed) throw error
     } finally {
+      this.lifecycle.followers.delete(doorbell)
       watch?.stop()
     }
   }
