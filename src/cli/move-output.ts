@@ -1,7 +1,8 @@
 /** What export, import and copy print, and how they end: exit 4 when some records conflict. */
 import type {Backend} from '../backends/backend.js'
-import {EXIT_CODES} from '../backends/errors.js'
+import {EXIT_CODES, invalid} from '../backends/errors.js'
 import {resolveConfig} from '../config/config.js'
+import {parseSelection, type Selection} from '../registry/move/history.js'
 import type {MoveReport} from '../registry/move/move.js'
 import {resolveAuthor} from '../registry/provenance.js'
 import {openBackend} from './open-backend.js'
@@ -57,3 +58,22 @@ export async function openNamedBackend(spec: string, token: string | undefined, 
   return openBackend(token ? {...config, token} : config, userAgent)
 }
 
+
+/**
+ * The selection export and copy act on: the refs given, else the project named with -p, else
+ * (with --all, or nothing at all) the whole store.
+ */
+export function selectionFromFlags(
+  refs: string[],
+  flags: {all: boolean; experiments: boolean; since?: string; project?: string},
+  defaultProject: string,
+): Selection {
+  if (flags.all && refs.length > 0) throw invalid('--all means the whole store: give no model names with it')
+  return parseSelection(refs, {
+    defaultProject,
+    projects: refs.length === 0 && flags.project && !flags.all ? [flags.project] : [],
+    experiments: flags.experiments,
+    since: flags.since ?? null,
+    all: flags.all,
+  })
+}

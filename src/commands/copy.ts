@@ -1,8 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import type {Backend} from '../backends/backend.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {conflictExit, endProgress, openNamedBackend, progressLine, summarize} from '../cli/move-output.js'
-import {parseSelection} from '../registry/move/history.js'
+import {conflictExit, endProgress, openNamedBackend, progressLine, selectionFromFlags, summarize} from '../cli/move-output.js'
 import {copyStore, type MoveReport} from '../registry/move/move.js'
 
 export default class Copy extends BaseCommand<typeof Copy> {
@@ -36,14 +35,7 @@ No temporary file: records are read from the source and restored into the target
 
   async run(): Promise<MoveReport> {
     const flags = this.flags
-    const explicitProject = (this.flags as {project?: string}).project
-    const selection = parseSelection(this.positionals, {
-      defaultProject: this.project,
-      projects: this.positionals.length === 0 && explicitProject && !flags.all ? [explicitProject] : [],
-      experiments: flags.experiments,
-      since: flags.since ?? null,
-      all: flags.all,
-    })
+    const selection = selectionFromFlags(this.positionals, flags, this.project)
     this.source = flags.from ? await openNamedBackend(flags.from, flags['from-token'] ?? process.env.MODELREG_FROM_TOKEN, this.config.userAgent) : await this.backend()
     this.target = await openNamedBackend(flags.to, flags['to-token'] ?? process.env.MODELREG_TO_TOKEN, this.config.userAgent)
     const progress = progressLine(this.jsonEnabled())

@@ -5,8 +5,7 @@ import {pipeline} from 'node:stream/promises'
 import {PassThrough} from 'node:stream'
 import {invalid} from '../backends/errors.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {endProgress, progressLine, summarize} from '../cli/move-output.js'
-import {parseSelection} from '../registry/move/history.js'
+import {endProgress, progressLine, selectionFromFlags, summarize} from '../cli/move-output.js'
 import {exportArchive, type MoveReport} from '../registry/move/move.js'
 
 export default class Export extends BaseCommand<typeof Export> {
@@ -35,15 +34,7 @@ The format is a tar stream (gzip with --gzip or an .gz name; zstd is not availab
 
   async run(): Promise<MoveReport & {bytes: number}> {
     const flags = this.flags
-    const explicitProject = (this.flags as {project?: string}).project
-    if (flags.all && this.positionals.length > 0) throw invalid('--all exports everything: give no model names with it')
-    const selection = parseSelection(this.positionals, {
-      defaultProject: this.project,
-      projects: this.positionals.length === 0 && explicitProject && !flags.all ? [explicitProject] : [],
-      experiments: flags.experiments,
-      since: flags.since ?? null,
-      all: flags.all,
-    })
+    const selection = selectionFromFlags(this.positionals, flags, this.project)
     const toStdout = flags.output === '-'
     if (toStdout && process.stdout.isTTY) throw invalid('refusing to write an archive to a terminal: use -o FILE or pipe it')
     if (toStdout && this.jsonEnabled()) throw invalid('--json prints the report on stdout: write the archive to a file with -o FILE')

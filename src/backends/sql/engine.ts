@@ -95,49 +95,12 @@ import {
 } from '../validation.js'
 import type {BlobStore, PresignedUpload} from '../blobs.js'
 import type {Dialect, SqlDriver} from './driver.js'
-import {type EventFields, missingBlob, now, parseJson, type ProjectRow, Session} from './session.js'
+import {type EventFields, missingBlob, type ModelRow, now, parseJson, type ProjectRow, Session, type VersionRow} from './session.js'
 import {mapLimit} from '../pool.js'
 import type {Maintenance} from './maintenance.js'
 import {Restore} from './restore.js'
 import {Tracking} from './tracking.js'
 import {all, count, done, get, pageOf, run, type Task} from './task.js'
-
-interface ModelRow {
-  id: number
-  project_id: number
-  project_name: string
-  name: string
-  name_key: string
-  description: string
-  owner: string | null
-  task: string | null
-  metadata: string
-  labels: string
-  created_at: string
-  updated_at: string
-  last_number: number
-  version_count: number
-  latest_version: number | null
-}
-
-interface VersionRow {
-  id: number
-  model_id: number
-  number: number
-  comment: string
-  author: string
-  created_at: string
-  metadata: string
-  metrics: string
-  framework: string | null
-  format: string | null
-  source: string
-  size: number
-  file_count: number
-  attachment_count: number
-  run_uid: string | null
-  lineage: string | null
-}
 
 interface PreparedVersion {
   files: FileEntry[]

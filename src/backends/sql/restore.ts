@@ -53,7 +53,7 @@ import {
   validateUuid,
 } from '../validation.js'
 import type {SqlDriver} from './driver.js'
-import {parseJson, type Session} from './session.js'
+import {type ModelRow as SessionModelRow, parseJson, type Session, type VersionRow} from './session.js'
 import {all, get, run, type Task} from './task.js'
 
 /** Records longer than this are refused (a model's history travels as one JSON document). */
@@ -248,36 +248,29 @@ export function validateRunHistory(h: RunHistory): RunHistory {
   }
 }
 
-interface ModelRow {
-  id: number
-  project_name: string
-  name: string
-  description: string
-  owner: string | null
-  task: string | null
-  metadata: string
-  labels: string
-  created_at: string
-  updated_at: string
-  last_number: number
-}
-
-interface VersionRow {
-  id: number
-  number: number
-  comment: string
-  author: string
-  created_at: string
-  metadata: string
-  metrics: string
-  framework: string | null
-  format: string | null
-  source: string
-  lineage: string | null
-}
+/** The model columns restore reads (its own query, without version counts). */
+type ModelRow = Omit<SessionModelRow, 'version_count' | 'latest_version'>
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const byPath = (a: {path: string}, b: {path: string}) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+
+/** A version as a history holds it (what restore writes and compares). */
+function versionRecord(row: VersionRow, files: FileEntry[], attachments: FileEntry[]): VersionRecord {
+  return {
+    number: Number(row.number),
+    comment: row.comment,
+    author: row.author,
+    created_at: row.created_at,
+    metadata: parseJson(row.metadata),
+    metrics: parseJson(row.metrics),
+    framework: row.framework,
+    format: row.format,
+    source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source)},
+    files,
+    attachments,
+    lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null,
+  }
+}
 
 const eventKey = (e: HistoryEvent) => canonical({time: e.time, type: e.type, version: e.version, tag: e.tag, actor: e.actor, data: e.data})
 
@@ -305,20 +298,7 @@ export class Restore {
       const files: FileEntry[] = []
       const attachments: FileEntry[] = []
       for (const {kind, ...entry} of entries) (kind === 'file' ? files : attachments).push({...entry, size: Number(entry.size), mode: Number(entry.mode)})
-      out.push({
-        number: Number(row.number),
-        comment: row.comment,
-        author: row.author,
-        created_at: row.created_at,
-        metadata: parseJson(row.metadata),
-        metrics: parseJson(row.metrics),
-        framework: row.framework,
-        format: row.format,
-        source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source)},
-        files,
-        attachments,
-        lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null,
-      })
+      out.push(versionRecord(row, files, attachments))
     }
     return out
   }
@@ -637,20 +617,7 @@ export class Restore {
       for (const m of models) {
         const vs = (versions.get(Number(m.id)) ?? []).map((row): VersionRecord => {
           const f = files.get(Number(row.id)) ?? {files: [], attachments: []}
-          return {
-            number: Number(row.number),
-            comment: row.comment,
-            author: row.author,
-            created_at: row.created_at,
-            metadata: parseJson(row.metadata),
-            metrics: parseJson(row.metrics),
-            framework: row.framework,
-            format: row.format,
-            source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source)},
-            files: f.files.sort(byPath),
-            attachments: f.attachments.sort(byPath),
-            lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null,
-          }
+          return versionRecord(row, f.files.sort(byPath), f.attachments.sort(byPath))
         })
         const ts = (tags.get(Number(m.id)) ?? [])
           .sort((a, b) => (a.name_key < b.name_key ? -1 : a.name_key > b.name_key ? 1 : 0))

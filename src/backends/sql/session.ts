@@ -17,6 +17,45 @@ export interface ProjectRow {
   created_at: string
 }
 
+/** A row of models as MODEL_SELECT reads it (with its project's name and version counts). */
+export interface ModelRow {
+  id: number
+  project_id: number
+  project_name: string
+  name: string
+  name_key: string
+  description: string
+  owner: string | null
+  task: string | null
+  metadata: string
+  labels: string
+  created_at: string
+  updated_at: string
+  last_number: number
+  version_count: number
+  latest_version: number | null
+}
+
+/** A row of versions. */
+export interface VersionRow {
+  id: number
+  model_id: number
+  number: number
+  comment: string
+  author: string
+  created_at: string
+  metadata: string
+  metrics: string
+  framework: string | null
+  format: string | null
+  source: string
+  size: number
+  file_count: number
+  attachment_count: number
+  run_uid: string | null
+  lineage: string | null
+}
+
 export interface EventFields {
   project: string
   model?: string | null
