@@ -42,7 +42,8 @@ describe.each(BACKENDS)('roro-style session (models:*) on %s', (backend) => {
       'log.txt',
     ])
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('Pushed credit-risk:1 (19 B in 1 file; tags: latest)')
+    // Both lines count the attachment: 1 file + 1 attachment were stored as 2 files.
+    expect(r.stdout).toContain('Pushed credit-risk:1 (19 B in 1 file + 1 attachment; tags: latest)\nStored 2 files (31 B).\n')
 
     r = await runCli(ctx, ['models'])
     expect(r.stdout.split('\t').slice(0, 3)).toEqual(['credit-risk', '1', '1'])

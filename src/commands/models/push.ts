@@ -95,7 +95,9 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
     }
     const v = result.version
     if (result.model_created) this.say(`Created model ${v.model} in project ${v.project}.`)
-    const count = `${v.file_count} file${v.file_count === 1 ? '' : 's'}`
+    // Attachments are stored files too: both lines count them, so the numbers add up.
+    const attached = v.attachment_count > 0 ? ` + ${v.attachment_count} attachment${v.attachment_count === 1 ? '' : 's'}` : ''
+    const count = `${v.file_count} file${v.file_count === 1 ? '' : 's'}${attached}`
     this.say(`Pushed ${formatRef(v.model, v.version)} (${formatBytes(v.size)} in ${count}${v.tags.length ? `; tags: ${v.tags.join(', ')}` : ''})`)
     const plural = (n: number) => `${n} file${n === 1 ? '' : 's'}`
     const reused = result.reused.files > 0 ? `; ${plural(result.reused.files)} unchanged, not stored again` : ''
