@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import {setFlagsFromString} from 'node:v8'
-import {execute} from '@oclif/core/execute'
+import {execute} from '../dist/bundle/main.js'
 
 // undici parses HTTP with a WebAssembly module; V8's optimizing tier compiles it with about
 // 36 MB of transient memory, twice the rest of the CLI. The baseline tier parses as fast for

@@ -5,14 +5,14 @@
  */
 import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
-import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {hashFile} from './digest.js'
 import {fromFsError} from './errors.js'
 import {mapLimit} from './pool.js'
+import {distPath} from '../package-root.js'
 
 const WORTH_IT_BYTES = 64 * 1024 * 1024
-const WORKER = fileURLToPath(new URL('./hash-worker.js', import.meta.url))
+const worker = (): string => distPath('backends', 'hash-worker.js')
 
 export interface HashJob {
   path: string
@@ -23,10 +23,10 @@ export async function hashFiles(jobs: HashJob[], onBytes: (n: number) => void): 
   const total = jobs.reduce((sum, j) => sum + j.size, 0)
   const threads = Math.min(2, availableParallelism(), jobs.length)
   // The compiled worker exists in dist/; running from sources (tests), hash here.
-  if (threads < 2 || total < WORTH_IT_BYTES || !existsSync(WORKER)) {
+  if (threads < 2 || total < WORTH_IT_BYTES || !existsSync(worker())) {
     return mapLimit(jobs, 1, (job) => hashFile(job.path, onBytes).catch((error) => Promise.reject(fromFsError(error, job.path))))
   }
-  const workers = Array.from({length: threads}, () => new Worker(WORKER))
+  const workers = Array.from({length: threads}, () => new Worker(worker()))
   try {
     // Biggest first, so that the two threads finish together.
     const order = jobs.map((job, index) => ({job, index})).sort((a, b) => b.job.size - a.job.size)

@@ -5,15 +5,15 @@
  * run from sources without the compiled worker parse here.
  */
 import {existsSync, statSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {MetricPointInput} from '../backends/backend.js'
 import {fromFsError, invalid} from '../backends/errors.js'
 import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
+import {distPath} from '../package-root.js'
 import {openInput} from './input.js'
 import {PointDecoder, type PointColumns} from './points-codec.js'
 
-const WORKER = fileURLToPath(new URL('./points-worker.js', import.meta.url))
+const workerScript = (): string => distPath('cli', 'points-worker.js')
 const WORTH_A_THREAD_BYTES = 8 * 1024 * 1024
 
 export function readPoints(file: string, label = `--file ${file}`): AsyncIterable<MetricPointInput[]> {
@@ -25,7 +25,7 @@ export function readPoints(file: string, label = `--file ${file}`): AsyncIterabl
       size = 0 // openInput below reports it
     }
   }
-  return size >= WORTH_A_THREAD_BYTES && existsSync(WORKER) ? readOnWorker(file, label) : readHere(file, label)
+  return size >= WORTH_A_THREAD_BYTES && existsSync(workerScript()) ? readOnWorker(file, label) : readHere(file, label)
 }
 
 async function* readHere(file: string, label: string): AsyncIterable<MetricPointInput[]> {
@@ -42,7 +42,7 @@ type Message = {columns: PointColumns} | {done: true} | {error: {message: string
 async function* readOnWorker(file: string, label: string): AsyncIterable<MetricPointInput[]> {
   // A small young generation: the worker's garbage is per chunk, and two full-size heaps would
   // add tens of MB to the peak for nothing.
-  const worker = new Worker(WORKER, {workerData: {file, label}, resourceLimits: {maxYoungGenerationSizeMb: 4}})
+  const worker = new Worker(workerScript(), {workerData: {file, label}, resourceLimits: {maxYoungGenerationSizeMb: 4}})
   const inbox: Message[] = []
   let wake: (() => void) | null = null
   let failure: Error | null = null

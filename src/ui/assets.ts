@@ -7,11 +7,11 @@
 import {createHash} from 'node:crypto'
 import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {distPath} from '../package-root.js'
 import {BASE_CSS} from './base-css.js'
 
-/** dist/ui/assets, from both src/ui (tests, bin/dev.js) and dist/ui (the package). */
-export const DEFAULT_ASSET_DIR = fileURLToPath(new URL('../../dist/ui/assets/', import.meta.url))
+/** dist/ui/assets, wherever this module runs from (src/ in tests, dist/, the CLI bundle). */
+export const defaultAssetDir = (): string => distPath('ui', 'assets')
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -47,7 +47,7 @@ export class AssetFiles {
   private readonly cache = new Map<string, {key: string; asset: Asset}>()
   private readonly base: Asset
 
-  constructor(readonly dir: string = process.env.MODELREG_UI_ASSETS ?? DEFAULT_ASSET_DIR) {
+  constructor(readonly dir: string = process.env.MODELREG_UI_ASSETS ?? defaultAssetDir()) {
     const body = Buffer.from(BASE_CSS)
     this.base = {body, type: TYPES['.css'], hash: hashOf(body)}
   }
