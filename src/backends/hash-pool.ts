@@ -22,7 +22,7 @@ export interface HashJob {
 export async function hashFiles(jobs: HashJob[], onBytes: (n: number) => void): Promise<{digest: string; size: number}[]> {
   const total = jobs.reduce((sum, j) => sum + j.size, 0)
   const threads = Math.min(2, availableParallelism(), jobs.length)
-  // The compiled worker exists in dist/; running from sources (tests), hash here.
+  // The worker is tsc's dist/backends/hash-worker.js; without a built dist/, hash here.
   if (threads < 2 || total < WORTH_IT_BYTES || !existsSync(worker())) {
     return mapLimit(jobs, 1, (job) => hashFile(job.path, onBytes).catch((error) => Promise.reject(fromFsError(error, job.path))))
   }
