@@ -6,7 +6,7 @@
  * buffer) are retried on network failures and 500/502/503/504; a streamed body is sent once.
  * Messages name the endpoint and bucket, never a key id, secret or signature.
  */
-import {createHash, createHmac} from 'node:crypto'
+import {createHash, createHmac, webcrypto} from 'node:crypto'
 import type {IncomingHttpHeaders} from 'node:http'
 import type {Readable} from 'node:stream'
 import {AwsV4Signer} from 'aws4fetch'
@@ -69,6 +69,15 @@ export const encodeRfc3986 = (value: string) => encodeURIComponent(value).replac
 export const encodeKey = (key: string) => key.split('/').map(encodeRfc3986).join('/')
 
 export const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex')
+
+/** Bodies from this size are hashed off the main thread, which meanwhile hashes the blob's stream. */
+const HASH_ELSEWHERE_BYTES = 1024 * 1024
+
+/** A body's hex sha256; a large one on libuv's thread pool (WebCrypto), so the event loop goes on. */
+async function bodySha256(body: Buffer): Promise<string> {
+  if (body.length < HASH_ELSEWHERE_BYTES) return sha256Hex(body)
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', body)).toString('hex')
+}
 
 /** An S3 error answer: its code and message (empty when the body was not S3's XML). */
 export interface S3ErrorAnswer {
@@ -205,7 +214,7 @@ export class S3Client {
   async send(call: S3Call): Promise<S3Response> {
     const streamed = call.body !== undefined && !Buffer.isBuffer(call.body)
     const attempts = streamed ? 1 : this.attempts
-    const payloadHash = call.payloadHash ?? (Buffer.isBuffer(call.body) ? sha256Hex(call.body) : EMPTY_SHA256)
+    const payloadHash = call.payloadHash ?? (Buffer.isBuffer(call.body) ? await bodySha256(call.body) : EMPTY_SHA256)
     const url = this.url(call.key, call.query)
     for (let attempt = 1; ; attempt++) {
       const {headers} = await this.sign(call.method, url, {...call.headers, 'x-amz-content-sha256': payloadHash})
