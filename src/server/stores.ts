@@ -85,7 +85,10 @@ export async function openTokenStore(config: ServerConfig): Promise<TokenStore> 
     await driver.close().catch(() => {})
     throw error
   }
-  return new TokenStore(driver)
+  return new TokenStore(driver, async () => {
+    const row = await driver.peek<{v: number | string}>("SELECT value AS v FROM counters WHERE name = 'tokens'")
+    return row ? `tokens:${row.v}` : null
+  })
 }
 
 /** `server migrate`: apply PostgreSQL migrations now (replicas started with --no-migrate then just check). */

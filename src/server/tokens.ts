@@ -66,7 +66,7 @@ export class TokenStore {
   constructor(
     private readonly driver: SqlDriver,
     /** Changes whenever the tokens may have (a cheap check); null: look every token up every time. */
-    private readonly stamp: () => string | null = () => null,
+    private readonly stamp: () => string | null | Promise<string | null> = () => null,
   ) {}
 
   /** tokens.db in a server's data directory. */
@@ -122,14 +122,14 @@ export class TokenStore {
 
   /**
    * The active token this secret belongs to, or null. Every request asks, so answers are kept
-   * in memory for as long as the token database is unchanged (SQLite's data_version moves
-   * whenever another connection, a `server tokens revoke` from another process, commits): a
-   * revocation takes effect on the next request. Without such a stamp (PostgreSQL, shared by
-   * replicas) every request looks its token up.
+   * in memory for as long as the token database is unchanged: SQLite's data_version moves
+   * whenever another connection (a `server tokens revoke` from another process) commits, and
+   * PostgreSQL's `tokens` counter whenever any replica or command creates, revokes or removes a
+   * token (a trigger, migration 3). Either way a revocation takes effect on the next request.
    */
   async authenticate(secret: string): Promise<TokenInfo | null> {
     if (!/^mr_[A-Za-z0-9_-]{43}$/.test(secret)) return null
-    const stamp = this.stamp()
+    const stamp = await this.stamp()
     if (stamp === null || stamp !== this.cacheStamp) {
       this.cache.clear()
       this.cacheStamp = stamp

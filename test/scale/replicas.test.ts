@@ -58,7 +58,7 @@ if (url && s3) {
         const applied = await driver.read(function* () {
           return yield* get<{n: number; versions: string}>("SELECT COUNT(*) AS n, string_agg(version::text, ',' ORDER BY version) AS versions FROM schema_migrations")
         })
-        expect(applied).toEqual({n: 2, versions: '1,2'})
+        expect(applied).toEqual({n: 3, versions: '1,2,3'})
         for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200)
       } finally {
         await driver.close()
@@ -113,6 +113,37 @@ if (url && s3) {
           expect((await runCli(viaB, ['models', 'tag', `cached:${i}`, 'prod', '--json'])).code).toBe(0)
           expect((await runCli(viaA, ['models', 'show', 'cached:prod', '--json'])).json().version).toBe(i)
         }
+      } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+    })
+
+    it("a token revoked elsewhere stops working on every replica at its next request, though replicas keep known tokens in memory", async () => {
+      const setup = scaleSetup()
+      const admin = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const reader = await createToken(setup.dataDir, 'read', null, 'reader', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      try {
+        const list = (server: ServerProcess, token: string) => runCli(cliFor(server, token), ['models', '--json'])
+        // Known to both replicas (and kept by them) before it is revoked.
+        for (const server of [a, b]) for (let twice = 0; twice < 2; twice++) expect((await list(server, reader)).code).toBe(0)
+        const {openTokenStore} = await import('../../src/server/stores.js')
+        const {loadServerConfig} = await import('../../src/server/config.js')
+        const store = await openTokenStore(loadServerConfig(setup.config))
+        try {
+          await store.revoke('reader')
+        } finally {
+          await store.close()
+        }
+        for (const server of [a, b]) {
+          const refused = await list(server, reader)
+          expect(refused.code).not.toBe(0)
+          expect(refused.json().error.code).toBe('unauthenticated')
+          expect((await list(server, admin)).code).toBe(0)
+        }
+        // A token created meanwhile works at once on both.
+        const fresh = await createToken(setup.dataDir, 'read', null, 'fresh', setup.config)
+        for (const server of [a, b]) expect((await list(server, fresh)).code).toBe(0)
       } finally {
         await Promise.all([a.stop(), b.stop()])
       }
