@@ -1203,7 +1203,7 @@ function table() {
   return out.toString()
 }
 
-/** The same, as a Markdown table for the README. */
+/** The same, as a Markdown table for docs/performance.md. */
 function markdown() {
   const rows = results.map((r) => `| ${r.case} | ${r.modelreg_text} | ${r.baseline_text} | ${r.ratio.toFixed(2)}x | ${r.goal} | ${r.ok === null ? '' : r.ok ? 'met' : '**not met**'} |`)
   return ['| case | modelreg | baseline (same run) | ratio | goal | |', '|---|---|---|---|---|---|', ...rows].join('\n')

@@ -12,7 +12,7 @@ export default class Export extends BaseCommand<typeof Export> {
   static override summary = 'Write models, their whole history, runs and blobs to an archive (a backup, or to move them).'
   static override description = `SELECTION: model names ([project/]name) or single versions (name:3); --project P for a whole project; nothing (or --all) for the whole store, experiments and runs included. The archive keeps version numbers (with the gaps deleted versions left), authors, times, comments, sources, metrics, lineage, tags and every tag move, the model events, runs with their ids, params, datasets, every metric point, and checkpoints with their UUIDs; each blob once. --since TIME writes only what changed since then (an incremental backup: import it on top of the full one).
 
-The format is a tar stream (gzip with --gzip or an .gz name; zstd is not available in Node 20), described in the README under "Move, back up and restore".`
+The format is a tar stream (gzip with --gzip or an .gz name; zstd is not available in Node 20), described in docs/move.md under "Move, back up and restore".`
 
   static override examples = [
     '<%= config.bin %> export -o backup.tar.gz',

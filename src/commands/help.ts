@@ -5,11 +5,14 @@ import type {Command} from '@oclif/core'
 import {notFound} from '../backends/errors.js'
 import {quote} from '../backends/validation.js'
 import {BaseCommand} from '../cli/base-command.js'
+import {commandDocs} from '../cli/docs-pages.js'
 
 interface CommandSummary {
   id: string
   summary: string
   aliases: string[]
+  /** The command's section of the docs, relative to the repository (docs/commands.md#models-push). */
+  docs: string
 }
 
 interface CommandHelp extends CommandSummary {
@@ -20,7 +23,12 @@ interface CommandHelp extends CommandSummary {
   examples: string[]
 }
 
-const summaryOf = (c: Command.Loadable): CommandSummary => ({id: c.id.replaceAll(':', ' '), summary: c.summary ?? '', aliases: c.aliases.map((a) => a.replaceAll(':', ' '))})
+const summaryOf = (c: Command.Loadable, all: Command.Loadable[]): CommandSummary => ({
+  id: c.id.replaceAll(':', ' '),
+  summary: c.summary ?? '',
+  aliases: c.aliases.map((a) => a.replaceAll(':', ' ')),
+  docs: commandDocs(c, all),
+})
 
 /**
  * Help is oclif's (the same text as --help); with --json, the command list or one command's
@@ -53,18 +61,19 @@ export default class Help extends BaseCommand<typeof Help> {
       await new HelpClass(this.config, {all: this.flags['nested-commands']}).showHelp(this.positionals)
     }
     if (words.length === 0) {
-      return {commands: usable.map((c) => summaryOf(c)).sort((a, b) => a.id.localeCompare(b.id))}
+      return {commands: usable.map((c) => summaryOf(c, this.config.commands)).sort((a, b) => a.id.localeCompare(b.id))}
     }
     const command = this.config.findCommand(id)
     if (!command) {
       // A topic: the commands under it.
-      return {commands: usable.filter((c) => c.id.startsWith(`${id}:`)).map((c) => summaryOf(c))}
+      return {commands: usable.filter((c) => c.id.startsWith(`${id}:`)).map((c) => summaryOf(c, this.config.commands))}
     }
     const shown = command.id.replaceAll(':', ' ')
     return {
       id: shown,
       summary: command.summary ?? '',
       aliases: command.aliases.map((a) => a.replaceAll(':', ' ')),
+      docs: commandDocs(command, this.config.commands),
       description: command.description ?? '',
       usage: `${bin} ${shown}${Object.keys(command.args).map((a) => ` ${a.toUpperCase()}`).join('')}`,
       args: Object.entries(command.args).map(([name, arg]) => ({name, description: arg.description ?? '', required: Boolean(arg.required)})),

@@ -251,7 +251,7 @@ export const SCHEMAS: Record<string, Schema> = {
   /** The answer to a missing-blob query: the digests the caller must upload, as a bare array. */
   MissingDigests: {type: 'array', items: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
   BlobStored: obj({digest: str, size: int, stored: {type: 'boolean'}}),
-  /** A model's whole history (see README, "Move, back up and restore"; Backend.restoreModel). */
+  /** A model's whole history (see docs/move.md; Backend.restoreModel). */
   RestoreModel: obj({
     project: obj({name: str, description: str, created_at: time}),
     model: obj({

@@ -1,7 +1,7 @@
 /**
  * A full disk and a damaged store. The disk-full case runs on a real 24 MiB tmpfs when the
  * machine lets the test mount one (it does here: root); otherwise on an injected ENOSPC at the
- * write layer (a preload that fails writes past a budget). The README says which ran.
+ * write layer (a preload that fails writes past a budget). docs/integrity.md says which ran.
  */
 import {execFileSync} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'

@@ -4,7 +4,7 @@
  * page opened, runs filtered and compared, a chart drawn, lineage followed, a file downloaded and
  * checked. On every page: no console errors, no CSP violations, no failed requests.
  *
- * Screenshots: the README's (1280x800, full page) go to test-output/ui/, and to docs/screenshots/
+ * Screenshots: docs/web-ui.md's (1280x800, full page) go to test-output/ui/, and to docs/screenshots/
  * with MODELREG_UPDATE_SCREENSHOTS=1 (so a test run leaves the tree as it was); phone-width dark
  * ones to test-output/ui/ (not committed).
  */
@@ -247,7 +247,7 @@ if (!existsSync(CHROMIUM)) {
       expect(await page.locator('#mr-runs tbody tr').count()).toBe(data.runs.length)
       await page.close()
 
-      // The README's picture: columns picked, sorted by a metric.
+      // The picture in docs/web-ui.md: columns picked, sorted by a metric.
       page = await visit(`/projects/vision/experiments/lr-sweep?${RUNS_VIEW}`, async (p) => {
         expect(await p.locator('#mr-runs thead th').count()).toBe(5 + 5)
         expect(await p.locator('#mr-runs tbody tr td:nth-child(2)').first().textContent()).toBe(data.best)

@@ -15,7 +15,7 @@ export default class ImportMlflow extends BaseCommand<typeof ImportMlflow> {
 
 Experiments become experiments and runs become runs (same ids, status, times, params, tags, every metric point with its step and time; git tags become the run's source) in the project (-p). Registered models become models, their versions keep their numbers (gaps too), times, users and descriptions (as comments); their files are the artifacts under the version's source; aliases and stages (production, staging, archived) become tags; version tags become metadata; a version made from a run keeps it as lineage.
 
-Run it again to pick up what is new: nothing is imported twice. What cannot be carried over is listed at the end (and under "unmapped" with --json). Into a server, the token needs admin scope. The mapping is in the README under "Coming from MLflow".`
+Run it again to pick up what is new: nothing is imported twice. What cannot be carried over is listed at the end (and under "unmapped" with --json). Into a server, the token needs admin scope. The mapping is in docs/move.md under "Coming from MLflow".`
 
   static override examples = [
     '<%= config.bin %> import mlflow ./mlruns',

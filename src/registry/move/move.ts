@@ -1,5 +1,5 @@
 /**
- * export, import and copy (README, "Move, back up and restore"). The archive format, version 1:
+ * export, import and copy (docs/move.md, "Move, back up and restore"). The archive format, version 1:
  *
  *   modelreg-archive.json            header: {format: "modelreg-archive", version: 1, created_at, source, selection}
  *   blobs/sha256/<digest>            a blob's bytes, each blob once, before the first record naming it

@@ -1,6 +1,6 @@
 /**
  * `import mlflow`: an MLflow file store or tracking server into a modelreg store, through the same
- * restore operation as `import` (README, "Coming from MLflow", has the mapping for people).
+ * restore operation as `import` (docs/move.md, "Coming from MLflow", has the mapping for people).
  *
  * Runs keep their ids; registered model versions keep their numbers (with their gaps); times and
  * users are kept. A model the store already has (an earlier import) is read back from the store
