@@ -17,7 +17,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const out = join(dist, 'bundle')
 
-const entryPoints = {main: join(dist, 'cli', 'entry.js')}
+// The help class (package.json's oclif.helpClass) shares the bundle's oclif, loaded only for help.
+const entryPoints = {main: join(dist, 'cli', 'entry.js'), 'cli/help': join(dist, 'cli', 'help.js')}
 function addTree(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)
