@@ -1,7 +1,7 @@
 /** What export, import and copy print, and how they end: exit 4 when some records conflict. */
 import type {Backend} from '../backends/backend.js'
 import {EXIT_CODES, invalid} from '../backends/errors.js'
-import {resolveConfig} from '../config/config.js'
+import {ENV_VARS, resolveConfig} from '../config/config.js'
 import {parseSelection, type Selection} from '../registry/move/history.js'
 import type {MoveReport} from '../registry/move/move.js'
 import {resolveAuthor} from '../registry/provenance.js'
@@ -54,7 +54,11 @@ export async function openNamedBackend(spec: string, token: string | undefined, 
     const config = resolveConfig({})
     return new LocalBackend({home, actor: () => resolveAuthor(config.author)})
   }
-  const config = resolveConfig({flags: {profile: spec}})
+  // A profile named here is the other store: its own home, url and token, not the environment's
+  // (MODELREG_HOME, MODELREG_URL... describe the store the command would otherwise use).
+  const env = {...process.env}
+  for (const key of ['backend', 'url', 'token', 'home'] as const) delete env[ENV_VARS[key]]
+  const config = resolveConfig({flags: {profile: spec}, env})
   return openBackend(token ? {...config, token} : config, userAgent)
 }
 
