@@ -5,6 +5,7 @@ import type {Command} from '@oclif/core'
 import {notFound} from '../backends/errors.js'
 import {quote} from '../backends/validation.js'
 import {BaseCommand} from '../cli/base-command.js'
+import {usageLine} from '../cli/usage-errors.js'
 
 interface CommandSummary {
   id: string
@@ -66,7 +67,7 @@ export default class Help extends BaseCommand<typeof Help> {
       summary: command.summary ?? '',
       aliases: command.aliases.map((a) => a.replaceAll(':', ' ')),
       description: command.description ?? '',
-      usage: `${bin} ${shown}${Object.keys(command.args).map((a) => ` ${a.toUpperCase()}`).join('')}`,
+      usage: usageLine({bin, id: command.id, args: command.args, flags: command.flags}),
       args: Object.entries(command.args).map(([name, arg]) => ({name, description: arg.description ?? '', required: Boolean(arg.required)})),
       flags: Object.entries(command.flags)
         .filter(([, flag]) => !flag.hidden)

@@ -86,3 +86,59 @@ describe('models --all-projects', () => {
     expect(table.stdout.split('\n')[0].split('\t').slice(0, 2)).toEqual(['team-b', 'alpha'])
   })
 })
+
+describe("oclif's texts in the product's words", () => {
+  it('a missing or extra argument, a missing flag or value, a value not allowed: one line, exit 2, nothing on stdout', async () => {
+    const ctx = makeCliEnv()
+    const cases: [string[], string][] = [
+      [['models', 'diff', 'a'], 'missing argument TO (the newer reference); usage: modelreg models diff FROM TO'],
+      [['model', 'diff'], 'missing arguments FROM (the older reference) and TO (the newer reference); usage: modelreg models diff FROM TO'],
+      [['models', 'show'], 'missing argument REF ([project/]name[:version|tag]; a bare name means latest); usage: modelreg models show REF'],
+      [['models', 'push'], 'missing argument NAME (model name, optionally as project/name); usage: modelreg models push NAME [PATH...]'],
+      [['runs', 'checkpoint', 'abcdef'], 'missing argument PATH (files or directories to store); usage: modelreg runs checkpoint RUN PATH...'],
+      [['runs', 'dataset'], 'missing arguments RUN (run id), TAG (what the data was for: train, valid, test ...) and PATH (a local path or a URI); usage: modelreg runs dataset RUN TAG PATH'],
+      [['models', 'diff', 'a', 'b', 'c'], 'unexpected argument "c"; usage: modelreg models diff FROM TO'],
+      [['models', 'tags', 'm', 'prod', 'x'], 'unexpected arguments "prod", "x"; usage: modelreg models tags NAME'],
+      [['runs', '--status', 'running', 'mnist'], 'unexpected argument "mnist"; modelreg runs takes no arguments (see --help)'],
+      [['runs', 'start'], 'missing flag --experiment (experiment to start the run in); usage: modelreg runs start --experiment <value>'],
+      [['export'], 'missing flag --output (the archive file, or - for stdout); usage: modelreg export [SELECTION...] --output <value>'],
+      [
+        ['server', 'tokens', 'create'],
+        'missing flags --name (a name for the token, shown in logs and events) and --scope (what the token may do); usage: modelreg server tokens create --name <value> --scope read|write|admin',
+      ],
+      [['runs', 'list', '--status'], 'missing value for --status: use one of queued, running, completed, failed, killed'],
+      [['runs', 'start', '--experiment'], 'missing value for --experiment (see --help)'],
+      [['runs', 'list', '--status', 'done'], 'invalid value "done" for --status: use one of queued, running, completed, failed, killed'],
+      [['runs', 'finish', 'abcdef', '--status', 'queued'], 'invalid value "queued" for --status: use one of completed, failed, killed, running'],
+      [['models', 'list', '--sort-by', 'size'], 'invalid value "size" for --sort-by: use one of name, description, creation_time, last_updated_time'],
+      [['models', 'list', '--limit', 'ten'], 'invalid value "ten" for --limit: expected an integer'],
+      [['models', 'list', '--limit', '0'], 'invalid value "0" for --limit: expected an integer of at least 1'],
+      [['runs', 'start', '-e', 'a', '-e', 'b'], '--experiment given more than once; it takes one value (see --help)'],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(ctx, args)
+      expect([r.code, r.stderr, r.stdout], args.join(' ')).toEqual([2, `Error: ${message}\n`, ''])
+      const json = await runCli(ctx, [...args, '--json'])
+      expect([json.code, json.stderr], `${args.join(' ')} --json`).toEqual([2, ''])
+      expect(json.json(), `${args.join(' ')} --json`).toEqual({error: {code: 'invalid_argument', message}})
+    }
+  }, 120_000)
+
+  it('usage lines show what each command takes: one name, then the repeatable arguments', async () => {
+    const ctx = makeCliEnv()
+    const usage = async (...words: string[]) => (await runCli(ctx, ['help', ...words, '--json'])).json().usage
+    expect(await usage('models', 'push')).toBe('modelreg models push NAME [PATH...]')
+    expect(await usage('runs', 'log')).toBe('modelreg runs log RUN [POINT...]')
+    expect(await usage('runs', 'params')).toBe('modelreg runs params RUN [PARAM...]')
+    expect(await usage('runs', 'checkpoint')).toBe('modelreg runs checkpoint RUN PATH...')
+    expect(await usage('copy')).toBe('modelreg copy [SELECTION...] --to <value>')
+    // oclif's own --help says the same.
+    const help = (await runCli(ctx, ['models', 'push', '--help'])).stdout
+    expect(help).toContain('$ modelreg models push NAME [PATH...] [--json]')
+    expect(help).not.toContain('NAME...')
+    for (const words of [['runs', 'log'], ['runs', 'params'], ['runs', 'checkpoint'], ['export']]) {
+      expect((await runCli(ctx, [...words, '--help'])).stdout, words.join(' ')).not.toMatch(/\b(RUN|NAME)\.\.\./)
+    }
+    expect((await runCli(ctx, ['export', '--help'])).stdout).toContain('$ modelreg export [SELECTION...] -o <value>')
+  })
+})

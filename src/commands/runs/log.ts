@@ -14,7 +14,6 @@ export default class RunsLog extends BaseCommand<typeof RunsLog> {
 Logging the same (name, split, step) again replaces the value, so retrying a batch never duplicates points. A point without a step goes one past its series' last step.`
 
   static override aliases = ['run:log']
-  static override strict = false
   static override examples = [
     '<%= config.bin %> runs log $RUN loss=0.31 --step 3 --split train',
     '<%= config.bin %> runs log $RUN accuracy=0.91 rmse=3.2 --step 3 --split valid',
@@ -24,7 +23,7 @@ Logging the same (name, split, step) again replaces the value, so retrying a bat
 
   static override args = {
     run: Args.string({required: true, description: 'Run id.'}),
-    point: Args.string({required: false, description: 'NAME=VALUE pairs.'}),
+    point: Args.string({required: false, multiple: true, description: 'NAME=VALUE pairs.'}),
   }
 
   static override flags = {
