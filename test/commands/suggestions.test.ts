@@ -2,11 +2,11 @@
  * What a person meets in the first minutes: a typo gets the command or flag meant, and global
  * flags work before the command as after it (git, kubectl and det habits).
  */
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {editDistance, nearest} from '../../src/cli/suggest.js'
-import {makeCliEnv, runCli} from '../helpers/cli.js'
+import {makeCliEnv, ROOT, runCli} from '../helpers/cli.js'
 
 describe('suggestions', () => {
   it('measures edits, a swap of neighbours counting as one', () => {
@@ -109,6 +109,7 @@ describe("oclif's texts in the product's words", () => {
       [['runs', 'list', '--status'], 'missing value for --status: use one of queued, running, completed, failed, killed'],
       [['runs', 'start', '--experiment'], 'missing value for --experiment (see --help)'],
       [['runs', 'list', '--status', 'done'], 'invalid value "done" for --status: use one of queued, running, completed, failed, killed'],
+      [['runs', '--status', 'completed,done'], 'invalid value "done" for --status: use one of queued, running, completed, failed, killed'],
       [['runs', 'finish', 'abcdef', '--status', 'queued'], 'invalid value "queued" for --status: use one of completed, failed, killed, running'],
       [['models', 'list', '--sort-by', 'size'], 'invalid value "size" for --sort-by: use one of name, description, creation_time, last_updated_time'],
       [['models', 'list', '--limit', 'ten'], 'invalid value "ten" for --limit: expected an integer'],
@@ -141,4 +142,38 @@ describe("oclif's texts in the product's words", () => {
     }
     expect((await runCli(ctx, ['export', '--help'])).stdout).toContain('$ modelreg export [SELECTION...] -o <value>')
   })
+
+  it('every value a flag lists among its options is accepted', async () => {
+    const ctx = makeCliEnv()
+    writeFileSync(join(ctx.cwd, 'w.bin'), 'weights')
+    expect((await runCli(ctx, ['models', 'push', 'm', join(ctx.cwd, 'w.bin'), '--json'])).code).toBe(0)
+    const run = (await runCli(ctx, ['runs', 'start', '-e', 'e', '--json'])).json().id
+    expect((await runCli(ctx, ['runs', 'log', run, 'loss=0.5', '--json'])).code).toBe(0)
+    const queued = async () => (await runCli(ctx, ['runs', 'start', '-e', 'e', '--queued', '--json'])).json().id
+    // How to try each flag that has options; a new one fails here until it is added.
+    const tries: Record<string, (value: string) => Promise<string[]>> = {
+      'runs --status': async (v) => ['runs', '--status', v, '--json'],
+      'runs --order-by': async (v) => ['runs', '--order-by', v, '--json'],
+      'runs:finish --status': async (v) => ['runs', 'finish', await queued(), '--status', v, '--json'],
+      'runs:metrics --format': async (v) => ['runs', 'metrics', run, '--format', v],
+      'events --type': async (v) => ['events', '--type', v, '--json'],
+      'models --sort-by': async (v) => ['models', '--sort-by', v, '--json'],
+      'models --order-by': async (v) => ['models', '--order-by', v, '--json'],
+      'models:list-versions --order-by': async (v) => ['models', 'list-versions', 'm', '--order-by', v, '--json'],
+      'server:tokens:create --scope': async (v) => ['server', 'tokens', 'create', '--data-dir', join(ctx.cwd, 'server'), '--name', `t-${v}`, '--scope', v, '--json'],
+    }
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {flags: Record<string, {options?: string[]}>}>}
+    const listed = Object.entries(manifest.commands).flatMap(([id, c]) =>
+      Object.entries(c.flags)
+        .filter(([, f]) => f.options)
+        .map(([name, f]) => [`${id} --${name}`, f.options as string[]] as const),
+    )
+    expect(listed.map(([key]) => key).sort()).toEqual(Object.keys(tries).sort())
+    for (const [key, options] of listed) {
+      for (const value of options) {
+        const r = await runCli(ctx, await tries[key](value))
+        expect([r.code, r.stderr], `${key} ${value}`).toEqual([0, ''])
+      }
+    }
+  }, 120_000)
 })

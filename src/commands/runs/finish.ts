@@ -14,7 +14,7 @@ export default class RunsFinish extends BaseCommand<typeof RunsFinish> {
   }
 
   static override flags = {
-    status: Flags.string({options: ['completed', 'failed', 'killed', 'running'], default: 'completed', description: 'The new status.'}),
+    status: Flags.string({options: ['completed', 'failed', 'killed', 'running'], default: 'completed', description: 'completed, failed or killed; running starts a queued run.'}),
   }
 
   async run(): Promise<Run> {
