@@ -453,6 +453,14 @@ export interface MetricQuery {
   split?: string
 }
 
+export interface MetricLogOptions {
+  /**
+   * Take points for a run that has finished (completed, failed or killed), which otherwise
+   * refuses them (a conflict): an evaluation after training, a restore of the run's history.
+   */
+  allow_finished?: boolean
+}
+
 /** What to chart: a range of one metric's series, cut into buckets. */
 export interface MetricDownsampleQuery {
   /** The splits to answer (default: every split of the metric; "" is the series without one). */
@@ -797,15 +805,17 @@ export interface Backend {
    * Log points, streamed; the same (name, split, step) again replaces the value, so a retried
    * batch never duplicates points. Points come one at a time or in arrays (a reader that
    * parses a chunk of lines at once hands over the whole chunk). Returns how many were written.
+   * A finished run takes no more points unless allow_finished (a conflict, checked before the
+   * first point is read and again in every batch's transaction).
    */
-  logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}>
+  logMetrics(run: string, points: MetricPointsInput, options?: MetricLogOptions): Promise<{count: number}>
   /**
    * The same, for points that are NDJSON text already (a file, stdin): a remote backend sends
    * the bytes as they are, and the server parses them once, instead of this process parsing
    * and re-encoding them. A backend without it takes parsed points (logMetrics). Bad lines are
    * reported as `line N: ...`, counted from the start of the text.
    */
-  logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}>
+  logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>, options?: MetricLogOptions): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
   /**

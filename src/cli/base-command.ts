@@ -14,7 +14,7 @@ import {type ConfigValues, resolveConfig, type ResolvedConfig} from '../config/c
 import {paint, setColorFlag} from './color.js'
 import {openBackend} from './open-backend.js'
 import {type Column, renderTable, stdoutIsTerminal, terminalWidth} from './output.js'
-import {nearest} from './suggest.js'
+import {type CommandShape, type FlagShape, usageError} from './usage-errors.js'
 
 export type FlagsOf<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type ArgsOf<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -154,32 +154,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
   }
 
-  /** `unknown flag --messsage; did you mean -m, --comment?`: the nearest of this command's flags, by any of its names. */
-  private unknownFlags(typed: string[]): RegistryError {
+  /** What a usage error needs to know of this command: its arguments and every flag it takes. */
+  private shape(): CommandShape {
     const ctor = this.ctor as typeof BaseCommand
-    const flags = {...ctor.baseFlags, ...ctor.flags, ...(ctor.enableJsonFlag ? {json: {char: undefined, aliases: []}} : {})} as Record<
-      string,
-      {char?: string; aliases?: string[]; hidden?: boolean}
-    >
-    const shown = (name: string) => (flags[name].char ? `-${flags[name].char}, --${name}` : `--${name}`)
-    const byName = new Map<string, string>()
-    for (const [name, flag] of Object.entries(flags)) {
-      if (flag.hidden) continue
-      for (const alias of [name, ...(flag.aliases ?? [])]) byName.set(alias, name)
-    }
-    const parts = typed.map((raw) => {
-      const word = raw.replace(/^-+/, '').split('=')[0]
-      const close = [...new Set(nearest(word, byName.keys()).map((alias) => byName.get(alias) as string))]
-      return close.length ? `${raw}; did you mean ${close.map(shown).join(' or ')}?` : raw
-    })
-    return new RegistryError('invalid_argument', `unknown flag ${parts.join(', unknown flag ')} (see --help)`)
+    const json: Record<string, FlagShape> = ctor.enableJsonFlag ? {json: {description: 'Format output as json.'}} : {}
+    return {bin: this.config.bin, id: this.id ?? ctor.id, args: ctor.args ?? {}, flags: {...ctor.baseFlags, ...ctor.flags, ...json}}
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<never> {
     if (error instanceof Errors.ExitError) throw error
-    const typedFlags = (error as {flags?: unknown}).flags
-    const registryError =
-      error?.constructor?.name === 'NonExistentFlagsError' && Array.isArray(typedFlags) ? this.unknownFlags(typedFlags as string[]) : toRegistryError(error)
+    const registryError = usageError(error, this.shape()) ?? toRegistryError(error)
     if (process.env.MODELREG_DEBUG && !(error instanceof RegistryError)) process.stderr.write(`${error?.stack ?? error}\n`)
     if (this.jsonEnabled()) this.logJson(this.toErrorJson(registryError))
     else {

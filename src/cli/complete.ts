@@ -14,7 +14,7 @@ export type ArgKind = 'ref' | 'model' | 'run' | 'experiment' | 'project' | null
 
 /** What a positional argument names, from its name and description. */
 export function argKind(name: string, description = ''): ArgKind {
-  if (name === 'ref' || name === 'from' || name === 'to') return 'ref'
+  if (name === 'ref' || name === 'from' || name === 'to' || name === 'selection') return 'ref'
   if (name === 'run') return 'run'
   if (name === 'name' && /^Model name|^Only this model/.test(description)) return 'model'
   if (name === 'name' && /^Experiment name/.test(description)) return 'experiment'
@@ -106,9 +106,9 @@ export function complete(config: Config, typed: string[]): Completion {
       .filter((w) => w.startsWith(current))
     return {words: names.sort()}
   }
-  const args = Object.entries((command.args ?? {}) as Record<string, {description?: string}>)
+  const args = Object.entries((command.args ?? {}) as Record<string, {description?: string; multiple?: boolean}>)
   const arg = args[Math.min(position, args.length - 1)]
-  if (!arg || (position >= args.length && command.strict !== false)) return {words: []}
+  if (!arg || (position >= args.length && command.strict !== false && !arg[1].multiple)) return {words: []}
   const kind = argKind(arg[0], arg[1].description)
   return kind ? {words: [], lookup: {kind, project, prefix: current}} : {words: []}
 }

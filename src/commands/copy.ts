@@ -1,3 +1,4 @@
+import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import type {Backend} from '../backends/backend.js'
 import {BaseCommand} from '../cli/base-command.js'
@@ -16,8 +17,9 @@ No temporary file: records are read from the source and restored into the target
     '<%= config.bin %> copy --from team-server --to ./laptop-store --project team-a',
   ]
 
-  static override strict = false
-  static override args = {}
+  static override args = {
+    selection: Args.string({required: false, multiple: true, description: 'Models to copy: [project/]name or name:VERSION (none: everything).'}),
+  }
 
   static override flags = {
     to: Flags.string({required: true, description: 'Target: a profile, a server URL, or a local store directory.'}),

@@ -1,5 +1,6 @@
 import {createWriteStream} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
+import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import {pipeline} from 'node:stream/promises'
 import {PassThrough} from 'node:stream'
@@ -21,8 +22,9 @@ The format is a tar stream (gzip with --gzip or an .gz name; zstd is not availab
     '<%= config.bin %> export --since 2024-05-01T00:00:00Z -o incremental.tar.gz',
   ]
 
-  static override strict = false
-  static override args = {}
+  static override args = {
+    selection: Args.string({required: false, multiple: true, description: 'Models to export: [project/]name or name:VERSION (none: everything).'}),
+  }
 
   static override flags = {
     output: Flags.string({char: 'o', required: true, description: 'The archive file, or - for stdout.'}),

@@ -6,6 +6,7 @@ import {notFound} from '../backends/errors.js'
 import {quote} from '../backends/validation.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {commandDocs} from '../cli/docs-pages.js'
+import {usageLine} from '../cli/usage-errors.js'
 
 interface CommandSummary {
   id: string
@@ -75,7 +76,7 @@ export default class Help extends BaseCommand<typeof Help> {
       aliases: command.aliases.map((a) => a.replaceAll(':', ' ')),
       docs: commandDocs(command, this.config.commands),
       description: command.description ?? '',
-      usage: `${bin} ${shown}${Object.keys(command.args).map((a) => ` ${a.toUpperCase()}`).join('')}`,
+      usage: usageLine({bin, id: command.id, args: command.args, flags: command.flags}),
       args: Object.entries(command.args).map(([name, arg]) => ({name, description: arg.description ?? '', required: Boolean(arg.required)})),
       flags: Object.entries(command.flags)
         .filter(([, flag]) => !flag.hidden)

@@ -3,7 +3,7 @@
  * call becomes a request (client) and a request becomes the same Backend call (server). The
  * OpenAPI document is generated from this table too, so the three cannot drift apart.
  */
-import type {Backend, EventQuery, EventType, JsonObject, ModelHistory, ModelQuery, RunHistory, ModelSortField, PageQuery, RunQuery, RunStatus, SortOrder} from '../backends/backend.js'
+import type {Backend, EventQuery, EventType, JsonObject, MetricLogOptions, ModelHistory, ModelQuery, RunHistory, ModelSortField, PageQuery, RunQuery, RunStatus, SortOrder} from '../backends/backend.js'
 import {invalid} from '../backends/errors.js'
 import {isJsonObject, quote} from '../backends/validation.js'
 
@@ -132,6 +132,15 @@ function eventQuery(q: EventQuery | undefined): QueryValues {
     order: q?.order,
     ...pageQuery(q),
   }
+}
+
+/** logMetrics' options as the query of its NDJSON upload, and back. */
+export function encodeMetricLogQuery(options: MetricLogOptions | undefined): QueryValues {
+  return {allow_finished: options?.allow_finished ? 'true' : undefined}
+}
+
+export function decodeMetricLogQuery(query: QueryValues): MetricLogOptions {
+  return {allow_finished: one(query, 'allow_finished') === 'true'}
 }
 
 export function decodeEventQuery(query: QueryValues): EventQuery {
@@ -817,7 +826,9 @@ export const STREAM_ROUTES = {
     action: 'write',
     kind: 'ndjson-upload',
     idempotent: false,
-    summary: 'Log metric points: an NDJSON body, one {"name","value","step","split","time"} a line, streamed; a repeated (name, split, step) replaces.',
+    summary:
+      'Log metric points: an NDJSON body, one {"name","value","step","split","time"} a line, streamed; a repeated (name, split, step) replaces. A finished run refuses them (409) unless allow_finished=true.',
+    query: ['allow_finished'],
     responseSchema: 'MetricCount',
   },
   readMetrics: {

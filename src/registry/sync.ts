@@ -50,6 +50,8 @@ export interface SyncOptions {
   source?: SourceInfo
   /** The project when the file names none. */
   defaultProject: string
+  /** Log the file's new points to runs that have finished too (see MetricLogOptions). */
+  allowFinished?: boolean
 }
 
 type Raw = Record<string, unknown>
@@ -308,13 +310,20 @@ export async function syncFile(backend: Backend, file: string, options: SyncOpti
   const same = () => report.unchanged++
 
   // What the plan finds in the store, read before the first write: a run that finished cannot
-  // change status, and a model's push may name a run that only the store knows.
+  // change status nor take more points, and a model's push may name a run that only the store knows.
   const found = new Map<PlannedRun, RunSummary | null>()
   for (const e of plan.experiments) {
     for (const r of e.runs) {
       const run = await findRun(backend, project, e.name, r.name, report.notes)
-      if (run && r.status !== undefined && r.status !== run.status && FINISHED_STATUSES.includes(run.status)) {
-        throw new RegistryError('conflict', `sync file: run ${r.label} already finished (${run.status}); its status cannot change to ${r.status}`)
+      if (run && FINISHED_STATUSES.includes(run.status)) {
+        if (r.status !== undefined && r.status !== run.status) {
+          throw new RegistryError('conflict', `sync file: run ${r.label} already finished (${run.status}); its status cannot change to ${r.status}`)
+        }
+        const points = options.allowFinished ? [] : await missingPoints(backend, run.id, r.points)
+        if (points.length > 0) {
+          const n = `${points.length} new or changed point${points.length === 1 ? '' : 's'}`
+          throw new RegistryError('conflict', `sync file: run ${r.label} already finished (${run.status}): it takes no more points (the file has ${n}); use --allow-finished to add them after its end`)
+        }
       }
       found.set(r, run)
     }
@@ -362,6 +371,14 @@ export async function syncFile(backend: Backend, file: string, options: SyncOpti
   return report
 }
 
+/** The file's points that the run lacks or holds with another value. */
+async function missingPoints(backend: Backend, run: string, points: MetricPointInput[]): Promise<MetricPointInput[]> {
+  if (points.length === 0) return []
+  const have = new Map<string, number>()
+  for await (const p of backend.readMetrics(run)) have.set(`${metricKey(p.name, p.split)}@${p.step}`, p.value)
+  return points.filter((p) => have.get(`${metricKey(p.name, p.split ?? '')}@${p.step}`) !== p.value)
+}
+
 async function applyRun(
   backend: Backend,
   project: string,
@@ -407,19 +424,16 @@ async function applyRun(
   }
 
   // metrics: only points that are missing or different
-  if (r.points.length) {
-    const have = new Map<string, number>()
-    for await (const p of backend.readMetrics(run.id)) have.set(`${metricKey(p.name, p.split)}@${p.step}`, p.value)
-    const missing = r.points.filter((p) => have.get(`${metricKey(p.name, p.split ?? '')}@${p.step}`) !== p.value)
-    if (missing.length) {
-      await backend.logMetrics(
-        run.id,
-        (async function* () {
-          yield* missing
-        })(),
-      )
-      fields.push('metrics')
-    }
+  const missing = await missingPoints(backend, run.id, r.points)
+  if (missing.length) {
+    await backend.logMetrics(
+      run.id,
+      (async function* () {
+        yield* missing
+      })(),
+      {allow_finished: options.allowFinished},
+    )
+    fields.push('metrics')
   }
 
   // status last: a finished run's status cannot change

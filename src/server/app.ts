@@ -10,7 +10,7 @@ import type {SqlEngine} from '../backends/sql/engine.js'
 import {isJsonObject, validateDigest} from '../backends/validation.js'
 import {parsePointLines, splitLineChunks} from '../protocol/lines.js'
 import {buildOpenApi} from '../protocol/openapi.js'
-import {compileRoutes, decodeEventQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec, STREAM_ROUTES} from '../protocol/routes.js'
+import {compileRoutes, decodeEventQuery, decodeMetricLogQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec, STREAM_ROUTES} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import type {Metrics} from './metrics.js'
 import {CACHEABLE_ROUTES, ReadCache} from './read-cache.js'
@@ -548,7 +548,7 @@ export class App {
         line += lines.length
       }
     }
-    const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req))
+    const result = await ctx.backend.logMetrics(ctx.params.run, points(ctx.req), decodeMetricLogQuery(ctx.query))
     this.sendJson(ctx.res, 200, result)
   }
 

@@ -298,6 +298,37 @@ describe.each(BACKENDS)('experiment tracking on %s', (backend) => {
     expect(refused.code, refused.stderr).toBe(4)
     expect(refused.stderr).toMatch(/already finished \(completed\)/)
     expect(await events()).toBe(after)
+    // Nor take new points: refused before anything is written, unless --allow-finished.
+    writeFileSync(join(dir, 'project.yaml'), readFileSync(join(dir, 'project.yaml'), 'utf8').replace('status: running', 'status: completed'))
+    const points = await cli(['sync', join(dir, 'project.yaml')])
+    expect([points.code, points.stderr]).toEqual([
+      4,
+      'Error: sync file: run e/r already finished (completed): it takes no more points (the file has 1 new or changed point); use --allow-finished to add them after its end\n',
+    ])
+    expect(await events()).toBe(after)
+    const allowed = await ok(['sync', join(dir, 'project.yaml'), '--allow-finished', '--json'])
+    expect(allowed.json().changes).toEqual([{kind: 'run', name: 'e/r', action: 'updated', fields: ['metrics']}])
+    const run = (await ok(['runs', '-p', 'half-written', '--json'])).json().items[0]
+    expect([run.status, run.metrics.loss]).toEqual(['completed', 0.3])
+  })
+
+  it('runs log on a finished run: refused in one line (exit 4), single points, --file and stdin alike; --allow-finished adds them', async () => {
+    const id = (await ok(['runs', 'start', '--experiment', 'eval', '--name', 'done', '-p', 'late'])).stdout.trim()
+    await ok(['runs', 'log', id, 'loss=0.3', '--step', '0'])
+    await ok(['runs', 'finish', id, '--status', 'failed'])
+    const line = `run ${id} already finished (failed): it takes no more points; use --allow-finished to add some after its end`
+    writeFileSync(join(ctx.cwd, 'late.ndjson'), '{"name":"loss","step":1,"value":0.2}\n')
+    for (const args of [[id, 'loss=0.2', '--step', '1'], [id, '--file', 'late.ndjson'], [id, '--file', '-']]) {
+      const r = await cli(['runs', 'log', ...args], {input: '{"name":"loss","step":1,"value":0.2}\n'})
+      expect([r.code, r.stderr, r.stdout], args.join(' ')).toEqual([4, `Error: ${line}\n`, ''])
+      const json = await cli(['runs', 'log', ...args, '--json'], {input: '{"name":"loss","step":1,"value":0.2}\n'})
+      expect([json.code, json.stderr, json.json()], `${args.join(' ')} --json`).toEqual([4, '', {error: {code: 'conflict', message: line}}])
+    }
+    const late = await ok(['runs', 'log', id, 'accuracy=0.91', '--split', 'test', '--allow-finished'])
+    expect(late.stdout).toBe('Logged 1 point.\n')
+    await ok(['runs', 'log', id, '--file', 'late.ndjson', '--allow-finished'])
+    const shown = (await ok(['runs', 'show', id, '--json'])).json()
+    expect([shown.status, shown.metrics]).toEqual(['failed', {loss: 0.2, 'accuracy[test]': 0.91}])
   })
 
   it('sync finds a run by name: the newest of several, and says so', async () => {

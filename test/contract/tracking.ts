@@ -271,6 +271,61 @@ export function trackingContract(ctx: () => {target: ContractTarget; backend: Ba
       expect(shown.metric_summaries.length).toBe(rows.size)
     })
 
+    it('a finished run takes no more points unless allow_finished (an evaluation after training); one finished while points stream in takes none after', async () => {
+      for (const status of ['completed', 'failed', 'killed'] as const) {
+        const r = await run()
+        await log(r.id, [{name: 'loss', step: 0, value: 1}])
+        await b().updateRun(r.id, {status})
+        const e = await rejects(log(r.id, [{name: 'loss', step: 1, value: 0.5}]), 'conflict')
+        expect(e.message).toBe(`run ${r.id} already finished (${status}): it takes no more points; use --allow-finished to add some after its end`)
+        await rejects(b().logMetrics(r.id, fromArray([{name: 'loss', step: 1, value: 0.5}]), {allow_finished: false}), 'conflict')
+        expect(await b().logMetrics(r.id, fromArray([{name: 'accuracy', split: 'test', value: 0.93}]), {allow_finished: true})).toEqual({count: 1})
+        const points = (await collect(b().readMetrics(r.id))).map((p) => [p.name, p.split, p.step, p.value])
+        expect(points).toEqual([
+          ['accuracy', 'test', 0, 0.93],
+          ['loss', '', 0, 1],
+        ])
+        expect((await b().getRun(r.id)).status).toBe(status)
+      }
+      // A queued or running run takes them, as always.
+      const queued = await run('exp', {status: 'queued'})
+      expect(await log(queued.id, [{name: 'loss', value: 1}])).toEqual({count: 1})
+
+      // Refused before the first point is read: a file or stdin is not consumed for nothing.
+      const done = await run()
+      await b().updateRun(done.id, {status: 'completed'})
+      let read = 0
+      async function* counted() {
+        for (let i = 0; i < 3; i++) {
+          read++
+          yield {name: 'loss', value: i}
+        }
+      }
+      await rejects(b().logMetrics(done.id, counted()), 'conflict')
+      if (b().kind !== 'remote') expect(read).toBe(0) // a client streams its body before the answer comes
+
+      // Finished while points stream in: each batch's transaction checks again, so nothing after the finish is stored.
+      const s = await run()
+      async function* stream() {
+        for (let i = 0; i < 10_000; i++) yield {name: 'loss', step: i, value: i}
+        await b().updateRun(s.id, {status: 'killed'})
+        yield {name: 'loss', step: 10_000, value: 1}
+      }
+      const refused = b().logMetrics(s.id, stream())
+      if (b().kind !== 'remote') await rejects(refused, 'conflict')
+      else {
+        // Through a server the 409 may come while the client still writes the body, and the closed
+        // connection is what the client sees (EPIPE): the refusal holds either way.
+        const e = await refused.then(() => null, (error: {code?: string}) => error)
+        expect(['conflict', 'unavailable']).toContain(e?.code)
+      }
+      const steps = (await collect(b().readMetrics(s.id))).map((p) => p.step)
+      expect(steps).not.toContain(10_000)
+      // Locally the first batch (10,000 points) was committed before the finish; a server may see the finish first.
+      if (b().kind !== 'remote') expect(steps.length).toBe(10_000)
+      else expect([0, 10_000]).toContain(steps.length)
+    })
+
     it('refuses bad points with the point number, and unknown runs', async () => {
       const r = await run()
       const e = await rejects(log(r.id, [{name: 'ok', value: 1}, {name: 'bad name!', value: 1}]), 'invalid_argument')

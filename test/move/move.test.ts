@@ -261,7 +261,7 @@ describe('copy', () => {
     await pushVersion(source, {project: 'default', model: 'credit-risk', paths: [files(join(work, 'four'), {'m.pkl': 'four'})], author: 'alice@example.com'})
     await source.setTag('default', 'credit-risk', 'prod', '1')
     await source.updateModel('team-a', 'churn', {description: 'churn model, v2'})
-    await source.logMetrics(run, fromArray([{name: 'loss', value: 0.5, step: 5_000, time: new Date(1_800_000_000_000).toISOString()}]))
+    await source.logMetrics(run, fromArray([{name: 'loss', value: 0.5, step: 5_000, time: new Date(1_800_000_000_000).toISOString()}]), {allow_finished: true})
     for (const target of [remote]) {
       const changed = await copyStore(counted, target, everything)
       expect(changed).toMatchObject({models: {written: 2, unchanged: 0, conflicts: 0}, versions: {written: 1}, runs: {written: 1}, metric_points: {written: 1_001}, blobs: {written: 1}})

@@ -10,7 +10,7 @@ import {Agent, Pool} from 'undici'
 import {CHUNK_SIZE} from '../digest.js'
 import {errorCodeForHttpStatus, isErrorCode, RegistryError} from '../errors.js'
 import {describeNetworkError, isNetworkError} from '../network-errors.js'
-import {encodeQuery, fillPath, type RouteSpec, type WireRequest} from '../../protocol/routes.js'
+import {encodeQuery, fillPath, type QueryValues, type RouteSpec, type WireRequest} from '../../protocol/routes.js'
 
 export interface HttpClientOptions {
   url: string
@@ -217,8 +217,8 @@ export class HttpClient {
   }
 
   /** POST a stream of NDJSON lines (sent once: a stream cannot be replayed). */
-  async sendLines<T>(route: RouteSpec, params: Record<string, string>, lines: AsyncIterable<string | Buffer>): Promise<T> {
-    const response = await this.send(route, {params, query: {}}, {headers: {'content-type': 'application/x-ndjson'}, body: () => Readable.from(lines)})
+  async sendLines<T>(route: RouteSpec, params: Record<string, string>, lines: AsyncIterable<string | Buffer>, query: QueryValues = {}): Promise<T> {
+    const response = await this.send(route, {params, query}, {headers: {'content-type': 'application/x-ndjson'}, body: () => Readable.from(lines)})
     return (await response.body.json()) as T
   }
 

@@ -4,10 +4,10 @@
  */
 import {pipeline, type Readable} from 'node:stream'
 import {DigestStream, hashFile} from '../digest.js'
-import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
+import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricLogOptions, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest} from '../validation.js'
-import {JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
+import {encodeMetricLogQuery, JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
 import {HttpClient, type HttpClientOptions} from './http-client.js'
 
 /** S3 takes at most 5 GiB in one PUT; larger blobs go through the server in parts. */
@@ -61,12 +61,12 @@ export class RemoteBackend implements Backend {
     yield* this.http.lines<RegistryEvent>(STREAM_ROUTES.followEvents, {params, query: wire}, signal)
   }
 
-  async logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}> {
-    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, toNdjson(points))
+  async logMetrics(run: string, points: MetricPointsInput, options?: MetricLogOptions): Promise<{count: number}> {
+    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, toNdjson(points), encodeMetricLogQuery(options))
   }
 
-  async logMetricsNdjson(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}> {
-    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, ndjson)
+  async logMetricsNdjson(run: string, ndjson: AsyncIterable<Buffer | string>, options?: MetricLogOptions): Promise<{count: number}> {
+    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, ndjson, encodeMetricLogQuery(options))
   }
 
   async *readMetrics(run: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {

@@ -30,6 +30,7 @@ import type {
   RunHistory,
   LocalFileSource,
   MetricPoint,
+  MetricLogOptions,
   MetricPointsInput,
   MetricDownsample,
   MetricDownsampleQuery,
@@ -961,8 +962,8 @@ export class SqlEngine implements Backend {
     return this.tracking.deleteRun(run)
   }
 
-  logMetrics(run: string, points: MetricPointsInput): Promise<{count: number}> {
-    return this.tracking.logMetrics(run, points)
+  logMetrics(run: string, points: MetricPointsInput, options?: MetricLogOptions): Promise<{count: number}> {
+    return this.tracking.logMetrics(run, points, options)
   }
 
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {

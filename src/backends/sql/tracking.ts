@@ -17,6 +17,7 @@ import type {
   Lineage,
   MetricPoint,
   MetricPointInput,
+  MetricLogOptions,
   MetricPointsInput,
   MetricDownsample,
   MetricDownsampleQuery,
@@ -188,6 +189,16 @@ function validateStatus(status: unknown): RunStatus {
     throw invalid(`invalid status ${quote(status)}: use one of ${RUN_STATUSES.join(', ')}`)
   }
   return status as RunStatus
+}
+
+/**
+ * A finished run takes no more points: its series are what it ended with (as its status is),
+ * unless the caller means it (an evaluation after training, a restore of the run's history).
+ */
+function checkTakesPoints(run: {uid: string; status: RunStatus}, options: MetricLogOptions): void {
+  if (FINISHED.includes(run.status) && !options.allow_finished) {
+    throw conflict(`run ${run.uid} already finished (${run.status}): it takes no more points; use --allow-finished to add some after its end`)
+  }
 }
 
 function validateTime(value: unknown, what: string | (() => string)): string {
@@ -606,21 +617,23 @@ export class Tracking {
   // -------------------------------------------------------------------------------------------
   // metric series
 
-  async logMetrics(ref: string, points: MetricPointsInput): Promise<{count: number}> {
+  async logMetrics(ref: string, points: MetricPointsInput, options: MetricLogOptions = {}): Promise<{count: number}> {
     const run = await this.read(function* () {
       return yield* this.resolveRun(ref)
     })
+    // Refused before the first point is read (a file, stdin, a request body) ...
+    checkTakesPoints(run, options)
     let batch: MetricPointInput[] = []
     let count = 0
     for await (const item of points) {
       if (Array.isArray(item)) for (const point of item as readonly MetricPointInput[]) batch.push(point)
       else batch.push(item as MetricPointInput)
       if (batch.length >= BATCH) {
-        count += await this.writeBatch(run, batch, count)
+        count += await this.writeBatch(run, batch, count, options)
         batch = []
       }
     }
-    if (batch.length > 0) count += await this.writeBatch(run, batch, count)
+    if (batch.length > 0) count += await this.writeBatch(run, batch, count, options)
     return {count}
   }
 
@@ -651,7 +664,7 @@ export class Tracking {
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
-  private writeBatch(run: RunRow, batch: MetricPointInput[], before: number): Promise<number> {
+  private writeBatch(run: RunRow, batch: MetricPointInput[], before: number, options: MetricLogOptions): Promise<number> {
     const time = now()
     // Checked before the write lock is taken; into flat arrays (a million points make a lot of
     // garbage otherwise), names and splits checked once per run of equal ones.
@@ -695,6 +708,10 @@ export class Tracking {
     }
     const perStatement = this.rowsPerStatement
     return this.write('logging metrics', function* () {
+      // ... and in every batch's transaction: the run may have finished (or gone) since.
+      const current = yield* get<{status: RunStatus}>('SELECT status FROM runs WHERE id = ?', run.id)
+      if (!current) throw notFound(`run ${quote(run.uid)} not found`)
+      checkTakesPoints({uid: run.uid, status: current.status}, options)
       // The last step each series has so far (the names' other splits come along; they are few).
       const lastSteps = new Map<string, number>()
       const known = yield* all<{name: string; split: string; last_step: number}>(

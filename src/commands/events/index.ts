@@ -48,7 +48,7 @@ export default class Events extends BaseCommand<typeof Events> {
   ]
 
   static override flags = {
-    type: Flags.string({multiple: true, multipleNonGreedy: true, options: [...EVENT_TYPES], description: 'Only events of this type; repeatable.'}),
+    type: Flags.string({multiple: true, multipleNonGreedy: true, delimiter: ',', options: [...EVENT_TYPES], description: 'Only events of this type; repeatable, or comma-separated.'}),
     model: Flags.string({description: 'Only events of this model.'}),
     since: Flags.string({description: 'Only events at or after this time (ISO 8601) or within this duration (30m, 2h, 7d).'}),
     limit: Flags.integer({default: 50, min: 1, description: 'At most this many events.'}),

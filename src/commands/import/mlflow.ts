@@ -24,7 +24,7 @@ Run it again to pick up what is new: nothing is imported twice. What cannot be c
   ]
 
   static override args = {
-    uri: Args.string({required: true, description: 'An MLflow tracking server URL, or a file store directory (mlruns/, file:///...).'}),
+    uri: Args.string({required: true, description: 'An MLflow tracking server URL, or a file store directory: mlruns/, file:///...'}),
   }
 
   static override flags = {

@@ -52,7 +52,7 @@ export default class ModelsDownload extends BaseCommand<typeof ModelsDownload> {
   ]
 
   static override args = {
-    ref: Args.string({required: true, description: 'Reference: [project/]name[:version|tag] (a bare name means latest).'}),
+    ref: Args.string({required: true, description: '[project/]name[:version|tag]; a bare name means latest.'}),
   }
 
   static override flags = {

@@ -17,7 +17,6 @@ export default class ModelsPush extends BaseCommand<typeof ModelsPush> {
 Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the OS user), time, host, the git commit/branch/dirty state when run in a work tree, and the CI job when run in CI.`
 
   static override aliases = ['models:save', 'model:push']
-  static override strict = false
   static override examples = [
     '<%= config.bin %> models push credit-risk model.pkl -m "Built new model using the data till June 2017"',
     '<%= config.bin %> models push credit-risk ./out --meta Input-Data-Source=s3://credit-risk-dataset-201706 --metric accuracy=0.89 --attach log.txt',
@@ -28,7 +27,7 @@ Recorded automatically: author (MODELREG_AUTHOR, else git user.email, else the O
 
   static override args = {
     name: Args.string({required: true, description: 'Model name, optionally as project/name.'}),
-    path: Args.string({required: false, description: 'Files or directories to store (one or more).'}),
+    path: Args.string({required: false, multiple: true, description: 'Files or directories to store (one or more).'}),
   }
 
   static override flags = {

@@ -22,7 +22,7 @@ export default class ModelsShow extends BaseCommand<typeof ModelsShow> {
   }
 
   static override args = {
-    ref: Args.string({required: true, description: 'Reference: [project/]name[:version|tag] (a bare name means latest).'}),
+    ref: Args.string({required: true, description: '[project/]name[:version|tag]; a bare name means latest.'}),
   }
 
   async run(): Promise<Version | {url: string}> {

@@ -11,7 +11,6 @@ export default class RunsCheckpoint extends BaseCommand<typeof RunsCheckpoint> {
   static override summary = "Store files as a checkpoint of a run and print the checkpoint's UUID."
   static override description = 'Files are stored by content, like versions: unchanged files are not stored again. Register a checkpoint as a model version with models:register.'
   static override aliases = ['run:checkpoint']
-  static override strict = false
   static override examples = [
     'CKPT=$(<%= config.bin %> runs checkpoint $RUN ./ckpt --step 1000 --metric val_loss=0.21)',
     '<%= config.bin %> runs checkpoint $RUN model.pt optimizer.pt --step 5',
@@ -19,7 +18,7 @@ export default class RunsCheckpoint extends BaseCommand<typeof RunsCheckpoint> {
 
   static override args = {
     run: Args.string({required: true, description: 'Run id.'}),
-    path: Args.string({required: true, description: 'Files or directories to store.'}),
+    path: Args.string({required: true, multiple: true, description: 'Files or directories to store.'}),
   }
 
   static override flags = {

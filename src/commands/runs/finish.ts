@@ -10,11 +10,11 @@ export default class RunsFinish extends BaseCommand<typeof RunsFinish> {
   static override examples = ['<%= config.bin %> runs finish $RUN', '<%= config.bin %> runs finish $RUN --status failed', '<%= config.bin %> runs finish $RUN --status running   # a queued run starts']
 
   static override args = {
-    run: Args.string({required: true, description: 'Run id (or a unique prefix of 6+ characters).'}),
+    run: Args.string({required: true, description: 'Run id, or a unique prefix of 6+ characters.'}),
   }
 
   static override flags = {
-    status: Flags.string({options: ['completed', 'failed', 'killed', 'running'], default: 'completed', description: 'The new status.'}),
+    status: Flags.string({options: ['completed', 'failed', 'killed', 'running'], default: 'completed', description: 'completed, failed or killed; running starts a queued run.'}),
   }
 
   async run(): Promise<Run> {

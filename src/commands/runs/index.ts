@@ -22,7 +22,7 @@ export default class Runs extends BaseCommand<typeof Runs> {
 
   static override flags = {
     experiment: Flags.string({char: 'e', description: 'Only runs of this experiment.'}),
-    status: Flags.string({multiple: true, multipleNonGreedy: true, options: [...RUN_STATUSES], description: 'Only runs with this status; repeatable.'}),
+    status: Flags.string({multiple: true, multipleNonGreedy: true, delimiter: ',', options: [...RUN_STATUSES], description: 'Only runs with this status; repeatable, or comma-separated (--status completed,killed).'}),
     param: Flags.string({multiple: true, multipleNonGreedy: true, description: 'Only runs with this param value KEY=VALUE; repeatable.'}),
     where: Flags.string({char: 'w', description: 'A filter (see above).'}),
     'sort-by': Flags.string({default: 'created_at', description: 'name, status, created_at, start_time, end_time, params.KEY, metrics.NAME ...'}),

@@ -11,12 +11,11 @@ export default class RunsParams extends BaseCommand<typeof RunsParams> {
   static override summary = "Set a run's params (hyperparameters, config)."
   static override description = 'Setting an existing param to a different value is a conflict (exit 4) unless --overwrite; the same value again is fine.'
   static override aliases = ['run:params']
-  static override strict = false
   static override examples = ['<%= config.bin %> runs params $RUN lr=0.01 batch_size=64 optimizer=adam', '<%= config.bin %> runs params $RUN lr=0.001 --overwrite']
 
   static override args = {
     run: Args.string({required: true, description: 'Run id.'}),
-    param: Args.string({required: false, description: 'KEY=VALUE pairs (JSON values are parsed).'}),
+    param: Args.string({required: false, multiple: true, description: 'KEY=VALUE pairs (JSON values are parsed).'}),
   }
 
   static override flags = {

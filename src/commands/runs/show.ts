@@ -19,7 +19,7 @@ export default class RunsShow extends BaseCommand<typeof RunsShow> {
   }
 
   static override args = {
-    run: Args.string({required: true, description: 'Run id (or a unique prefix of 6+ characters).'}),
+    run: Args.string({required: true, description: 'Run id, or a unique prefix of 6+ characters.'}),
   }
 
   async run(): Promise<Run | {url: string}> {

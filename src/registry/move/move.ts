@@ -363,9 +363,14 @@ export async function importArchive(target: Backend, file: string, options: {dry
       record: async (record) => {
         if ('points' in record) {
           if (pointsFor !== record.run || report.dry_run) return
-          const {count} = await target.logMetrics(record.run, (async function* () {
-            yield record.points
-          })())
+          // The run's own points, restored after its record (and its final status): allowed.
+          const {count} = await target.logMetrics(
+            record.run,
+            (async function* () {
+              yield record.points
+            })(),
+            {allow_finished: true},
+          )
           report.metric_points.written += count
           return
         }
@@ -418,9 +423,13 @@ export async function copyStore(source: Backend, target: Backend, selection: Sel
     const result = await restore(target, report, item.kind === 'model' ? {model: item.history} : {run: item.history})
     if (item.kind === 'run' && result?.points_needed && !report.dry_run) {
       const id = item.history.run.id
-      const {count} = await target.logMetrics(id, (async function* () {
-        for await (const p of source.readMetrics(id)) yield p
-      })())
+      const {count} = await target.logMetrics(
+        id,
+        (async function* () {
+          for await (const p of source.readMetrics(id)) yield p
+        })(),
+        {allow_finished: true},
+      )
       report.metric_points.written += count
     }
   }

@@ -16,7 +16,7 @@ export default class ServerTokensCreate extends BaseCommand<typeof ServerTokensC
 
   static override flags = {
     ...serverLocationFlags,
-    name: Flags.string({required: true, description: 'A name for the token (shown in logs and events).'}),
+    name: Flags.string({required: true, description: 'A name for the token, shown in logs and events.'}),
     scope: Flags.string({required: true, options: [...SCOPES], description: 'What the token may do.'}),
     project: Flags.string({description: 'Limit the token to one project.'}),
   }

@@ -209,9 +209,13 @@ class MlflowImport {
         if (this.report.dry_run) this.report.metric_points.written += built.points.length
         else {
           const points = built.points
-          const {count} = await this.target.logMetrics(run.id, (async function* () {
-            for (let i = 0; i < points.length; i += 10_000) yield points.slice(i, i + 10_000)
-          })())
+          const {count} = await this.target.logMetrics(
+            run.id,
+            (async function* () {
+              for (let i = 0; i < points.length; i += 10_000) yield points.slice(i, i + 10_000)
+            })(),
+            {allow_finished: true}, // the run's own history, after its record and status
+          )
           this.report.metric_points.written += count
         }
       }
