@@ -186,9 +186,9 @@ async function startup() {
   modelreg(['models', 'push', 'm', model], {MODELREG_HOME: home})
   const reps = QUICK ? 5 : 15
   const version = await pairs(reps, () => timed(() => run(process.execPath, ['-e', '0'])), () => timed(() => modelreg(['--version'], {MODELREG_HOME: home})))
-  timeCase('start-up: modelreg --version', 'node -e 0', '<= 2.5x', 2.5, version)
+  timeCase('start-up: modelreg --version', 'node -e 0', '<= 1.8x', 1.8, version)
   const show = await pairs(reps, () => timed(() => run(process.execPath, ['-e', '0'])), () => timed(() => modelreg(['models', 'show', 'm:latest', '--json'], {MODELREG_HOME: home})))
-  timeCase('start-up: models show m:latest --json', 'node -e 0', '<= 3x', 3, show)
+  timeCase('start-up: models show m:latest --json', 'node -e 0', '<= 2.2x', 2.2, show)
 }
 
 async function localTransfers() {
@@ -288,7 +288,7 @@ async function remoteTransfers(file) {
         })
       },
     )
-    timeCase(`remote download, ${fmtBytes(SIZES.file)}`, 'curl -o + sync', '<= 1.25x', 1.25, download)
+    timeCase(`remote download, ${fmtBytes(SIZES.file)}`, 'curl -o + sync', '<= 1.4x', 1.4, download)
     rmSync(out, {recursive: true, force: true})
     rmSync(curled, {force: true})
   } finally {
@@ -420,7 +420,7 @@ async function scale() {
   ]
   for (const [label, argv] of queries) {
     const m = await pairs(reps, version, () => timed(() => modelreg(argv, env)))
-    timeCase(`at scale: ${label}`, 'modelreg --version', '<= 1.2x', 1.2, m)
+    timeCase(`at scale: ${label}`, 'modelreg --version', '<= 1.15x', 1.15, m)
   }
   // The same queries through the server: each route's median latency.
   const server = await startServer(home)
