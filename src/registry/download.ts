@@ -11,16 +11,12 @@ import {pipeline as pipelineCallback, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import type {Backend, FileEntry, Version} from '../backends/backend.js'
 import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind} from '../backends/digest.js'
-import {FileTailHasher} from '../backends/hash-pool.js'
 import {conflict, fromFsError, integrity, invalid, RegistryError} from '../backends/errors.js'
 import {formatRef, quote, validateFileEntries, validateFilePath} from '../backends/validation.js'
 import {loadTar} from '../lazy.js'
 import type {TransferProgress} from './push.js'
 
 export const ATTACHMENTS_DIR = 'attachments'
-
-/** From this size a downloaded blob is hashed on another thread (FileTailHasher). */
-const TAIL_HASH_BYTES = 64 * 1024 * 1024
 
 export interface DownloadOptions {
   attachments?: boolean
@@ -104,17 +100,16 @@ function partName(target: string, entry: FileEntry): string {
 }
 
 /**
- * Where a streamed blob lands: each chunk hashed (here, or by a FileTailHasher reading the file
- * back on another thread) and counted as it arrives, and the chunks that gathered meanwhile
- * written together, synchronously: a write to the page cache takes microseconds, and a
- * thread-pool round trip per network chunk cost more than the copy (a 1 GiB download went from
- * 3.5 s to 2.9 s). The file is fsynced once, at the end.
+ * Where a streamed blob lands: each chunk hashed and counted as it arrives, and the chunks
+ * that gathered meanwhile written together, synchronously: a write to the page cache takes
+ * microseconds, and a thread-pool round trip per network chunk cost more than the copy (a
+ * 1 GiB download went from 3.5 s to 2.9 s). The file is fsynced once, at the end.
  */
 class HashingFileSink extends Writable {
   constructor(
     private readonly fd: number,
     private position: number,
-    private readonly hasher: DigestStream | FileTailHasher,
+    private readonly meter: DigestStream,
     private readonly expectSize: number,
     private readonly onBytes: (n: number) => void,
   ) {
@@ -129,13 +124,15 @@ class HashingFileSink extends Writable {
 
   override _writev(chunks: {chunk: Buffer}[], callback: (error?: Error | null) => void): void {
     let pending = chunks.map((c) => c.chunk)
-    const length = pending.reduce((sum, buffer) => sum + buffer.length, 0)
-    if (this.position + length > this.expectSize) {
+    let length = 0
+    for (const buffer of pending) {
+      this.meter.seed(buffer)
+      length += buffer.length
+    }
+    if (this.meter.bytes > this.expectSize) {
       callback(integrity(`content is larger than the expected ${this.expectSize} bytes`))
       return
     }
-    const meter = this.hasher instanceof DigestStream ? this.hasher : null
-    if (meter) for (const buffer of pending) meter.seed(buffer)
     try {
       while (pending.length > 0) {
         const written = writevSync(this.fd, pending, this.position)
@@ -147,7 +144,6 @@ class HashingFileSink extends Writable {
       callback(error as Error)
       return
     }
-    if (!meter) (this.hasher as FileTailHasher).written(this.position)
     this.behind.wrote(length)
     this.onBytes(length)
     callback()
@@ -180,48 +176,37 @@ function rest(buffers: Buffer[], written: number): Buffer[] {
 async function fetchFile(backend: Backend, project: string, entry: FileEntry, target: string, onBytes: (n: number) => void): Promise<number> {
   const part = partName(target, entry)
   const meter = new DigestStream(entry.size)
-  let kept = 0
+  let offset = 0
   try {
     const info = await stat(part)
-    if (info.isFile() && info.size <= entry.size) kept = info.size
-    else await unlink(part)
+    if (info.isFile() && info.size <= entry.size) {
+      for await (const chunk of createReadStream(part, {highWaterMark: CHUNK_SIZE})) meter.seed(chunk as Buffer)
+      offset = meter.bytes
+      onBytes(offset)
+    } else {
+      await unlink(part)
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fromFsError(error, part)
   }
-  const handle = await open(part, kept > 0 ? 'a' : 'w', 0o600).catch((error) => {
+  const resumed = offset
+  const handle = await open(part, offset > 0 ? 'a' : 'w', 0o600).catch((error) => {
     throw fromFsError(error, `writing ${part}`)
   })
-  let tail: FileTailHasher | null = null
   try {
-    const local = kept === 0 ? await backend.localBlobPath?.(entry.sha256) : null
+    const local = offset === 0 ? await backend.localBlobPath?.(entry.sha256) : null
     if (local) {
       // Straight from the store's file: reused buffers, reads and writes overlapped, and
       // the bytes written are the bytes hashed.
       const copied = await copyFileHashing(local, handle, onBytes)
       meter.seedResult(copied.digest, copied.bytes)
-    } else {
-      // A large blob is hashed on another thread, reading back what this one writes (the
-      // prefix a resumed download kept included); a small one here, as it arrives.
-      tail = entry.size >= TAIL_HASH_BYTES ? FileTailHasher.start(part) : null
-      if (kept > 0 && !tail) for await (const chunk of createReadStream(part, {highWaterMark: CHUNK_SIZE, end: kept - 1})) meter.seed(chunk as Buffer)
-      if (kept > 0) {
-        tail?.written(kept)
-        onBytes(kept)
-      }
-      if (kept < entry.size || entry.size === 0) {
-        const {stream} = await backend.openBlob(entry.sha256, {offset: kept, project})
-        await pipeline(stream, new HashingFileSink(handle.fd, kept, tail ?? meter, entry.size, onBytes))
-      }
-      if (tail) {
-        const hashed = await tail.finish(entry.size)
-        tail = null
-        meter.seedResult(hashed.digest, hashed.bytes)
-      }
+    } else if (offset < entry.size || entry.size === 0) {
+      const {stream} = await backend.openBlob(entry.sha256, {offset, project})
+      await pipeline(stream, new HashingFileSink(handle.fd, offset, meter, entry.size, onBytes))
     }
     meter.verify(entry.sha256, entry.size, `file ${quote(entry.path)}`)
     await handle.sync()
   } catch (error) {
-    tail?.stop()
     await handle.close().catch(() => {})
     // Keep a clean prefix for a resume, but never bytes that failed verification.
     if (error instanceof RegistryError && error.code === 'integrity') await unlink(part).catch(() => {})
@@ -230,7 +215,7 @@ async function fetchFile(backend: Backend, project: string, entry: FileEntry, ta
   await handle.close()
   await chmod(part, entry.mode)
   await rename(part, target)
-  return kept
+  return resumed
 }
 
 export async function downloadVersion(backend: Backend, version: Version, directory: string, options: DownloadOptions = {}): Promise<DownloadResult> {
