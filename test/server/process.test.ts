@@ -1,7 +1,7 @@
 /** A real server process: killed mid-upload and mid-download, stopped gracefully, measured. */
 import {createHash} from 'node:crypto'
 import {spawn} from 'node:child_process'
-import {closeSync, createReadStream, existsSync, openSync, readdirSync, statSync, writeSync} from 'node:fs'
+import {closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {request} from 'undici'
 import {describe, expect, it} from 'vitest'
@@ -115,6 +115,34 @@ describe('server process', () => {
       expect(retry.json().resumed_bytes).toBeGreaterThan(0)
       expect(await sha256(join(out, 'weights.bin'))).toBe(await sha256(file))
       expect(part()).toBeUndefined()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('a resumed download hashes the kept prefix too: a part file with wrong bytes is refused (exit 6) and removed, the next download succeeds', async () => {
+    const dataDir = join(tempDir('tail-hash-'), 'data')
+    const token = await createToken(dataDir)
+    const server = await spawnServerProcess(dataDir)
+    try {
+      const ctx = makeCliEnv({MODELREG_URL: server.url, MODELREG_TOKEN: token})
+      const file = bigFile(join(ctx.cwd, 'weights.bin'), 96 * MB, 3)
+      expect((await runCli(ctx, ['models', 'push', 'big', file])).code).toBe(0)
+      const digest = await sha256(file)
+      const out = join(ctx.cwd, 'out')
+      mkdirSync(out)
+      // A "kept prefix" of 10 MB that is not the blob's: resuming would append the right rest.
+      const part = join(out, `.weights.bin.${digest.slice(0, 16)}.modelreg-part`)
+      writeFileSync(part, Buffer.alloc(10 * MB, 7))
+      const refused = await runCli(ctx, ['models', 'download', 'big', '-o', out, '--json'])
+      expect(refused.code).toBe(6)
+      expect(refused.json().error.message).toMatch(/sha256 mismatch/)
+      expect(existsSync(part)).toBe(false)
+      expect(existsSync(join(out, 'weights.bin'))).toBe(false)
+      const retry = await runCli(ctx, ['models', 'download', 'big', '-o', out, '--json'])
+      expect(retry.code, retry.stderr).toBe(0)
+      expect(retry.json().resumed_bytes).toBe(0)
+      expect(await sha256(join(out, 'weights.bin'))).toBe(digest)
     } finally {
       await server.stop()
     }
