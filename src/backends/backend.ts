@@ -440,6 +440,18 @@ export interface MetricPointInput {
 /** Points to log, streamed: each item a point or an array of points. */
 export type MetricPointsInput = AsyncIterable<MetricPointInput | readonly MetricPointInput[]>
 
+/**
+ * Consecutive points of one series as columns, steps increasing, every point with its time
+ * (how archives carry points: no object per point to make, parse or check).
+ */
+export interface MetricSeriesChunk {
+  name: string
+  split: string
+  steps: number[]
+  values: number[]
+  times: string[]
+}
+
 export interface MetricPoint {
   name: string
   split: string
@@ -806,8 +818,19 @@ export interface Backend {
    * reported as `line N: ...`, counted from the start of the text.
    */
   logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>): Promise<{count: number}>
+  /**
+   * Log points given as series chunks (import, copy): as logMetrics with every point's time
+   * given, without an object per point. Returns how many were written.
+   */
+  logMetricSeries(run: string, chunks: AsyncIterable<MetricSeriesChunk>): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
+  /**
+   * A local store's points as MetricSeriesChunk JSON texts of at most `max` points each, with
+   * their counts, made by the database itself (export, copy), ordered as readMetrics. Remote
+   * backends do not have it: readMetrics.
+   */
+  readMetricSeriesJson?(run: string, max: number): AsyncIterable<{json: string; points: number}>
   /**
    * A metric's series cut down to what a chart can show (see DownsampledSeries): a million
    * points answer with a few thousand, and the extremes of every bucket survive. The run's

@@ -31,6 +31,7 @@ import type {
   LocalFileSource,
   MetricPoint,
   MetricPointsInput,
+  MetricSeriesChunk,
   MetricDownsample,
   MetricDownsampleQuery,
   MetricQuery,
@@ -965,8 +966,16 @@ export class SqlEngine implements Backend {
     return this.tracking.logMetrics(run, points)
   }
 
+  logMetricSeries(run: string, chunks: AsyncIterable<MetricSeriesChunk>): Promise<{count: number}> {
+    return this.tracking.logMetricSeries(run, chunks)
+  }
+
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {
     return this.tracking.readMetrics(run, query)
+  }
+
+  readMetricSeriesJson(run: string, max: number): AsyncIterable<{json: string; points: number}> {
+    return this.tracking.readMetricSeriesJson(run, max)
   }
 
   downsampleMetrics(run: string, name: string, query?: MetricDownsampleQuery): Promise<MetricDownsample> {
