@@ -1,12 +1,17 @@
 /**
- * export, import and copy (README, "Move, back up and restore"). The archive format, version 1:
+ * export, import and copy (README, "Move, back up and restore"). The archive format, version 2:
  *
- *   modelreg-archive.json            header: {format: "modelreg-archive", version: 1, created_at, source, selection}
+ *   modelreg-archive.json            header: {format: "modelreg-archive", version: 2, created_at, source, selection}
  *   blobs/sha256/<digest>            a blob's bytes, each blob once, before the first record naming it
  *   records/<n>.model.json           a model's whole history (Backend.restoreModel's ModelHistory)
  *   records/<n>.run.json             a run without its points (RunHistory)
- *   records/<n>.points.ndjson        up to 10,000 of that run's metric points, one {name,split,step,value,time} a line
+ *   records/<n>.points.json          up to 10,000 consecutive points of one series of that run, as columns:
+ *                                    {name, split, steps: [...], values: [...], times: [...]}, steps increasing
  *   modelreg-archive-end.json        trailer: {records, blobs, bytes}; an archive without it is truncated
+ *
+ * Version 1 (still read) had `records/<n>.points.ndjson` instead: up to 10,000 points of the
+ * run, one {name,split,step,value,time} a line. Columns cost no object per point to write or
+ * read, and the local store writes them (json_group_array) without a JavaScript value per point.
  *
  * A plain tar (ustar), gzipped when the file name ends in .gz or with --gzip (zstd is not in
  * Node 20's zlib). Entries are written and read one at a time: memory stays flat whatever the
@@ -15,7 +20,8 @@
  * Import reads the archive twice (stdin is spooled to a temporary file first): the first pass
  * checks everything (entry names, every blob's sha256 and size, every record's shape, no record
  * twice, the trailer) and writes nothing; the second stores the blobs the target lacks and
- * restores the records, each model and each run all-or-nothing.
+ * restores the records, each model and each run all-or-nothing, a run's points through the
+ * store's columnar ingest (Backend.logMetricSeries).
  */
 import {createReadStream, createWriteStream} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
@@ -25,15 +31,17 @@ import {PassThrough, Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createHash} from 'node:crypto'
 import {createGzip} from 'node:zlib'
-import type {Backend, HistoryDigests, MetricPoint, ModelHistory, RestoreResult, RunHistory} from '../../backends/backend.js'
+import type {Backend, HistoryDigests, MetricPoint, MetricSeriesChunk, ModelHistory, RestoreResult, RunHistory} from '../../backends/backend.js'
 import {integrity, invalid, RegistryError} from '../../backends/errors.js'
 import {validateModelHistory, validateRunHistory} from '../../backends/sql/restore.js'
-import {nameKey} from '../../backends/validation.js'
+import {nameKey, SeriesTimes, validateSeriesChunk} from '../../backends/validation.js'
 import {blobsOf, readModelHistory, readRunHistory, runsSelected, type Selection, selectedModels, selectedProjects, selectedRuns} from './history.js'
 import {readTar, TarWriter} from './tar.js'
 
 export const ARCHIVE_FORMAT = 'modelreg-archive'
-export const ARCHIVE_VERSION = 1
+export const ARCHIVE_VERSION = 2
+/** The versions this modelreg reads. */
+const READABLE_VERSIONS = [1, 2]
 const POINTS_PER_ENTRY = 10_000
 const MAX_RECORD_BYTES = 256 * 1024 * 1024
 
@@ -132,6 +140,42 @@ async function blobSource(source: Backend, digest: string, project: string): Pro
 }
 
 // ---------------------------------------------------------------------------------------------
+// metric points as series chunks
+
+/** Points in name, split, step order, as series chunks of at most `max` points each. */
+async function* seriesChunks(points: AsyncIterable<MetricPoint>, max: number): AsyncIterable<MetricSeriesChunk> {
+  let chunk: MetricSeriesChunk | null = null
+  for await (const p of points) {
+    if (!chunk || chunk.name !== p.name || chunk.split !== p.split || chunk.steps.length >= max || p.step <= (chunk.steps.at(-1) as number)) {
+      if (chunk) yield chunk
+      chunk = {name: p.name, split: p.split, steps: [], values: [], times: []}
+    }
+    chunk.steps.push(p.step)
+    chunk.values.push(p.value)
+    chunk.times.push(p.time)
+  }
+  if (chunk) yield chunk
+}
+
+/** A run's points from any backend as chunk JSON texts: made by a local store's database, else put together here. */
+async function* seriesJsonOf(source: Backend, run: string): AsyncIterable<{json: string; points: number}> {
+  if (source.readMetricSeriesJson) {
+    yield* source.readMetricSeriesJson(run, POINTS_PER_ENTRY)
+    return
+  }
+  for await (const chunk of seriesChunks(source.readMetrics(run), POINTS_PER_ENTRY)) yield {json: JSON.stringify(chunk), points: chunk.steps.length}
+}
+
+/** A run's points from any backend as chunks (copy). */
+async function* seriesOf(source: Backend, run: string): AsyncIterable<MetricSeriesChunk> {
+  if (!source.readMetricSeriesJson) {
+    yield* seriesChunks(source.readMetrics(run), POINTS_PER_ENTRY)
+    return
+  }
+  for await (const {json} of source.readMetricSeriesJson(run, POINTS_PER_ENTRY)) yield JSON.parse(json) as MetricSeriesChunk
+}
+
+// ---------------------------------------------------------------------------------------------
 // export
 
 export async function exportArchive(source: Backend, selection: Selection, out: Writable, options: {gzip?: boolean; progress?: Progress} = {}): Promise<MoveReport & {bytes: number}> {
@@ -142,7 +186,7 @@ export async function exportArchive(source: Backend, selection: Selection, out: 
   const tar = new TarWriter(sink)
   const written = new Set<string>()
   let seq = 0
-  const name = (kind: string, ext = 'json') => `records/${String(++seq).padStart(8, '0')}.${kind}.${ext}`
+  const name = (kind: string) => `records/${String(++seq).padStart(8, '0')}.${kind}.json`
   await tar.entry(
     'modelreg-archive.json',
     `${JSON.stringify({format: ARCHIVE_FORMAT, version: ARCHIVE_VERSION, created_at: new Date().toISOString(), source: source.location, selection}, null, 2)}\n`,
@@ -177,19 +221,10 @@ export async function exportArchive(source: Backend, selection: Selection, out: 
       await tar.entry(name('run'), JSON.stringify(item.history))
       report.runs.written++
       report.checkpoints.written += item.history.checkpoints.length
-      let chunk = ''
-      let n = 0
-      for await (const p of source.readMetrics(item.history.run.id)) {
-        chunk += `${JSON.stringify({name: p.name, split: p.split, step: p.step, value: p.value, time: p.time})}\n`
-        if (++n === POINTS_PER_ENTRY) {
-          await tar.entry(name('points', 'ndjson'), chunk)
-          report.metric_points.written += n
-          chunk = ''
-          n = 0
-        }
+      for await (const {json, points} of seriesJsonOf(source, item.history.run.id)) {
+        await tar.entry(name('points'), json)
+        report.metric_points.written += points
       }
-      if (n) await tar.entry(name('points', 'ndjson'), chunk)
-      report.metric_points.written += n
       options.progress?.(`run ${item.history.run.id}`)
     }
   }
@@ -205,7 +240,10 @@ export async function exportArchive(source: Backend, selection: Selection, out: 
 // ---------------------------------------------------------------------------------------------
 // import
 
-const ENTRY = /^(?:modelreg-archive\.json|modelreg-archive-end\.json|blobs\/sha256\/[0-9a-f]{64}|records\/[0-9]{8}\.(?:model|run)\.json|records\/[0-9]{8}\.points\.ndjson)$/
+const ENTRY = {
+  1: /^(?:modelreg-archive\.json|modelreg-archive-end\.json|blobs\/sha256\/[0-9a-f]{64}|records\/[0-9]{8}\.(?:model|run)\.json|records\/[0-9]{8}\.points\.ndjson)$/,
+  2: /^(?:modelreg-archive\.json|modelreg-archive-end\.json|blobs\/sha256\/[0-9a-f]{64}|records\/[0-9]{8}\.(?:model|run|points)\.json)$/,
+} as Record<number, RegExp>
 
 async function text(body: AsyncIterable<Buffer>, size: number, path: string): Promise<string> {
   if (size > MAX_RECORD_BYTES) throw invalid(`archive entry ${path} is ${size} bytes, more than a record may be (${MAX_RECORD_BYTES})`)
@@ -222,8 +260,9 @@ function parse(text: string, path: string): unknown {
   }
 }
 
-function points(text: string, path: string): MetricPoint[] {
-  return text
+/** A version 1 points entry: NDJSON lines, as series chunks. */
+function ndjsonPoints(text: string, path: string): MetricSeriesChunk[] {
+  const points = text
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line, i) => {
@@ -231,34 +270,55 @@ function points(text: string, path: string): MetricPoint[] {
       if (typeof p !== 'object' || p === null || typeof p.name !== 'string' || typeof p.value !== 'number' || !Number.isSafeInteger(p.step) || typeof p.time !== 'string') {
         throw invalid(`archive entry ${path} line ${i + 1} is not a metric point`)
       }
-      return p
+      return {...p, split: p.split ?? ''}
     })
+  const chunks: MetricSeriesChunk[] = []
+  for (const p of points) {
+    const last = chunks.at(-1)
+    if (last && last.name === p.name && last.split === p.split && p.step > (last.steps.at(-1) as number)) {
+      last.steps.push(p.step)
+      last.values.push(p.value)
+      last.times.push(p.time)
+    } else chunks.push({name: p.name, split: p.split, steps: [p.step], values: [p.value], times: [p.time]})
+  }
+  return chunks
+}
+
+/** A points entry of either version as checked series chunks. */
+function pointsEntry(version: number, body: string, path: string, times: SeriesTimes): MetricSeriesChunk[] {
+  const chunks = version === 1 ? ndjsonPoints(body, path) : [parse(body, path) as MetricSeriesChunk]
+  try {
+    return chunks.map((chunk) => validateSeriesChunk(chunk, 0, times))
+  } catch (error) {
+    throw invalid(`archive entry ${path}: ${(error as Error).message}`)
+  }
 }
 
 /** Walk an archive: checks everything, hands blobs and records to the callbacks. */
 async function walk(
   input: Readable,
-  on: {blob?: (digest: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>; record?: (record: {model: ModelHistory} | {run: RunHistory} | {points: MetricPoint[]; run: string}) => Promise<void>},
+  on: {blob?: (digest: string, size: number, body: AsyncIterable<Buffer>) => Promise<void>; record?: (record: {model: ModelHistory} | {run: RunHistory} | {points: MetricSeriesChunk[]; run: string}) => Promise<void>},
 ): Promise<{records: number; blobs: number}> {
-  let header = false
+  let version = 0
   let trailer: {records: number; blobs: number} | null = null
   let records = 0
   const blobs = new Set<string>()
   const models = new Set<string>()
   const runs = new Set<string>()
   let lastRun: string | null = null
+  const times = new SeriesTimes()
   for await (const entry of readTar(input)) {
     const path = entry.path
     if (trailer) throw invalid(`archive entry ${JSON.stringify(path)} comes after the archive's end record`)
-    if (entry.type !== '0' || !ENTRY.test(path)) {
+    if (entry.type !== '0' || !(ENTRY[version] ?? ENTRY[2]).test(path)) {
       throw invalid(`the archive holds ${JSON.stringify(path)}${entry.type !== '0' ? ` (tar type ${entry.type})` : ''}, which is not part of a modelreg archive: refused, nothing was imported`)
     }
-    if (!header) {
+    if (!version) {
       if (path !== 'modelreg-archive.json') throw invalid('not a modelreg archive: it does not start with modelreg-archive.json')
       const h = parse(await text(entry.body, entry.size, path), path) as {format?: string; version?: number}
       if (h?.format !== ARCHIVE_FORMAT) throw invalid('not a modelreg archive: its header names another format')
-      if (h.version !== ARCHIVE_VERSION) throw invalid(`this archive is format version ${h.version}; this modelreg reads version ${ARCHIVE_VERSION}: upgrade modelreg`)
-      header = true
+      if (!READABLE_VERSIONS.includes(h.version as number)) throw invalid(`this archive is format version ${h.version}; this modelreg reads versions ${READABLE_VERSIONS.join(' and ')}: upgrade modelreg`)
+      version = h.version as number
       continue
     }
     if (path === 'modelreg-archive.json') throw invalid('the archive has two headers')
@@ -311,10 +371,12 @@ async function walk(
       await on.record?.({run})
     } else {
       if (!lastRun) throw invalid(`archive entry ${path}: metric points that follow no run`)
-      await on.record?.({points: points(body, path), run: lastRun})
+      // Checked in the first pass too (an optional call would not even evaluate its argument).
+      const points = pointsEntry(version, body, path, times)
+      await on.record?.({points, run: lastRun})
     }
   }
-  if (!header) throw invalid('not a modelreg archive: it is empty')
+  if (!version) throw invalid('not a modelreg archive: it is empty')
   if (!trailer) throw invalid('the archive has no end record: it is truncated')
   if (trailer.records !== records || trailer.blobs !== blobs.size) throw invalid(`the archive's end record says ${trailer.records} records and ${trailer.blobs} blobs, it holds ${records} and ${blobs.size}`)
   return {records, blobs: blobs.size}
@@ -363,8 +425,8 @@ export async function importArchive(target: Backend, file: string, options: {dry
       record: async (record) => {
         if ('points' in record) {
           if (pointsFor !== record.run || report.dry_run) return
-          const {count} = await target.logMetrics(record.run, (async function* () {
-            yield record.points
+          const {count} = await target.logMetricSeries(record.run, (async function* () {
+            yield* record.points
           })())
           report.metric_points.written += count
           return
@@ -418,9 +480,7 @@ export async function copyStore(source: Backend, target: Backend, selection: Sel
     const result = await restore(target, report, item.kind === 'model' ? {model: item.history} : {run: item.history})
     if (item.kind === 'run' && result?.points_needed && !report.dry_run) {
       const id = item.history.run.id
-      const {count} = await target.logMetrics(id, (async function* () {
-        for await (const p of source.readMetrics(id)) yield p
-      })())
+      const {count} = await target.logMetricSeries(id, seriesOf(source, id))
       report.metric_points.written += count
     }
   }
