@@ -8,6 +8,8 @@
  * by the implementation that owns the data (the local engine, also behind the server).
  */
 import type {Readable} from 'node:stream'
+import type {FileRange} from './blobs.js'
+import type {StreamHasher} from './stream-hasher.js'
 
 export type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 export type JsonObject = {[key: string]: Json}
@@ -452,6 +454,28 @@ export interface MetricSeriesChunk {
   times: string[]
 }
 
+/** See Backend.blobStaging. */
+export interface BlobStaging {
+  /**
+   * Write `body` to the store's temp area, hashing it on the way (on the hasher's workers): it
+   * fails with `integrity` unless it is exactly `size` bytes with sha256 `digest`, and then
+   * nothing is kept. It resolves once the bytes are written; the digest may still be on its way
+   * (see verified). The blob is not in the store (nor seen by anyone) until commit.
+   */
+  stage(digest: string, size: number, body: AsyncIterable<Buffer> | FileRange): Promise<void>
+  /** Once every blob staged so far is checked: fails with `integrity` (details.digest) for one that is not what it claims. */
+  verified(): Promise<void>
+  /**
+   * Put staged blobs in place (each flushed first) and record them, as putBlob does; one
+   * answer per digest: false when the store had that blob already.
+   */
+  commit(digests: string[]): Promise<boolean[]>
+  /** Whether `digest` is staged and not committed yet. */
+  has(digest: string): boolean
+  /** Remove every staged blob not committed (the staging is done with). */
+  discard(): Promise<void>
+}
+
 export interface MetricPoint {
   name: string
   split: string
@@ -889,6 +913,13 @@ export interface Backend {
    * copies), or null when it is missing. Remote backends do not have it: they stream.
    */
   localBlobPath?(digest: string): Promise<string | null>
+  /**
+   * A local store's staging area (import): blobs written into its temp area and verified as they
+   * arrive (hashed on `hasher`, whose workers the caller owns), made part of the store later
+   * without being read again, or dropped. Null where the blob store has none (a bucket);
+   * remote backends do not have it: putBlob.
+   */
+  blobStaging?(hasher: StreamHasher): BlobStaging | null
   /**
    * Read a blob from an offset. The caller verifies the digest of what it reads. `project`
    * names the project whose version references the blob, which a server uses to authorize a

@@ -55,6 +55,7 @@ export type JsonMethod = Exclude<
   | 'putBlob'
   | 'storeBlob'
   | 'localBlobPath'
+  | 'blobStaging'
   | 'openBlob'
   | 'logMetrics'
   | 'logMetricsNdjson'

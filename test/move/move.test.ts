@@ -410,6 +410,11 @@ describe('hostile archives', () => {
     const cli = await runCli(env, ['import', cases[0][1]])
     expect(cli.code).toBe(2)
     expect(cli.stderr.trim().split('\n')).toHaveLength(1)
+    // The CLI hashes on worker threads: a forged blob is found there too (exit 6), nothing kept.
+    const forged = await runCli(env, ['import', cases[2][1]])
+    expect(forged.code, forged.stderr).toBe(6)
+    expect(forged.stderr).toContain('does not match its digest')
+    expect(existsSync(join(env.home, 'tmp')) ? readdirSync(join(env.home, 'tmp')) : []).toEqual([])
   }, 120_000)
 })
 
