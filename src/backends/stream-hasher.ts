@@ -205,19 +205,23 @@ export async function hashBody(hasher: StreamHasher, body: AsyncIterable<Buffer>
  * Hash `size` bytes of a file from `position`, read straight into `hasher`'s slots (no copy),
  * handing each slot to `write` (with its offset in the range) while it is hashed: reading the
  * next slot, hashing and writing overlap. A slot is free again once hashed and written. A file
- * that ends early fails with `short(bytes read)`. Resolves once the range is read and, unless
- * `wait` is false, written; with a promise of its digest (which may still be on its way).
+ * that ends early fails with `short(bytes read)`. Resolves once the range is read, with a
+ * promise of its digest and one of its writes being done (both may still be on their way: the
+ * caller reads on meanwhile).
  */
 export async function hashRange(
   hasher: StreamHasher,
   from: FileHandle,
   position: number,
   size: number,
-  options: {write?: (chunk: Buffer, at: number) => Promise<unknown>; wait?: boolean; short: (read: number) => Error},
-): Promise<{digest: Promise<string>}> {
+  options: {write?: (chunk: Buffer, at: number) => Promise<unknown>; short: (read: number) => Error},
+): Promise<{digest: Promise<string>; written: Promise<void>}> {
   const stream = hasher.stream()
-  const writes = new Set<Promise<unknown>>()
+  const writes: Promise<unknown>[] = []
   let failure: unknown = null
+  const settled = () => Promise.all(writes).then(() => {
+    if (failure) throw failure
+  })
   try {
     for (let done = 0; done < size; ) {
       if (failure) throw failure
@@ -242,23 +246,19 @@ export async function hashRange(
           slot.release()
           throw error
         }
-        const write: Promise<unknown> = started.then(
-          () => {
-            writes.delete(write)
-            slot.release()
-          },
-          (error: unknown) => {
-            writes.delete(write)
-            slot.release()
-            failure ??= error
-          },
+        // Never rejects: a failure is kept, and thrown by `written` (or by the next slot's turn).
+        writes.push(
+          started.then(
+            () => slot.release(),
+            (error: unknown) => {
+              slot.release()
+              failure ??= error
+            },
+          ),
         )
-        writes.add(write)
       } else slot.release()
       done += bytesRead
     }
-    if (options.wait !== false) await Promise.all(writes)
-    if (failure) throw failure
   } catch (error) {
     await Promise.all(writes)
     // Ends the stream all the same: the worker's next stream must start afresh.
@@ -266,6 +266,8 @@ export async function hashRange(
     throw error
   }
   const digest = stream.digest()
-  digest.catch(() => {}) // the caller awaits it; not an unhandled rejection meanwhile
-  return {digest}
+  const written = settled()
+  digest.catch(() => {}) // the caller awaits them; not unhandled rejections meanwhile
+  written.catch(() => {})
+  return {digest, written}
 }

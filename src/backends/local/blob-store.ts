@@ -100,10 +100,12 @@ export class BlobStore implements BlobStoreInterface {
   }
 
   /**
-   * Write a blob's bytes to a temp file as they arrive, each chunk written while the next is
-   * read; they are hashed on `hasher`'s workers meanwhile. The digest is checked, and the file
-   * flushed (two at a time), in the background, so that a run of blobs is not a wait for the
-   * hash and the disk after each; commitStaged waits for both.
+   * Write a blob's bytes to a temp file as they arrive, hashing them on `hasher`'s workers
+   * meanwhile. From a file range, it resolves once the bytes are read: their writes finish, the
+   * digest is checked and the file flushed (two at a time) in the background, so that the next
+   * blob is read meanwhile and a run of blobs is not a wait for the hash and the disk after
+   * each; commitStaged waits for all of it. From a stream, each chunk is written while the next
+   * is read.
    */
   async stage(digest: string, size: number, body: AsyncIterable<Buffer> | FileRange, hasher: StreamHasher): Promise<StagedBlob> {
     validateDigest(digest)
@@ -116,49 +118,62 @@ export class BlobStore implements BlobStoreInterface {
     }
     const file = handle
     const behind = new WriteBehind(() => file.datasync())
-    let position = 0
-    // The write in flight (one at a time, while the next chunk is read and copied to the hasher).
-    const pending: {write: Promise<void> | null} = {write: null}
-    let hashed: Promise<string>
-    try {
-      if ('file' in body) {
-        // Read straight into the hasher's slots and written from them: no copy.
-        ;({digest: hashed} = await hashRange(hasher, body.file, body.position, size, {
-          write: (chunk, at) => writeFully(file, chunk, at).then(() => behind.wrote(chunk.length)),
-          short: (read) => integrity(`blob ${digest}: expected ${size} bytes, got ${read}`, {expected_size: size, actual_size: read, digest}),
-        }))
-        position = size
-      } else {
-        ;({digest: hashed} = await hashBody(hasher, body, async (chunk) => {
-          if (position + chunk.length > size) throw integrity(`blob ${digest}: more than the ${size} bytes expected`, {expected_size: size, digest})
-          if (pending.write) await pending.write
-          const n = chunk.length
-          pending.write = writeFully(file, chunk, position).then(() => behind.wrote(n))
-          position += n
-        }))
-      }
-      await pending.write
-      await behind.settle()
-      if (position !== size) throw integrity(`blob ${digest}: expected ${size} bytes, got ${position}`, {expected_size: size, actual_size: position, digest})
-      await file.close()
-    } catch (error) {
-      await pending.write?.catch(() => {})
+    const failed = async (error: unknown) => {
       await behind.settle().catch(() => {})
       await file.close().catch(() => {})
       await unlink(tmp).catch(() => {})
       throw error instanceof RegistryError ? error : fromFsError(error, `storing blob ${digest}`)
     }
-    const verified = hashed.then(
-      async (actual) => {
-        if (actual === digest) return
-        await unlink(tmp).catch(() => {})
-        throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${actual})`, {expected: digest, actual, digest})
-      },
-      async (error: unknown) => {
-        await unlink(tmp).catch(() => {})
-        throw error
-      },
-    )
+    let hashed: Promise<string>
+    let written: Promise<void>
+    try {
+      if ('file' in body) {
+        // Read straight into the hasher's slots and written from them: no copy.
+        ;({digest: hashed, written} = await hashRange(hasher, body.file, body.position, size, {
+          write: (chunk, at) => writeFully(file, chunk, at).then(() => behind.wrote(chunk.length)),
+          short: (read) => integrity(`blob ${digest}: expected ${size} bytes, got ${read}`, {expected_size: size, actual_size: read, digest}),
+        }))
+      } else {
+        let position = 0
+        // The write in flight (one at a time, while the next chunk is read and copied to the hasher).
+        const pending: {write: Promise<void> | null} = {write: null}
+        try {
+          ;({digest: hashed} = await hashBody(hasher, body, async (chunk) => {
+            if (position + chunk.length > size) throw integrity(`blob ${digest}: more than the ${size} bytes expected`, {expected_size: size, digest})
+            if (pending.write) await pending.write
+            const n = chunk.length
+            pending.write = writeFully(file, chunk, position).then(() => behind.wrote(n))
+            position += n
+          }))
+          await pending.write
+        } catch (error) {
+          await pending.write?.catch(() => {})
+          throw error
+        }
+        if (position !== size) throw integrity(`blob ${digest}: expected ${size} bytes, got ${position}`, {expected_size: size, actual_size: position, digest})
+        written = Promise.resolve()
+      }
+    } catch (error) {
+      return failed(error)
+    }
+    const verified = written
+      .then(async () => {
+        await behind.settle()
+        await file.close()
+      }, failed)
+      .then(() => hashed)
+      .then(
+        async (actual) => {
+          if (actual === digest) return
+          await unlink(tmp).catch(() => {})
+          throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${actual})`, {expected: digest, actual, digest})
+        },
+        async (error: unknown) => {
+          await file.close().catch(() => {})
+          await unlink(tmp).catch(() => {})
+          throw error
+        },
+      )
     const flushed = verified.then(() => this.flushLater(tmp))
     verified.catch(() => {}) // observed by the caller and commitStaged; not an unhandled rejection meanwhile
     flushed.catch(() => {})

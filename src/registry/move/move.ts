@@ -232,7 +232,7 @@ async function writeArchive(source: Backend, selection: Selection, tar: TarWrite
       if (actual !== size) throw wrongSize(digest, size, actual)
       await tar.begin(`blobs/sha256/${digest}`, size)
       // Released once written; a failed write is thrown by the tar's next write.
-      const {digest: hashed} = await hashRange(hasher, handle, 0, size, {write: (chunk) => tar.writeBorrowed(chunk), wait: false, short: (read) => wrongSize(digest, size, read)})
+      const {digest: hashed} = await hashRange(hasher, handle, 0, size, {write: (chunk) => tar.writeBorrowed(chunk), short: (read) => wrongSize(digest, size, read)})
       await tar.end()
       const check = hashed.then((d) => {
         if (d !== digest) throw mismatch(digest)
@@ -494,16 +494,25 @@ async function* replay(spool: FileHandle): AsyncIterable<ArchiveRecord> {
   }
 }
 
-/** Read to the end, hashing on `hasher`: integrity unless it is `size` bytes with sha256 `digest`. */
-async function verifyBlob(hasher: StreamHasher, digest: string, size: number, body: AsyncIterable<Buffer> | FileRange): Promise<void> {
+/**
+ * Read a blob to the end, hashing it on `hasher`. Resolves once it is read, with the check of
+ * its digest (integrity unless it is `size` bytes with sha256 `digest`), which may still be on
+ * its way: the next blob is read meanwhile.
+ */
+async function verifyBlob(hasher: StreamHasher, digest: string, size: number, body: AsyncIterable<Buffer> | FileRange): Promise<{check: Promise<void>}> {
   const wrong = () => integrity(`blob ${digest} does not match its digest`, {digest})
-  if ('file' in body) {
-    const {digest: actual} = await hashRange(hasher, body.file, body.position, size, {short: wrong})
-    if ((await actual) !== digest) throw wrong()
-    return
+  let actual: Promise<string>
+  if ('file' in body) ({digest: actual} = await hashRange(hasher, body.file, body.position, size, {short: wrong}))
+  else {
+    let bytes: number
+    ;({bytes, digest: actual} = await hashBody(hasher, body))
+    if (bytes !== size) throw wrong()
   }
-  const {bytes, digest: actual} = await hashBody(hasher, body)
-  if (bytes !== size || (await actual) !== digest) throw wrong()
+  const check = actual.then((d) => {
+    if (d !== digest) throw wrong()
+  })
+  check.catch(() => {}) // awaited by whoever asked; not an unhandled rejection meanwhile
+  return {check}
 }
 
 type Staging = BlobStaging
@@ -520,7 +529,7 @@ function sendLater(target: Backend, hasher: StreamHasher, dir: string, archive: 
   return {
     async stage(digest, size, body) {
       if (archive !== null && 'file' in body) {
-        await verifyBlob(hasher, digest, size, body)
+        checks.push((await verifyBlob(hasher, digest, size, body)).check)
         staged.set(digest, {size, file: archive, start: body.position, temporary: false})
         return
       }
@@ -530,7 +539,11 @@ function sendLater(target: Backend, hasher: StreamHasher, dir: string, archive: 
       try {
         const wrong = () => integrity(`blob ${digest} does not match its digest`, {digest})
         let actual: Promise<string>
-        if ('file' in body) ({digest: actual} = await hashRange(hasher, body.file, body.position, size, {write: (chunk, at) => writeFully(handle, chunk, at), short: wrong}))
+        if ('file' in body) {
+          let written: Promise<void>
+          ;({digest: actual, written} = await hashRange(hasher, body.file, body.position, size, {write: (chunk, at) => writeFully(handle, chunk, at), short: wrong}))
+          await written
+        }
         else {
           let bytes: number
           ;({bytes, digest: actual} = await hashBody(hasher, body, async (chunk) => {
@@ -614,6 +627,7 @@ export async function importArchive(target: Backend, file: string, options: {dry
     const spooled = new TarWriter(spool)
     if (plainFile) archive = await openArchive(file)
     const stage = staging
+    const checks: Promise<void>[] = []
     const handlers = {
       spool: spooled,
       blob: async (digest: string, size: number, body: AsyncIterable<Buffer> | FileRange) => {
@@ -623,7 +637,7 @@ export async function importArchive(target: Backend, file: string, options: {dry
             report.blobs.written++
             report.blobs.bytes += size
           } else report.blobs.unchanged++
-          await verifyBlob(hasher, digest, size, body)
+          checks.push((await verifyBlob(hasher, digest, size, body)).check)
           return
         }
         await stage.stage(digest, size, body)
@@ -631,7 +645,8 @@ export async function importArchive(target: Backend, file: string, options: {dry
     }
     if (archive) await check(readTarFile(archive), handlers)
     else await check(readTar(fromStdin ? (options.stdin ?? process.stdin) : createReadStream(file, {highWaterMark: 1024 * 1024})), handlers)
-    await staging?.verified().catch((error: unknown) => {
+    // Every blob's digest, as its hash comes back (the reads went on meanwhile).
+    await Promise.all([...checks, staging?.verified()]).catch((error: unknown) => {
       throw error instanceof RegistryError && error.code === 'integrity' ? forged(error.details?.digest) : error
     })
     await spooled.finish()
