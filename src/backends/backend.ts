@@ -8,6 +8,8 @@
  * by the implementation that owns the data (the local engine, also behind the server).
  */
 import type {Readable} from 'node:stream'
+import type {FileRange} from './blobs.js'
+import type {StreamHasher} from './stream-hasher.js'
 
 export type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 export type JsonObject = {[key: string]: Json}
@@ -440,6 +442,40 @@ export interface MetricPointInput {
 /** Points to log, streamed: each item a point or an array of points. */
 export type MetricPointsInput = AsyncIterable<MetricPointInput | readonly MetricPointInput[]>
 
+/**
+ * Consecutive points of one series as columns, steps increasing, every point with its time
+ * (how archives carry points: no object per point to make, parse or check).
+ */
+export interface MetricSeriesChunk {
+  name: string
+  split: string
+  steps: number[]
+  values: number[]
+  times: string[]
+}
+
+/** See Backend.blobStaging. */
+export interface BlobStaging {
+  /**
+   * Write `body` to the store's temp area, hashing it on the way (on the hasher's workers): it
+   * fails with `integrity` unless it is exactly `size` bytes with sha256 `digest`, and then
+   * nothing is kept. It resolves once the bytes are written; the digest may still be on its way
+   * (see verified). The blob is not in the store (nor seen by anyone) until commit.
+   */
+  stage(digest: string, size: number, body: AsyncIterable<Buffer> | FileRange): Promise<void>
+  /** Once every blob staged so far is checked: fails with `integrity` (details.digest) for one that is not what it claims. */
+  verified(): Promise<void>
+  /**
+   * Put staged blobs in place (each flushed first) and record them, as putBlob does; one
+   * answer per digest: false when the store had that blob already.
+   */
+  commit(digests: string[]): Promise<boolean[]>
+  /** Whether `digest` is staged and not committed yet. */
+  has(digest: string): boolean
+  /** Remove every staged blob not committed (the staging is done with). */
+  discard(): Promise<void>
+}
+
 export interface MetricPoint {
   name: string
   split: string
@@ -816,8 +852,19 @@ export interface Backend {
    * reported as `line N: ...`, counted from the start of the text.
    */
   logMetricsNdjson?(run: string, ndjson: AsyncIterable<Buffer | string>, options?: MetricLogOptions): Promise<{count: number}>
+  /**
+   * Log points given as series chunks (import, copy): as logMetrics with every point's time
+   * given, without an object per point. Returns how many were written.
+   */
+  logMetricSeries(run: string, chunks: AsyncIterable<MetricSeriesChunk>): Promise<{count: number}>
   /** The full series, streamed, ordered by name, split, step. */
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint>
+  /**
+   * A local store's points as MetricSeriesChunk JSON texts of at most `max` points each, with
+   * their counts, made by the database itself (export, copy), ordered as readMetrics. Remote
+   * backends do not have it: readMetrics.
+   */
+  readMetricSeriesJson?(run: string, max: number): AsyncIterable<{json: string; points: number}>
   /**
    * A metric's series cut down to what a chart can show (see DownsampledSeries): a million
    * points answer with a few thousand, and the extremes of every bucket survive. The run's
@@ -876,6 +923,13 @@ export interface Backend {
    * copies), or null when it is missing. Remote backends do not have it: they stream.
    */
   localBlobPath?(digest: string): Promise<string | null>
+  /**
+   * A local store's staging area (import): blobs written into its temp area and verified as they
+   * arrive (hashed on `hasher`, whose workers the caller owns), made part of the store later
+   * without being read again, or dropped. Null where the blob store has none (a bucket);
+   * remote backends do not have it: putBlob.
+   */
+  blobStaging?(hasher: StreamHasher): BlobStaging | null
   /**
    * Read a blob from an offset. The caller verifies the digest of what it reads. `project`
    * names the project whose version references the blob, which a server uses to authorize a

@@ -8,7 +8,9 @@
  */
 import {type Readable, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
+import type {FileHandle} from 'node:fs/promises'
 import type {LocalFileSource} from './backend.js'
+import type {StreamHasher} from './stream-hasher.js'
 import {DigestStream, hashFile} from './digest.js'
 import {fromFsError, integrity, RegistryError} from './errors.js'
 
@@ -29,6 +31,24 @@ export interface IncompleteUpload {
   id: string
   size: number
   modified: number
+}
+
+/** Bytes where they are in a file (a blob in an uncompressed archive): read straight into a hasher's slots. */
+export interface FileRange {
+  file: FileHandle
+  position: number
+}
+
+/** A blob written to the store's temp area and verified, not under its name yet (see BlobStore.stage). */
+export interface StagedBlob {
+  digest: string
+  size: number
+  /** The temp file. */
+  id: string
+  /** Settles once its digest is checked (integrity when it does not match; the temp file is then gone). */
+  verified: Promise<void>
+  /** Settles once it is verified and flushed to disk (both happen in the background). */
+  flushed: Promise<void>
 }
 
 /** Where and how a client sends a blob's bytes straight to the store. */
@@ -56,6 +76,21 @@ export interface BlobStore {
 
   /** Hash `source` without storing it; refuse it (integrity) unless it is the blob `digest` of `size` bytes. */
   prove(digest: string, size: number, source: BlobSource): Promise<void>
+
+  /**
+   * Write `body` to the temp area, hashing it on `hasher`: nothing is kept (integrity) unless it
+   * is exactly `size` bytes with sha256 `digest`. Resolves once the bytes are written; the
+   * digest is checked and the file flushed in the background (see StagedBlob), and it is not
+   * the blob `digest` until commitStaged (import: blobs are checked as they arrive, kept once
+   * the whole archive is). Only a store that writes temp files itself has it (a directory).
+   */
+  stage?(digest: string, size: number, body: AsyncIterable<Buffer> | FileRange, hasher: StreamHasher): Promise<StagedBlob>
+
+  /** Put a staged blob in place, as put would have. False when the blob was there already (the temp file is dropped). */
+  commitStaged?(blob: StagedBlob): Promise<boolean>
+
+  /** Drop a staged blob. */
+  discardStaged?(blob: StagedBlob): Promise<void>
 
   /** The blob's bytes from `offset` (the reader verifies what it reads). */
   open(digest: string, offset?: number): Promise<{stream: Readable; size: number}>

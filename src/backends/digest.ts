@@ -157,7 +157,8 @@ async function pumpFile(path: string, target: FileHandle | null, onBytes?: (n: n
   }
 }
 
-async function writeFully(target: FileHandle, chunk: Buffer, position: number): Promise<void> {
+/** Write all of `chunk` at `position` (a write may take part of it). */
+export async function writeFully(target: FileHandle, chunk: Buffer, position: number): Promise<void> {
   let done = 0
   while (done < chunk.length) {
     const {bytesWritten} = await target.write(chunk, done, chunk.length - done, position + done)

@@ -2,7 +2,7 @@
  * Rules for names, tags, references, metadata and file paths: one home, used by every backend,
  * by the server (through the local engine it wraps) and by the CLI before it sends anything.
  */
-import {type DatasetInput, type FileEntry, type Json, type JsonObject, MAX_PAGE_LIMIT, type PageQuery, DEFAULT_PAGE_LIMIT} from './backend.js'
+import {type DatasetInput, type FileEntry, type Json, type JsonObject, MAX_PAGE_LIMIT, type MetricSeriesChunk, type PageQuery, DEFAULT_PAGE_LIMIT} from './backend.js'
 import {invalid} from './errors.js'
 
 export const LIMITS = {
@@ -271,6 +271,80 @@ export function metricPointProblem(value: unknown, step: unknown): string | null
   if (typeof value !== 'number' || !Number.isFinite(value)) return 'value must be a finite number'
   if (step !== undefined && step !== null && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) return 'step must be a whole number >= 0'
   return null
+}
+
+/** An ISO 8601 time, given back as stored: toISOString's form. */
+export function validateTime(value: unknown, what: string | (() => string)): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalid(`${typeof what === 'string' ? what : what()} must be an ISO 8601 time`)
+  return new Date(value).toISOString()
+}
+
+/** Points a MetricSeriesChunk may hold. */
+export const MAX_SERIES_CHUNK = 100_000
+
+const isDigit = (c: number) => c >= 48 && c <= 57
+
+/**
+ * validateTime for a run of times, most of them as stored (toISOString) and close together: a
+ * time equal to the one before, or with its date, hour and minute and plain seconds
+ * (`SS.sssZ`), is as stored already and needs no parsing. Any other is parsed.
+ */
+export class SeriesTimes {
+  private lastIn: unknown = undefined
+  private lastOut = ''
+  /** `YYYY-MM-DDTHH:MM:` of the last time that was as stored. */
+  private minute = ''
+
+  check(value: unknown, what: () => string): string {
+    if (value === this.lastIn) return this.lastOut
+    if (typeof value === 'string' && value.length === 24 && this.minute !== '' && value.startsWith(this.minute)) {
+      const s = value.charCodeAt(17)
+      if (s >= 48 && s <= 53 && isDigit(value.charCodeAt(18)) && value.charCodeAt(19) === 46 && isDigit(value.charCodeAt(20)) && isDigit(value.charCodeAt(21)) && isDigit(value.charCodeAt(22)) && value.charCodeAt(23) === 90) {
+        this.lastIn = value
+        this.lastOut = value
+        return value
+      }
+    }
+    const out = validateTime(value, what)
+    this.lastIn = value
+    this.lastOut = out
+    if (out === value && out.length === 24) this.minute = out.slice(0, 17)
+    return out
+  }
+}
+
+/**
+ * A series chunk checked whole, in tight loops: names, whole steps >= 0 increasing, finite
+ * values, times (given back as stored). `before`: points that came earlier, for messages.
+ */
+export function validateSeriesChunk(chunk: unknown, before: number, times: SeriesTimes = new SeriesTimes()): MetricSeriesChunk {
+  if (!isJsonObject(chunk)) throw invalid('a metric series chunk must be an object with name, split, steps, values and times')
+  const c = chunk as unknown as MetricSeriesChunk
+  let name: string
+  let split: string
+  try {
+    name = validateMetricName(c.name)
+    split = validateSplit(c.split)
+  } catch (error) {
+    throw invalid(`metric point ${before + 1}: ${(error as Error).message}`)
+  }
+  const {steps, values} = c
+  if (!Array.isArray(steps) || !Array.isArray(values) || !Array.isArray(c.times) || values.length !== steps.length || c.times.length !== steps.length) {
+    throw invalid(`metric series ${name}: steps, values and times must be lists of the same length`)
+  }
+  const n = steps.length
+  if (n > MAX_SERIES_CHUNK) throw invalid(`metric series ${name}: a chunk holds at most ${MAX_SERIES_CHUNK} points, not ${n}`)
+  const out = new Array<string>(n)
+  let previous = -1
+  for (let i = 0; i < n; i++) {
+    const step = steps[i]
+    const value = values[i]
+    if (!Number.isSafeInteger(step) || step <= previous) throw invalid(`metric point ${before + i + 1} (${name}): steps must be whole numbers >= 0, increasing`)
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`metric point ${before + i + 1} (${name}): value must be a finite number`)
+    previous = step
+    out[i] = times.check(c.times[i], () => `metric point ${before + i + 1} time`)
+  }
+  return {name, split, steps, values, times: out}
 }
 
 /** A dataset reference of a run: a tag, a path or URI kept as given, an optional digest and size, metadata. */

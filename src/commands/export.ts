@@ -1,5 +1,5 @@
 import {createWriteStream} from 'node:fs'
-import {rename, rm} from 'node:fs/promises'
+import {open, rename, rm} from 'node:fs/promises'
 import * as Args from '@oclif/core/args'
 import * as Flags from '@oclif/core/flags'
 import {pipeline} from 'node:stream/promises'
@@ -49,16 +49,31 @@ The format is a tar stream (gzip with --gzip or an .gz name; zstd is not availab
     } else {
       // Written beside its final name and renamed at the end: a failed export leaves no half archive.
       const partial = `${flags.output}.partial`
-      const out = new PassThrough()
-      const done = pipeline(out, createWriteStream(partial, {mode: 0o600}))
       try {
-        report = await exportArchive(backend, selection, out, {gzip, progress})
-        out.end()
-        await done
+        if (gzip) {
+          const out = new PassThrough()
+          const done = pipeline(out, createWriteStream(partial, {mode: 0o600}))
+          done.catch(() => {}) // awaited below; not an unhandled rejection meanwhile
+          try {
+            report = await exportArchive(backend, selection, out, {gzip, progress})
+            out.end()
+            await done
+          } catch (error) {
+            out.destroy()
+            await done.catch(() => {})
+            throw error
+          }
+        } else {
+          // Uncompressed: the archive is written to the file directly (positional writes).
+          const file = await open(partial, 'w', 0o600)
+          try {
+            report = await exportArchive(backend, selection, file, {progress})
+          } finally {
+            await file.close()
+          }
+        }
         await rename(partial, flags.output)
       } catch (error) {
-        out.destroy()
-        await done.catch(() => {})
         await rm(partial, {force: true})
         throw error
       } finally {

@@ -48,7 +48,20 @@ export interface RouteSpec {
 /** The Backend methods that are plain JSON calls. */
 export type JsonMethod = Exclude<
   keyof Backend,
-  'kind' | 'location' | 'close' | 'followEvents' | 'putBlob' | 'storeBlob' | 'localBlobPath' | 'openBlob' | 'logMetrics' | 'logMetricsNdjson' | 'readMetrics'
+  | 'kind'
+  | 'location'
+  | 'close'
+  | 'followEvents'
+  | 'putBlob'
+  | 'storeBlob'
+  | 'localBlobPath'
+  | 'blobStaging'
+  | 'openBlob'
+  | 'logMetrics'
+  | 'logMetricsNdjson'
+  | 'logMetricSeries'
+  | 'readMetrics'
+  | 'readMetricSeriesJson'
 >
 
 export interface JsonRoute<K extends JsonMethod> extends RouteSpec {

@@ -168,6 +168,65 @@ export function trackingContract(ctx: () => {target: ContractTarget; backend: Ba
       expect((await b().getRun(r.id)).metrics).toEqual({loss: 119, acc: 0.5})
     })
 
+    it('takes points as series chunks with their times; again changes nothing; old and new steps mixed; a bad chunk writes nothing', async () => {
+      const r = await run()
+      const T = (i: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString()
+      // Exact doubles, extremes included, and more points than one statement and one chunk read back hold.
+      const special = [5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308, 0.1 + 0.2, 1 / 3, -1e-300, 123456789.12345679, 2 ** 53 + 2]
+      const n = 1_234
+      const loss = {name: 'loss', split: 'train', steps: Array.from({length: n}, (_, i) => i * 2), values: Array.from({length: n}, (_, i) => (i % 2 ? 1 / (i + 1) : special[(i / 2) % special.length])), times: Array.from({length: n}, (_, i) => T(i % 90))}
+      // A time not in the stored form is stored in it.
+      const acc = {name: 'acc', split: '', steps: [0, 5, 9], values: [0.1, 0.2, 0.3], times: ['2024-01-01T00:00:00Z', T(1), T(2)]}
+      expect(await b().logMetricSeries(r.id, fromArray([loss, acc]))).toEqual({count: n + 3})
+      const all = await collect(b().readMetrics(r.id))
+      expect(all.filter((p) => p.name === 'acc')).toEqual([
+        {name: 'acc', split: '', step: 0, value: 0.1, time: T(0)},
+        {name: 'acc', split: '', step: 5, value: 0.2, time: T(1)},
+        {name: 'acc', split: '', step: 9, value: 0.3, time: T(2)},
+      ])
+      expect(all.filter((p) => p.name === 'loss').map((p) => [p.split, p.step, p.value, p.time])).toEqual(loss.steps.map((step, i) => ['train', step, loss.values[i], loss.times[i]]))
+      expect(await b().logMetricSeries(r.id, fromArray([loss]))).toEqual({count: n})
+      expect(await collect(b().readMetrics(r.id))).toEqual(all)
+      // Steps at or below the series' last replace their points (a point again, or a changed one); those above are new.
+      await b().logMetricSeries(r.id, fromArray([{name: 'acc', split: '', steps: [5, 9, 12], values: [0.2, 0.35, 0.4], times: [T(1), T(3), T(4)]}]))
+      expect((await collect(b().readMetrics(r.id, {name: 'acc'}))).map((p) => [p.step, p.value, p.time])).toEqual([
+        [0, 0.1, T(0)],
+        [5, 0.2, T(1)],
+        [9, 0.35, T(3)],
+        [12, 0.4, T(4)],
+      ])
+      expect((await b().getRun(r.id)).metric_summaries.find((m) => m.name === 'acc')).toMatchObject({last: 0.4, last_step: 12, count: 4})
+      const bad = (chunk: Record<string, unknown>) => rejects(b().logMetricSeries(r.id, fromArray([{name: 'new', split: '', steps: [0, 1], values: [1, 2], times: [T(0), T(1)], ...chunk} as never])), 'invalid_argument')
+      await bad({steps: [1, 1]})
+      await bad({steps: [2, 1]})
+      await bad({steps: [-1, 0]})
+      await bad({values: [1, Number.NaN]})
+      await bad({values: [1]})
+      await bad({times: [T(0), 'yesterday']})
+      await bad({name: '../x'})
+      expect((await b().getRun(r.id)).metric_summaries.map((m) => m.name).sort()).toEqual(['acc', 'loss'])
+    })
+
+    it('a local store reads a run back as series chunk JSON, made by its database: the same points, chunk by chunk', async () => {
+      const read = b().readMetricSeriesJson?.bind(b())
+      if (!read) return // remote backends read points with readMetrics
+      const r = await run()
+      const T = (i: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString()
+      await log(r.id, [
+        ...Array.from({length: 25}, (_, i) => ({name: 'loss', split: 'train', step: i * 3, value: 1 / 3 + i, time: T(i)})),
+        ...Array.from({length: 7}, (_, i) => ({name: 'loss', split: 'valid', step: i, value: -i * 1e-300, time: T(i)})),
+        {name: 'acc', step: 4, value: 5e-324, time: T(9)},
+      ])
+      const chunks = await collect(read(r.id, 10))
+      expect(chunks.map((c) => c.points)).toEqual([1, 10, 10, 5, 7])
+      const parsed = chunks.map((c) => JSON.parse(c.json) as {name: string; split: string; steps: number[]; values: number[]; times: string[]})
+      expect(parsed.map((c) => `${c.name}[${c.split}]`)).toEqual(['acc[]', 'loss[train]', 'loss[train]', 'loss[train]', 'loss[valid]'])
+      const points = parsed.flatMap((c) => c.steps.map((step, i) => ({name: c.name, split: c.split, step, value: c.values[i], time: c.times[i]})))
+      expect(points).toEqual(await collect(b().readMetrics(r.id)))
+      expect(await collect(read(r.id, 1000))).toHaveLength(3)
+      await rejects(collect(read(r.id, 0)), 'invalid_argument')
+    })
+
     it('a large batch of interleaved series, repeated and unordered steps, given and implicit times: as a point-by-point model says', async () => {
       const r = await run()
       // Exact doubles, extremes included; -0 comes back as 0 (SQLite's REAL columns keep no -0).

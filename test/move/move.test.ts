@@ -137,6 +137,175 @@ describe('export -> import', () => {
   }, 120_000)
 })
 
+describe('archive formats and ways in and out', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('reads archives of format version 1 (points as NDJSON lines)', async () => {
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work, 25_000)
+    const v2 = join(work, 'a.tar')
+    await toFile(source, v2)
+    const {readTar} = await import('../../src/registry/move/tar.js')
+    const {Readable} = await import('node:stream')
+    const out = new PassThrough()
+    const chunks: Buffer[] = []
+    out.on('data', (c) => chunks.push(c))
+    const tar = new TarWriter(out)
+    for await (const e of readTar(Readable.from([readFileSync(v2)]))) {
+      const body = Buffer.concat(await collect(e.body))
+      if (e.path === 'modelreg-archive.json') await tar.entry(e.path, JSON.stringify({...JSON.parse(body.toString()), version: 1}))
+      else if (e.path.endsWith('.points.json')) {
+        const c = JSON.parse(body.toString()) as {name: string; split: string; steps: number[]; values: number[]; times: string[]}
+        await tar.entry(e.path.replace(/\.json$/, '.ndjson'), c.steps.map((step, i) => `${JSON.stringify({name: c.name, split: c.split, step, value: c.values[i], time: c.times[i]})}\n`).join(''))
+      } else await tar.entry(e.path, body)
+    }
+    await tar.finish()
+    const v1 = join(work, 'v1.tar')
+    writeFileSync(v1, Buffer.concat(chunks))
+    const target = local()
+    expect(await importArchive(target, v1)).toMatchObject({conflicts: [], metric_points: {written: 25_000}})
+    expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
+    await target.close()
+    await source.close()
+  }, 120_000)
+
+  it('through the CLI: to a file, gzipped, to stdout; from a file, from stdin, into a server; a damaged blob fails the export and leaves no archive', async () => {
+    const env = makeCliEnv()
+    const work = tempDir('move-work-')
+    const source = new LocalBackend({home: env.home, actor: 'a@example.com'})
+    const {run} = await seed(source, work, 30_000)
+    const expected = await snapshot(source, run)
+    const plain = join(work, 'a.tar')
+    const gz = join(work, 'a.tar.gz')
+    for (const [file, gzipped] of [[plain, false], [gz, true]] as const) {
+      const made = await runCli(env, ['export', '-o', file, '--json'])
+      expect(made.code, made.stderr).toBe(0)
+      expect(made.json()).toMatchObject({models: {written: 2}, runs: {written: 1}, metric_points: {written: 30_000}})
+      expect(readFileSync(file).subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(gzipped)
+    }
+    const piped = await runCli(env, ['export', '-o', '-'])
+    expect(piped.code, piped.stderr).toBe(0)
+    const ways: [string, string[], Buffer | undefined][] = [
+      ['file', ['import', plain], undefined],
+      ['gzipped file', ['import', gz], undefined],
+      ['stdin', ['import', '-'], piped.stdoutBytes],
+      ['gzipped stdin', ['import', '-'], readFileSync(gz)],
+    ]
+    for (const [way, args, input] of ways) {
+      const into = makeCliEnv()
+      const result = await runCli(into, [...args, '--json'], {input})
+      expect(result.code, `${way}: ${result.stderr}`).toBe(0)
+      expect(result.json(), way).toMatchObject({conflicts: [], metric_points: {written: 30_000}})
+      const target = new LocalBackend({home: into.home, actor: 'x@example.com'})
+      expect(await snapshot(target, run), way).toEqual(expected)
+      expect((await target.verify()).ok, way).toBe(true)
+      await target.close()
+    }
+    // Into a server: from the archive's own bytes (a plain file), or staged first (gzip, stdin).
+    for (const [way, file] of [['gzipped', gz], ['plain', plain]]) {
+      const fresh = await startTestServer()
+      const remote = new RemoteBackend({url: fresh.url, token: fresh.adminToken, actor: 'x@example.com'})
+      expect(await importArchive(remote, file), way).toMatchObject({conflicts: [], metric_points: {written: 30_000}})
+      expect(await snapshot(remote, run), way).toEqual(expected)
+      await remote.close()
+      await fresh.close()
+    }
+    const remote = new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})
+    expect(await importArchive(remote, '-', {stdin: (await import('node:stream')).Readable.from([piped.stdoutBytes])})).toMatchObject({conflicts: []})
+    expect(await snapshot(remote, run)).toEqual(expected)
+    await remote.close()
+
+    // A blob damaged in the source store: the export fails (exit 6), and leaves nothing behind.
+    const {chmodSync, existsSync, readdirSync} = await import('node:fs')
+    const shard = readdirSync(join(env.home, 'blobs', 'sha256'))[0]
+    const blob = join(env.home, 'blobs', 'sha256', shard, readdirSync(join(env.home, 'blobs', 'sha256', shard))[0])
+    const bytes = readFileSync(blob)
+    bytes[0] ^= 0xff
+    chmodSync(blob, 0o644)
+    writeFileSync(blob, bytes)
+    const broken = join(work, 'broken.tar')
+    const failed = await runCli(env, ['export', '-o', broken])
+    expect(failed.code, failed.stderr).toBe(6)
+    expect(failed.stderr).toContain('does not match its digest')
+    expect([existsSync(broken), existsSync(`${broken}.partial`)]).toEqual([false, false])
+    bytes[0] ^= 0xff
+    writeFileSync(blob, bytes) // mended: the stores a test leaves behind must verify
+    chmodSync(blob, 0o444)
+    await source.close()
+  }, 180_000)
+})
+
+describe('import killed', () => {
+  it('killed with SIGKILL at random points, an import leaves the store consistent, and running it again finishes it', async () => {
+    const work = tempDir('move-work-')
+    const source = local()
+    const {run} = await seed(source, work, 200_000)
+    const {randomBytes} = await import('node:crypto')
+    const {existsSync, mkdirSync} = await import('node:fs')
+    for (let m = 0; m < 6; m++) {
+      const dir = join(work, `bulk-${m}`)
+      mkdirSync(dir, {recursive: true})
+      writeFileSync(join(dir, 'weights.bin'), randomBytes(2 * 1024 * 1024))
+      await pushVersion(source, {project: 'bulk', model: `bulk-${m}`, paths: [dir], author: 'carol@example.com'})
+    }
+    const expected = await snapshot(source, run)
+    const archive = join(work, 'a.tar')
+    await toFile(source, archive)
+    await source.close()
+    const {spawn} = await import('node:child_process')
+    const {BIN} = await import('../helpers/cli.js')
+    const importInto = (home: string) => spawn(process.execPath, [BIN, 'import', archive, '--json'], {env: {...process.env, MODELREG_HOME: home, MODELREG_NO_PROGRESS: '1'}, stdio: 'ignore'})
+    const exited = (child: ReturnType<typeof importInto>) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    // How long a whole import takes here, to spread the kills over it.
+    const started = Date.now()
+    expect(await exited(importInto(join(tempDir('move-target-'), 'store')))).toBe(0)
+    const whole = Date.now() - started
+    const rounds = 6
+    let partial = 0
+    for (let i = 0; i < rounds; i++) {
+      const home = join(tempDir('move-target-'), 'store')
+      const child = importInto(home)
+      const done = exited(child)
+      let when: string
+      if (i < 2) {
+        // Anywhere: mostly while the archive is checked (nothing may be written then).
+        const at = Math.floor(whole * Math.random())
+        when = `${at} ms of ${whole}`
+        await new Promise((r) => setTimeout(r, at))
+      } else {
+        // While it writes: after its first blob is in place (the second pass has begun).
+        const blobs = join(home, 'blobs', 'sha256')
+        while (!existsSync(blobs) && (await Promise.race([done.then(() => true), new Promise((r) => setTimeout(() => r(false), 2))])) === false);
+        const at = Math.floor(400 * Math.random())
+        when = `${at} ms into the second pass`
+        await new Promise((r) => setTimeout(r, at))
+      }
+      child.kill('SIGKILL')
+      const code = await done
+      const target = local(home)
+      expect((await target.verify()).ok, `round ${i}: killed ${when}`).toBe(true)
+      const again = await importArchive(target, archive)
+      const wrote = again.models.written + again.runs.written + again.blobs.written
+      if (code === null && wrote > 0 && wrote < 16) partial++
+      if (process.env.MOVE_TEST_LOG) console.log(`round ${i}: killed ${when} (${code === null ? 'killed' : 'had finished'}); the re-run wrote ${again.models.written} models, ${again.runs.written} runs, ${again.blobs.written} blobs, ${again.metric_points.written} points`)
+      expect(again.conflicts, `round ${i}`).toEqual([])
+      expect(await snapshot(target, run), `round ${i}`).toEqual(expected)
+      expect(await importArchive(target, archive), `round ${i}`).toMatchObject({models: {written: 0}, runs: {written: 0}, blobs: {written: 0}, metric_points: {written: 0}})
+      expect((await target.verify()).ok).toBe(true)
+      await target.close()
+    }
+    // At least one kill landed after something was written and before all of it was.
+    expect(partial).toBeGreaterThan(0)
+  }, 180_000)
+})
+
 describe('hostile archives', () => {
   const header = `${JSON.stringify({format: 'modelreg-archive', version: 1})}\n`
   async function archive(entries: [string, Buffer | string][], end = true): Promise<string> {
@@ -199,17 +368,53 @@ describe('hostile archives', () => {
     const lyingPath = join(tempDir('hostile-'), 'lying.tar')
     writeFileSync(lyingPath, lying)
     cases.push(['lying size', lyingPath, /truncated|lies about its size/])
+    // A points entry that breaks the rules, after every blob and record of a good archive.
+    const withPoints = async (name: string, points: string) => {
+      const {readTar} = await import('../../src/registry/move/tar.js')
+      const {Readable} = await import('node:stream')
+      const out = new PassThrough()
+      const chunks: Buffer[] = []
+      out.on('data', (c) => chunks.push(c))
+      const tar = new TarWriter(out)
+      let replaced = false
+      for await (const e of readTar(Readable.from([bytes]))) {
+        const body = Buffer.concat(await collect(e.body))
+        if (e.path.endsWith('.points.json') && !replaced) {
+          replaced = true
+          await tar.entry(e.path, points)
+        } else await tar.entry(e.path, body)
+      }
+      await tar.finish()
+      const path = join(tempDir('hostile-'), `${name}.tar`)
+      writeFileSync(path, Buffer.concat(chunks))
+      return path
+    }
+    const T = '2024-01-01T00:00:00.000Z'
+    cases.push(['points not JSON', await withPoints('json', '{"name": "loss", "split": "", "steps": [0'), /not valid JSON/])
+    cases.push(['steps going back', await withPoints('back', JSON.stringify({name: 'loss', split: '', steps: [2, 1], values: [1, 2], times: [T, T]})), /increasing/])
+    cases.push(['value not a number', await withPoints('value', JSON.stringify({name: 'loss', split: '', steps: [0, 1], values: [1, 'x'], times: [T, T]})), /finite number/])
+    cases.push(['time not a time', await withPoints('time', JSON.stringify({name: 'loss', split: '', steps: [0, 1], values: [1, 2], times: [T, 'later']})), /ISO 8601/])
+    const {existsSync, readdirSync} = await import('node:fs')
     for (const [name, path, message] of cases) {
-      const target = local()
+      const home = join(tempDir('move-'), 'store')
+      const target = local(home)
       await expect(importArchive(target, path), name).rejects.toThrow(message)
       expect((await target.listProjects()).items, name).toEqual([])
       expect(await target.missingBlobs([digest]), name).toEqual([digest])
+      // Nothing staged is left behind either.
+      expect(existsSync(join(home, 'tmp')) ? readdirSync(join(home, 'tmp')) : [], name).toEqual([])
+      expect(existsSync(join(home, 'blobs')) ? readdirSync(join(home, 'blobs', 'sha256')) : [], name).toEqual([])
       await target.close()
     }
     const env = makeCliEnv()
     const cli = await runCli(env, ['import', cases[0][1]])
     expect(cli.code).toBe(2)
     expect(cli.stderr.trim().split('\n')).toHaveLength(1)
+    // The CLI hashes on worker threads: a forged blob is found there too (exit 6), nothing kept.
+    const forged = await runCli(env, ['import', cases[2][1]])
+    expect(forged.code, forged.stderr).toBe(6)
+    expect(forged.stderr).toContain('does not match its digest')
+    expect(existsSync(join(env.home, 'tmp')) ? readdirSync(join(env.home, 'tmp')) : []).toEqual([])
   }, 120_000)
 })
 

@@ -10,9 +10,10 @@ import {chmod, mkdir, open, readdir, rename, stat, unlink} from 'node:fs/promise
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind} from '../digest.js'
+import {CHUNK_SIZE, copyFileHashing, DigestStream, WriteBehind, writeFully} from '../digest.js'
+import {hashBody, hashRange, type StreamHasher} from '../stream-hasher.js'
 import {fromFsError, integrity, notFound, RegistryError} from '../errors.js'
-import {type BlobSource, type BlobStore as BlobStoreInterface, type IncompleteUpload, isLocalFile, proveBlob, type StoredBlob} from '../blobs.js'
+import {type BlobSource, type BlobStore as BlobStoreInterface, type FileRange, type IncompleteUpload, isLocalFile, proveBlob, type StagedBlob, type StoredBlob} from '../blobs.js'
 import {validateDigest} from '../validation.js'
 
 export const TEMP_PREFIX = 'blob-'
@@ -20,11 +21,16 @@ export const TEMP_SUFFIX = '.tmp'
 
 export type {BlobSource} from '../blobs.js'
 
+/** Staged files flushed at once, in the background: the thread pool (4 threads) also reads and writes. */
+const FLUSHES_AT_ONCE = 2
 
 export class BlobStore implements BlobStoreInterface {
   readonly blobsDir: string
   readonly tmpDir: string
   private readonly madeDirs = new Set<string>()
+  /** Flushes of staged files waiting for their turn, and how many run. */
+  private readonly flushQueue: (() => void)[] = []
+  private flushing = 0
 
   constructor(readonly home: string) {
     this.blobsDir = join(home, 'blobs', 'sha256')
@@ -91,6 +97,125 @@ export class BlobStore implements BlobStoreInterface {
       await unlink(written.tmp).catch(() => {})
       throw error instanceof RegistryError ? error : fromFsError(error, 'storing a blob')
     }
+  }
+
+  /**
+   * Write a blob's bytes to a temp file as they arrive, hashing them on `hasher`'s workers
+   * meanwhile. From a file range, it resolves once the bytes are read: their writes finish, the
+   * digest is checked and the file flushed (two at a time) in the background, so that the next
+   * blob is read meanwhile and a run of blobs is not a wait for the hash and the disk after
+   * each; commitStaged waits for all of it. From a stream, each chunk is written while the next
+   * is read.
+   */
+  async stage(digest: string, size: number, body: AsyncIterable<Buffer> | FileRange, hasher: StreamHasher): Promise<StagedBlob> {
+    validateDigest(digest)
+    const tmp = await this.tempFile(digest.slice(0, 16))
+    let handle
+    try {
+      handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
+    } catch (error) {
+      throw fromFsError(error, 'creating a temp file in the blob store')
+    }
+    const file = handle
+    const behind = new WriteBehind(() => file.datasync())
+    const failed = async (error: unknown) => {
+      await behind.settle().catch(() => {})
+      await file.close().catch(() => {})
+      await unlink(tmp).catch(() => {})
+      throw error instanceof RegistryError ? error : fromFsError(error, `storing blob ${digest}`)
+    }
+    let hashed: Promise<string>
+    let written: Promise<void>
+    try {
+      if ('file' in body) {
+        // Read straight into the hasher's slots and written from them: no copy.
+        ;({digest: hashed, written} = await hashRange(hasher, body.file, body.position, size, {
+          write: (chunk, at) => writeFully(file, chunk, at).then(() => behind.wrote(chunk.length)),
+          short: (read) => integrity(`blob ${digest}: expected ${size} bytes, got ${read}`, {expected_size: size, actual_size: read, digest}),
+        }))
+      } else {
+        let position = 0
+        // The write in flight (one at a time, while the next chunk is read and copied to the hasher).
+        const pending: {write: Promise<void> | null} = {write: null}
+        try {
+          ;({digest: hashed} = await hashBody(hasher, body, async (chunk) => {
+            if (position + chunk.length > size) throw integrity(`blob ${digest}: more than the ${size} bytes expected`, {expected_size: size, digest})
+            if (pending.write) await pending.write
+            const n = chunk.length
+            pending.write = writeFully(file, chunk, position).then(() => behind.wrote(n))
+            position += n
+          }))
+          await pending.write
+        } catch (error) {
+          await pending.write?.catch(() => {})
+          throw error
+        }
+        if (position !== size) throw integrity(`blob ${digest}: expected ${size} bytes, got ${position}`, {expected_size: size, actual_size: position, digest})
+        written = Promise.resolve()
+      }
+    } catch (error) {
+      return failed(error)
+    }
+    const verified = written
+      .then(async () => {
+        await behind.settle()
+        await file.close()
+      }, failed)
+      .then(() => hashed)
+      .then(
+        async (actual) => {
+          if (actual === digest) return
+          await unlink(tmp).catch(() => {})
+          throw integrity(`blob ${digest}: sha256 mismatch (expected ${digest}, got ${actual})`, {expected: digest, actual, digest})
+        },
+        async (error: unknown) => {
+          await file.close().catch(() => {})
+          await unlink(tmp).catch(() => {})
+          throw error
+        },
+      )
+    const flushed = verified.then(() => this.flushLater(tmp))
+    verified.catch(() => {}) // observed by the caller and commitStaged; not an unhandled rejection meanwhile
+    flushed.catch(() => {})
+    return {digest, size, id: tmp, verified, flushed}
+  }
+
+  private async flushLater(path: string): Promise<void> {
+    if (this.flushing >= FLUSHES_AT_ONCE) await new Promise<void>((resolve) => this.flushQueue.push(resolve))
+    this.flushing++
+    try {
+      const handle = await open(path, 'r')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    } catch (error) {
+      throw fromFsError(error, 'flushing a blob to disk')
+    } finally {
+      this.flushing--
+      this.flushQueue.shift()?.()
+    }
+  }
+
+  async commitStaged(blob: StagedBlob): Promise<boolean> {
+    try {
+      await blob.flushed
+      if ((await this.size(blob.digest)) === blob.size) {
+        await unlink(blob.id)
+        return false
+      }
+      await this.commitTemp(blob.id, blob.digest)
+      return true
+    } catch (error) {
+      await unlink(blob.id).catch(() => {})
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RegistryError('unavailable', `blob ${blob.digest}: its staged copy was removed meanwhile (a gc?); run the import again`)
+      throw error instanceof RegistryError ? error : fromFsError(error, `storing blob ${blob.digest}`)
+    }
+  }
+
+  async discardStaged(blob: StagedBlob): Promise<void> {
+    await unlink(blob.id).catch(() => {})
   }
 
   /** Hash `source` without storing it; refuse it unless it is the blob `digest` of `size` bytes (see proveBlob). */

@@ -4,9 +4,9 @@
  */
 import {pipeline, type Readable} from 'node:stream'
 import {DigestStream, hashFile} from '../digest.js'
-import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricLogOptions, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, RegistryEvent} from '../backend.js'
+import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricLogOptions, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, MetricSeriesChunk, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
-import {validateDigest} from '../validation.js'
+import {validateDigest, validateSeriesChunk} from '../validation.js'
 import {encodeMetricLogQuery, JSON_ROUTES, type JsonMethod, STREAM_ROUTES} from '../../protocol/routes.js'
 import {HttpClient, type HttpClientOptions} from './http-client.js'
 
@@ -27,6 +27,26 @@ async function* toNdjson(points: MetricPointsInput): AsyncIterable<string> {
     }
   }
   if (chunk) yield chunk
+}
+
+/** Series chunks as the NDJSON lines the server's metrics route takes, in chunks of about 64 KB. */
+async function* seriesToNdjson(chunks: AsyncIterable<MetricSeriesChunk>): AsyncIterable<string> {
+  let text = ''
+  let before = 0
+  for await (const chunk of chunks) {
+    // The same check as the store's: the server takes lines, in which increasing steps are not a rule.
+    const c = validateSeriesChunk(chunk, before)
+    before += c.steps.length
+    const head = `{"name":${JSON.stringify(c.name)},"split":${JSON.stringify(c.split)},"step":`
+    for (let i = 0; i < c.steps.length; i++) {
+      text += `${head}${c.steps[i]},"value":${JSON.stringify(c.values[i])},"time":${JSON.stringify(c.times[i])}}\n`
+      if (text.length >= 65_536) {
+        yield text
+        text = ''
+      }
+    }
+  }
+  if (text) yield text
 }
 
 function jsonCall<K extends JsonMethod>(method: K) {
@@ -67,6 +87,14 @@ export class RemoteBackend implements Backend {
 
   async logMetricsNdjson(run: string, ndjson: AsyncIterable<Buffer | string>, options?: MetricLogOptions): Promise<{count: number}> {
     return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, ndjson, encodeMetricLogQuery(options))
+  }
+
+  /**
+   * The server takes points as NDJSON: the chunks go as lines, each with its time. Series
+   * chunks are a run's own history (import, copy), taken even after its end, as locally.
+   */
+  async logMetricSeries(run: string, chunks: AsyncIterable<MetricSeriesChunk>): Promise<{count: number}> {
+    return this.http.sendLines(STREAM_ROUTES.logMetrics, {run}, seriesToNdjson(chunks), encodeMetricLogQuery({allow_finished: true}))
   }
 
   async *readMetrics(run: string, query: MetricQuery = {}): AsyncIterable<MetricPoint> {

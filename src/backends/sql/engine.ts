@@ -9,6 +9,7 @@ import type {Readable} from 'node:stream'
 import type {
   Backend,
   BlobInfo,
+  BlobStaging,
   BlobStream,
   Checkpoint,
   CheckpointCreate,
@@ -32,6 +33,7 @@ import type {
   MetricPoint,
   MetricLogOptions,
   MetricPointsInput,
+  MetricSeriesChunk,
   MetricDownsample,
   MetricDownsampleQuery,
   MetricQuery,
@@ -94,7 +96,8 @@ import {
   validateText,
   validateUuid,
 } from '../validation.js'
-import type {BlobStore, PresignedUpload} from '../blobs.js'
+import type {BlobStore, PresignedUpload, StagedBlob} from '../blobs.js'
+import type {StreamHasher} from '../stream-hasher.js'
 import type {Dialect, SqlDriver} from './driver.js'
 import {type EventFields, missingBlob, type ModelRow, now, parseJson, type ProjectRow, Session, type VersionRow} from './session.js'
 import {mapLimit} from '../pool.js'
@@ -966,8 +969,16 @@ export class SqlEngine implements Backend {
     return this.tracking.logMetrics(run, points, options)
   }
 
+  logMetricSeries(run: string, chunks: AsyncIterable<MetricSeriesChunk>): Promise<{count: number}> {
+    return this.tracking.logMetricSeries(run, chunks)
+  }
+
   readMetrics(run: string, query?: MetricQuery): AsyncIterable<MetricPoint> {
     return this.tracking.readMetrics(run, query)
+  }
+
+  readMetricSeriesJson(run: string, max: number): AsyncIterable<{json: string; points: number}> {
+    return this.tracking.readMetricSeriesJson(run, max)
   }
 
   downsampleMetrics(run: string, name: string, query?: MetricDownsampleQuery): Promise<MetricDownsample> {
@@ -1307,6 +1318,51 @@ export class SqlEngine implements Backend {
     const {digest, stored} = await this.blobs.ingest(size, file ?? open())
     await this.recordBlob(digest, size)
     return {digest, size, stored}
+  }
+
+  /**
+   * Staged blobs (see Backend.blobStaging): the blob store's temp files, recorded on commit as
+   * putBlob records a blob. Not for a project-limited session (a blob it cannot see would need
+   * the proof putBlob asks for).
+   */
+  blobStaging(hasher: StreamHasher): BlobStaging | null {
+    const blobs = this.blobs
+    if (!blobs.stage || !blobs.commitStaged || !blobs.discardStaged || this.session.projectScope !== null) return null
+    const staged = new Map<string, StagedBlob>()
+    return {
+      stage: async (digest, size, body) => {
+        validateDigest(digest)
+        if (!Number.isSafeInteger(size) || size < 0) throw invalid(`invalid blob size ${quote(size)}`)
+        if (staged.has(digest)) throw invalid(`blob ${digest} is staged already`)
+        staged.set(digest, await (blobs.stage as NonNullable<BlobStore['stage']>).call(blobs, digest, size, body, hasher))
+      },
+      verified: async () => {
+        await Promise.all([...staged.values()].map((blob) => blob.verified))
+      },
+      has: (digest) => staged.has(digest),
+      commit: async (digests) => {
+        const blobsToCommit = digests.map((digest) => {
+          const blob = staged.get(digest)
+          if (!blob) throw invalid(`blob ${digest} is not staged`)
+          return blob
+        })
+        for (const digest of digests) staged.delete(digest)
+        // A few at once: each waits for its flush and its directory's; together they share the disk's.
+        const stored = await mapLimit(blobsToCommit, 8, (blob) => (blobs.commitStaged as NonNullable<BlobStore['commitStaged']>).call(blobs, blob))
+        if (blobsToCommit.length > 0) {
+          await this.write('recording blobs', function* () {
+            const time = now()
+            for (const blob of blobsToCommit) yield* this.session.touchBlob(blob.digest, blob.size, time)
+          })
+        }
+        return stored
+      },
+      discard: async () => {
+        const left = [...staged.values()]
+        staged.clear()
+        await mapLimit(left, 8, (blob) => (blobs.discardStaged as NonNullable<BlobStore['discardStaged']>).call(blobs, blob))
+      },
+    }
   }
 
   /**

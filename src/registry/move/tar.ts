@@ -6,8 +6,10 @@
  * and PAX/GNU extensions are refused by the reader's caller through `type`.
  */
 import {createGunzip} from 'node:zlib'
+import type {FileHandle} from 'node:fs/promises'
 import type {Readable, Writable} from 'node:stream'
 import {once} from 'node:events'
+import {writeFully} from '../../backends/digest.js'
 import {invalid} from '../../backends/errors.js'
 
 const BLOCK = 512
@@ -37,22 +39,62 @@ export function tarHeader(path: string, size: number, mtime: Date = new Date(0))
 
 const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK
 
-/** Writes entries to a stream, waiting for it to drain: the writer never runs ahead of the reader. */
+/** Positional writes to a file that may be in flight at once. */
+const FILE_WRITES_AT_ONCE = 8
+
+/**
+ * Writes entries to a stream, waiting for it to drain (the writer never runs ahead of the
+ * reader), or to a file, with positional writes that overlap (and, for writeBorrowed, without
+ * copying the caller's buffer).
+ */
 export class TarWriter {
   bytes = 0
-  constructor(private readonly out: Writable) {}
+  private readonly inFlight = new Set<Promise<void>>()
+  private failure: unknown = null
+  private open: {path: string; size: number; start: number} | null = null
 
+  constructor(private readonly out: Writable | FileHandle) {}
+
+  private get file(): FileHandle | null {
+    return typeof (this.out as FileHandle).datasync === 'function' ? (this.out as FileHandle) : null
+  }
+
+  /** Write `chunk`, which is the writer's to keep. */
   private async write(chunk: Buffer): Promise<void> {
+    const file = this.file
+    if (!file) {
+      this.bytes += chunk.length
+      const out = this.out as Writable
+      if (!out.write(chunk)) await once(out, 'drain')
+      return
+    }
+    if (this.failure) throw this.failure
+    while (this.inFlight.size >= FILE_WRITES_AT_ONCE) await Promise.race(this.inFlight)
+    this.track(writeFully(file, chunk, this.bytes))
     this.bytes += chunk.length
-    if (!this.out.write(chunk)) await once(this.out, 'drain')
+  }
+
+  private track(write: Promise<void>): Promise<void> {
+    const tracked = write.then(
+      () => {
+        this.inFlight.delete(tracked)
+      },
+      (error: unknown) => {
+        this.inFlight.delete(tracked)
+        this.failure ??= error
+        throw error
+      },
+    )
+    tracked.catch(() => {}) // kept in failure, thrown by the next write or finish
+    this.inFlight.add(tracked)
+    return tracked
   }
 
   async entry(path: string, data: Buffer | string, mtime?: Date): Promise<void> {
     const body = typeof data === 'string' ? Buffer.from(data) : data
-    await this.write(tarHeader(path, body.length, mtime))
-    if (body.length) await this.write(body)
     const pad = padding(body.length)
-    if (pad) await this.write(Buffer.alloc(pad))
+    // Header, body and padding in one write (a record is one write, not three).
+    await this.write(Buffer.concat([tarHeader(path, body.length, mtime), body, ...(pad ? [Buffer.alloc(pad)] : [])]))
   }
 
   /** An entry whose bytes stream in; exactly `size` must come, or the archive would be corrupt. */
@@ -69,9 +111,44 @@ export class TarWriter {
     if (pad) await this.write(Buffer.alloc(pad))
   }
 
-  /** Two zero blocks end a tar archive. */
+  /** Start an entry of `size` bytes, to be written with writeBorrowed, then end(). */
+  async begin(path: string, size: number, mtime?: Date): Promise<void> {
+    await this.write(tarHeader(path, size, mtime))
+    this.open = {path, size, start: this.bytes}
+  }
+
+  /**
+   * Write the next bytes of the entry begun; the returned promise settles once `chunk` may be
+   * used again (its write is done, or it was copied). Call in order; no need to wait between calls.
+   */
+  writeBorrowed(chunk: Buffer): Promise<void> {
+    const entry = this.open
+    if (!entry) throw new Error('writeBorrowed outside an entry')
+    if (this.bytes + chunk.length - entry.start > entry.size) throw new Error(`${entry.path}: more than the ${entry.size} bytes announced`)
+    if (this.failure) return Promise.reject(this.failure)
+    const file = this.file
+    if (!file) return this.write(Buffer.from(chunk))
+    const write = this.track(writeFully(file, chunk, this.bytes))
+    this.bytes += chunk.length
+    return write
+  }
+
+  /** End the entry begun: exactly its size must have been written. */
+  async end(): Promise<void> {
+    const entry = this.open
+    if (!entry) throw new Error('end outside an entry')
+    this.open = null
+    const written = this.bytes - entry.start
+    if (written !== entry.size) throw new Error(`${entry.path}: ${written} bytes, ${entry.size} announced`)
+    const pad = padding(entry.size)
+    if (pad) await this.write(Buffer.alloc(pad))
+  }
+
+  /** Two zero blocks end a tar archive; for a file, every write is waited for. */
   async finish(): Promise<void> {
     await this.write(Buffer.alloc(BLOCK * 2))
+    await Promise.all(this.inFlight)
+    if (this.failure) throw this.failure
   }
 }
 
@@ -80,7 +157,14 @@ export interface TarEntry {
   /** '0' for a regular file; anything else is refused by the archive reader. */
   type: string
   size: number
-  /** The entry's bytes; must be read to the end (or `skip`ped) before the next entry. */
+  /** Where its bytes start in the (uncompressed) tar stream. */
+  offset: number
+  /**
+   * The tar file itself, when it is read from one (readTarFile): the body is `size` bytes at
+   * `offset`, which the caller may read where they are instead of through `body`.
+   */
+  file?: FileHandle
+  /** The entry's bytes; must be read to the end (or skipped: left unread) before the next entry. */
   body: AsyncIterable<Buffer>
 }
 
@@ -89,6 +173,8 @@ class ByteSource {
   private chunks: Buffer[] = []
   private buffered = 0
   private done = false
+  /** Bytes handed out so far. */
+  position = 0
   constructor(private readonly iterator: AsyncIterator<Buffer>) {}
 
   private async fill(n: number): Promise<boolean> {
@@ -107,10 +193,25 @@ class ByteSource {
   /** Exactly n bytes, or null at the end of the input. */
   async take(n: number): Promise<Buffer | null> {
     if (!(await this.fill(n))) return null
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
-    this.chunks = all.length > n ? [all.subarray(n)] : []
     this.buffered -= n
-    return all.subarray(0, n)
+    this.position += n
+    const first = this.chunks[0]
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    // Across chunks: copy only the n bytes (the next chunk may be a MiB).
+    const out = Buffer.allocUnsafe(n)
+    for (let at = 0; at < n; ) {
+      const chunk = this.chunks[0]
+      const k = Math.min(chunk.length, n - at)
+      chunk.copy(out, at, 0, k)
+      at += k
+      if (k === chunk.length) this.chunks.shift()
+      else this.chunks[0] = chunk.subarray(k)
+    }
+    return out
   }
 
   /** Up to `max` bytes (at least one), or null at the end. */
@@ -120,10 +221,12 @@ class ByteSource {
     if (first.length <= max) {
       this.chunks.shift()
       this.buffered -= first.length
+      this.position += first.length
       return first
     }
     this.chunks[0] = first.subarray(max)
     this.buffered -= max
+    this.position += max
     return first.subarray(0, max)
   }
 }
@@ -155,34 +258,41 @@ async function* maybeGunzip(input: Readable): AsyncIterable<Buffer> {
   } else yield* rest()
 }
 
+/** A header block's entry, or null for the zero block that ends an archive. */
+function parseHeader(header: Buffer): {path: string; type: string; size: number} | null {
+  if (header.every((b) => b === 0)) return null
+  let sum = 0
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]
+  if (parseOctal(header.subarray(148, 156), 'checksum') !== sum) throw invalid('not a valid archive: a tar header checksum does not match')
+  const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '')
+  const prefix = header.subarray(257, 263).toString('latin1').startsWith('ustar') ? header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '') : ''
+  const type = String.fromCharCode(header[156] || 0x30)
+  return {path: prefix ? `${prefix}/${name}` : name, type: type === '\0' ? '0' : type, size: parseOctal(header.subarray(124, 136), 'size')}
+}
+
+const truncatedInside = (path: string) => invalid(`the archive ends inside ${JSON.stringify(path)}: it is truncated or lies about its size`)
+
 /** The entries of a (possibly gzipped) tar stream, one after the other. */
 export async function* readTar(input: Readable): AsyncGenerator<TarEntry> {
   const source = new ByteSource(maybeGunzip(input)[Symbol.asyncIterator]())
   for (;;) {
     const header = await source.take(BLOCK)
     if (!header) throw invalid('the archive ends before its end marker: it is truncated')
-    if (header.every((b) => b === 0)) return
-    let sum = 0
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]
-    if (parseOctal(header.subarray(148, 156), 'checksum') !== sum) throw invalid('not a valid archive: a tar header checksum does not match')
-    const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '')
-    const prefix = header.subarray(257, 263).toString('latin1').startsWith('ustar') ? header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '') : ''
-    const path = prefix ? `${prefix}/${name}` : name
-    const type = String.fromCharCode(header[156] || 0x30)
-    const size = parseOctal(header.subarray(124, 136), 'size')
+    const parsed = parseHeader(header)
+    if (!parsed) return
+    const {path, type, size} = parsed
     let left = size
     let finished = false
     const body = async function* (): AsyncGenerator<Buffer> {
       while (left > 0) {
         const chunk = await source.some(Math.min(left, 1024 * 1024))
-        if (!chunk) throw invalid(`the archive ends inside ${JSON.stringify(path)}: it is truncated or lies about its size`)
+        if (!chunk) throw truncatedInside(path)
         left -= chunk.length
         yield chunk
       }
       finished = true
     }
-    const entry: TarEntry = {path, type: type === '\0' ? '0' : type, size, body: body()}
-    yield entry
+    yield {path, type, size, offset: source.position, body: body()}
     // Whatever the caller did not read is skipped here.
     while (!finished && left > 0) {
       const chunk = await source.some(Math.min(left, 1024 * 1024))
@@ -191,5 +301,37 @@ export async function* readTar(input: Readable): AsyncGenerator<TarEntry> {
     }
     const pad = padding(size)
     if (pad && !(await source.take(pad))) throw invalid('the archive is truncated')
+  }
+}
+
+/**
+ * The entries of an uncompressed tar file, read with positional reads: a body left unread is
+ * skipped without reading it, and the caller may read a body where it is (entry.file), into
+ * buffers of its own. The file's length is known, so an entry that claims more bytes than the
+ * file holds is refused before anything reads it.
+ */
+export async function* readTarFile(handle: FileHandle): AsyncGenerator<TarEntry> {
+  const length = (await handle.stat()).size
+  let position = 0
+  for (;;) {
+    const header = Buffer.alloc(BLOCK)
+    const {bytesRead} = position + BLOCK <= length ? await handle.read(header, 0, BLOCK, position) : {bytesRead: 0}
+    if (bytesRead < BLOCK) throw invalid('the archive ends before its end marker: it is truncated')
+    const parsed = parseHeader(header)
+    if (!parsed) return
+    const {path, type, size} = parsed
+    const offset = position + BLOCK
+    if (offset + size > length) throw truncatedInside(path)
+    const body = async function* (): AsyncGenerator<Buffer> {
+      for (let at = 0; at < size; ) {
+        const chunk = Buffer.allocUnsafe(Math.min(size - at, 4 * 1024 * 1024))
+        const {bytesRead: n} = await handle.read(chunk, 0, chunk.length, offset + at)
+        if (n === 0) throw truncatedInside(path)
+        at += n
+        yield n === chunk.length ? chunk : chunk.subarray(0, n)
+      }
+    }
+    yield {path, type, size, offset, file: handle, body: body()}
+    position = offset + size + padding(size)
   }
 }
