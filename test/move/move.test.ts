@@ -75,14 +75,20 @@ async function toFile(b: Backend, path: string, selection = everything): Promise
   writeFileSync(path, Buffer.concat(chunks))
 }
 
-describe('export -> import', () => {
-  let server: TestServer
+/** A test server for the describe block it is called in, started once before its tests. */
+function useTestServer(): {readonly server: TestServer} {
+  const holder = {} as {server: TestServer}
   beforeAll(async () => {
-    server = await startTestServer()
+    holder.server = await startTestServer()
   })
   afterAll(async () => {
-    await server?.close()
+    await holder.server?.close()
   })
+  return holder
+}
+
+describe('export -> import', () => {
+  const ctx = useTestServer()
 
   it('restores every read into an empty local store and through a server; twice changes nothing; numbering continues', async () => {
     const work = tempDir('move-work-')
@@ -92,7 +98,7 @@ describe('export -> import', () => {
     await toFile(source, archive)
     const expected = await snapshot(source, run)
 
-    for (const target of [local(), new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})]) {
+    for (const target of [local(), new RemoteBackend({url: ctx.server.url, token: ctx.server.adminToken, actor: 'x@example.com'})]) {
       const first = await importArchive(target, archive)
       expect(first.conflicts).toEqual([])
       expect(first.models.written).toBe(2)
@@ -138,13 +144,7 @@ describe('export -> import', () => {
 })
 
 describe('archive formats and ways in and out', () => {
-  let server: TestServer
-  beforeAll(async () => {
-    server = await startTestServer()
-  })
-  afterAll(async () => {
-    await server?.close()
-  })
+  const ctx = useTestServer()
 
   it('reads archives of format version 1 (points as NDJSON lines)', async () => {
     const work = tempDir('move-work-')
@@ -217,7 +217,7 @@ describe('archive formats and ways in and out', () => {
       await remote.close()
       await fresh.close()
     }
-    const remote = new RemoteBackend({url: server.url, token: server.adminToken, actor: 'x@example.com'})
+    const remote = new RemoteBackend({url: ctx.server.url, token: ctx.server.adminToken, actor: 'x@example.com'})
     expect(await importArchive(remote, '-', {stdin: (await import('node:stream')).Readable.from([piped.stdoutBytes])})).toMatchObject({conflicts: []})
     expect(await snapshot(remote, run)).toEqual(expected)
     await remote.close()
