@@ -12,10 +12,11 @@ import {createHash, type Hash} from 'node:crypto'
 import type {FileHandle} from 'node:fs/promises'
 import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
-import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
+import {distPath} from '../package-root.js'
 
-const WORKER = fileURLToPath(new URL('./stream-hash-worker.js', import.meta.url))
+/** tsc's dist/backends/stream-hash-worker.js, wherever this code was bundled. */
+const workerScript = (): string => distPath('backends', 'stream-hash-worker.js')
 export const SLOT_BYTES = 4 * 1024 * 1024
 const SLOTS = 8
 const WORKERS = 2
@@ -86,8 +87,8 @@ export class StreamHasher {
   /** On workers when there are cores to run them and the compiled worker to run; else here. Close it when done. */
   static open(): StreamHasher {
     const cores = availableParallelism()
-    const count = existsSync(WORKER) && cores >= 2 ? Math.min(WORKERS, cores) : 0
-    return new StreamHasher(Array.from({length: count}, () => ({worker: new Worker(WORKER), digests: []})))
+    const count = existsSync(workerScript()) && cores >= 2 ? Math.min(WORKERS, cores) : 0
+    return new StreamHasher(Array.from({length: count}, () => ({worker: new Worker(workerScript()), digests: []})))
   }
 
   /** One that hashes here, at once (no workers to close). */
