@@ -3,7 +3,7 @@
  * validation of its own (the server's engine does), so local and remote answer alike.
  */
 import {pipeline, type Readable} from 'node:stream'
-import {DigestStream, hashFile} from '../digest.js'
+import {DigestStream, EMPTY_SHA256, hashFile} from '../digest.js'
 import type {Backend, BlobInfo, LocalFileSource, BlobStream, EventQuery, MetricLogOptions, MetricPoint, MetricPointInput, MetricPointsInput, MetricQuery, MetricSeriesChunk, RegistryEvent} from '../backend.js'
 import {RegistryError} from '../errors.js'
 import {validateDigest, validateSeriesChunk} from '../validation.js'
@@ -127,8 +127,21 @@ export class RemoteBackend implements Backend {
     return this.http.upload(STREAM_ROUTES.putBlob, {digest}, size, open)
   }
 
+  /**
+   * Whether the server hands out presigned uploads, asked once before a fresh file is hashed
+   * for one: without them the file goes through the server in one pass (hashed as it is sent),
+   * not read twice. The question names the empty blob, which stores nothing unless bytes follow.
+   */
+  private async presignsUploads(): Promise<boolean> {
+    if (this.presigns === undefined) {
+      const answer = await this.askUrl(this.http.json<{url: string | null; stored?: boolean}>(STREAM_ROUTES.blobUploadUrl, {params: {digest: EMPTY_SHA256}, query: {}, body: {size: 0}}))
+      this.presigns = answer !== null && (answer.url !== null || answer.stored === false)
+    }
+    return this.presigns
+  }
+
   async storeBlob(size: number, open: () => Readable, file?: LocalFileSource): Promise<BlobInfo & {stored: boolean}> {
-    if (file && this.presigns !== false && size <= MAX_PRESIGNED_PUT) {
+    if (file && size <= MAX_PRESIGNED_PUT && (await this.presignsUploads())) {
       // A presigned upload names its digest up front: hash the file first, then send it straight to the bucket.
       const {digest, size: hashed} = await hashFile(file.path)
       if (hashed !== size) throw new RegistryError('integrity', `expected ${size} bytes, got ${hashed}; nothing was stored`)
