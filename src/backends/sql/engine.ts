@@ -99,7 +99,7 @@ import {
 import type {BlobStore, PresignedUpload, StagedBlob} from '../blobs.js'
 import type {StreamHasher} from '../stream-hasher.js'
 import type {Dialect, SqlDriver} from './driver.js'
-import {type EventFields, missingBlob, type ModelRow, now, parseJson, type ProjectRow, Session, type VersionRow} from './session.js'
+import {emptySource, type EventFields, missingBlob, type ModelRow, now, parseJson, type ProjectRow, Session, versionFields, type VersionRow} from './session.js'
 import {mapLimit} from '../pool.js'
 import type {Maintenance} from './maintenance.js'
 import {Restore} from './restore.js'
@@ -238,10 +238,6 @@ class Doorbell {
 
 function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-}
-
-function emptySource(): SourceInfo {
-  return {host: null, git: null, ci: null}
 }
 
 export class SqlEngine implements Backend {
@@ -411,17 +407,10 @@ export class SqlEngine implements Backend {
       model: model.name,
       version: row.number,
       tags: tags ? (model.latest_version === row.number ? [LATEST, ...tags] : tags) : yield* this.tagsOf(model, row.id, row.number),
-      comment: row.comment,
-      author: row.author,
-      created_at: row.created_at,
-      metadata: parseJson(row.metadata),
-      metrics: parseJson(row.metrics),
-      framework: row.framework,
-      format: row.format,
+      ...versionFields(row),
       size: row.size,
       file_count: row.file_count,
       attachment_count: row.attachment_count,
-      source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
     }
   }
 

@@ -53,7 +53,7 @@ import {
   validateUuid,
 } from '../validation.js'
 import type {SqlDriver} from './driver.js'
-import {type ModelRow as SessionModelRow, parseJson, type Session, type VersionRow} from './session.js'
+import {type ModelRow as SessionModelRow, parseJson, type Session, storedSource, versionFields, type VersionRow} from './session.js'
 import {all, get, run, type Task} from './task.js'
 
 /** Records longer than this are refused (a model's history travels as one JSON document). */
@@ -258,14 +258,7 @@ const byPath = (a: {path: string}, b: {path: string}) => (a.path < b.path ? -1 :
 function versionRecord(row: VersionRow, files: FileEntry[], attachments: FileEntry[]): VersionRecord {
   return {
     number: Number(row.number),
-    comment: row.comment,
-    author: row.author,
-    created_at: row.created_at,
-    metadata: parseJson(row.metadata),
-    metrics: parseJson(row.metrics),
-    framework: row.framework,
-    format: row.format,
-    source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source)},
+    ...versionFields(row),
     files,
     attachments,
     lineage: row.lineage ? parseJson<Lineage>(row.lineage) : null,
@@ -680,7 +673,7 @@ export class Restore {
         params: parseJson(row.params as string),
         tags: parseJson(row.tags as string),
         author: row.author as string,
-        source: {host: null, git: null, ci: null, ...parseJson<Partial<SourceInfo>>(row.source as string)},
+        source: storedSource(row.source as string),
         created_at: row.created_at as string,
         start_time: row.start_time,
         end_time: row.end_time,

@@ -3,7 +3,7 @@
  * use, the event journal (one event per change, in the same transaction), and the blob rows and
  * grants that say which stored bytes a version may name.
  */
-import type {EventType, JsonObject} from '../backend.js'
+import type {EventType, JsonObject, SourceInfo} from '../backend.js'
 import {integrity, invalid, type RegistryError} from '../errors.js'
 import {nameKey} from '../validation.js'
 import type {Dialect} from './driver.js'
@@ -67,6 +67,26 @@ export interface EventFields {
 
 export const now = (): string => new Date().toISOString()
 export const parseJson = <T>(text: string): T => JSON.parse(text) as T
+
+/** Where something came from, when nothing was recorded. */
+export const emptySource = (): SourceInfo => ({host: null, git: null, ci: null})
+
+/** A stored source column (JSON), with what it lacks as null. */
+export const storedSource = (text: string): SourceInfo => ({...emptySource(), ...parseJson<Partial<SourceInfo>>(text)})
+
+/** What a version row says of itself, as every read of a version shows it (summaries, histories). */
+export function versionFields(row: VersionRow) {
+  return {
+    comment: row.comment,
+    author: row.author,
+    created_at: row.created_at,
+    metadata: parseJson<JsonObject>(row.metadata),
+    metrics: parseJson<Record<string, number>>(row.metrics),
+    framework: row.framework,
+    format: row.format,
+    source: storedSource(row.source),
+  }
+}
 
 /** The one answer for a blob that is not there, or not in the caller's view: the two look alike. */
 export const missingBlob = (digest: string): RegistryError => invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})

@@ -33,7 +33,6 @@ import type {
   RunQuery,
   RunStatus,
   RunSummary,
-  SourceInfo,
 } from '../backend.js'
 import {FINISHED_STATUSES, RUN_STATUSES} from '../backend.js'
 import {alreadyExists, conflict, invalid, notFound} from '../errors.js'
@@ -63,7 +62,7 @@ import {
   SeriesTimes,
 } from '../validation.js'
 import type {ColumnType, SqlDriver} from './driver.js'
-import {now, parseJson, type ProjectRow, type Session} from './session.js'
+import {emptySource, now, parseJson, storedSource, type ProjectRow, type Session} from './session.js'
 import {all, count, get, run as exec, type Task} from './task.js'
 
 interface ExperimentRow {
@@ -160,8 +159,6 @@ const SERIES = {
 }
 const FINISHED = FINISHED_STATUSES
 const STATUS_ORDER: Record<RunStatus, number> = {queued: 0, running: 1, completed: 2, failed: 2, killed: 2}
-
-const emptySource = (): SourceInfo => ({host: null, git: null, ci: null})
 
 /** Fields a run filter or sort may name. */
 const RUN_FIELDS: FieldResolver = {
@@ -438,7 +435,7 @@ export class Tracking {
     )
     return {
       ...this.toRunSummary(row, metrics),
-      source: {...emptySource(), ...parseJson<Partial<SourceInfo>>(row.source)},
+      source: storedSource(row.source),
       metric_summaries: summaries,
       datasets: yield* this.datasetsOf(row.id),
       checkpoints: (yield* all<CheckpointRow>(`${CHECKPOINT_SELECT} WHERE c.run_id = ? ORDER BY c.id`, row.id)).map((c) => this.toCheckpointSummary(c)),
