@@ -2,10 +2,11 @@
 /**
  * npm run bench [-- --quick] [-- --json | --markdown] [-- --only CASE,...] [-- --save FILE] [-- --keep]
  *
- * Cases: startup, local, remote, metrics, scale, reads, memory, move; and pgscale (a server on
- * PostgreSQL + S3: needs the test services' MODELREG_TEST_* variables), python (the Python
+ * Cases: startup, local, remote, metrics, scale, reads, memory, move; and pgscale and pgreads (a
+ * server on PostgreSQL + S3: transfers and ingest, then reads at scale; they need the test
+ * services' MODELREG_TEST_* variables), python (the Python
  * client: needs .venv-python) and ui (pages rendered in Chromium: needs /usr/bin/chromium, and
- * is skipped with a note without it). A --quick run includes pgscale, python, ui and move only
+ * is skipped with a note without it). A --quick run includes pgscale, pgreads, python, ui and move only
  * when named with --only.
  *
  * Every figure is a ratio against a baseline measured in the same run, on the same machine,
@@ -618,7 +619,7 @@ function servicesEnv() {
 }
 
 /** A server config on the test services' PostgreSQL (its own schema) and bucket (its own prefix). */
-function pgS3Config(services, label) {
+function pgS3Config(services, label, extra = []) {
   const id = `${label}_${randomBytes(4).toString('hex')}`
   const dir = join(scratch, `server-${id}`)
   mkdirSync(dir, {recursive: true})
@@ -626,7 +627,7 @@ function pgS3Config(services, label) {
   const file = join(dir, 'server.yaml')
   writeFileSync(
     file,
-    [`data_dir: ${join(dir, 'data')}`, `metadata: ${services.databaseUrl}`, `blobs: s3://${services.bucket}/bench-${id.replace(/_/g, '-')}`, 'database:', `  schema: ${schema}`, 's3:', `  endpoint: ${services.endpoint}`, `  region: ${services.region}`, ''].join('\n'),
+    [`data_dir: ${join(dir, 'data')}`, `metadata: ${services.databaseUrl}`, `blobs: s3://${services.bucket}/bench-${id.replace(/_/g, '-')}`, 'database:', `  schema: ${schema}`, 's3:', `  endpoint: ${services.endpoint}`, `  region: ${services.region}`, ...extra, ''].join('\n'),
   )
   return {file, schema}
 }
@@ -740,15 +741,10 @@ async function pgScale(file) {
   log(`PostgreSQL + S3: remote push and download, ${fmtBytes(SIZES.file)}; metric ingest, ${SIZES.points.toLocaleString('en')} points`)
   const schemas = []
   const sqlite = await startServer(join(scratch, 'server-pgscale-sqlite'))
-  let sqliteStopped = false
-  let pgServer = null
+  const servers = []
   try {
-    const pgConfig = pgS3Config(services, 'transfers')
-    schemas.push(pgConfig.schema)
-    pgServer = await startConfigServer(pgConfig.file, services.awsEnv)
     const envFor = (server, label) => ({MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome(label)})
     const sqliteEnv = envFor(sqlite, 'pgscale-sqlite')
-    const pgEnv = envFor(pgServer, 'pgscale-pg')
     // Before each push the server holds no copy of the file (for S3 that also keeps the
     // test services' RAM-backed OSD from filling: RGW's own gc frees deleted objects).
     const forget = (env) => {
@@ -759,9 +755,6 @@ async function pgScale(file) {
       forget(env)
       return timed(() => modelreg(['models', 'push', 'r', file], env))
     }
-    const push = await pairs(SIZES.reps, pushTo(sqliteEnv), pushTo(pgEnv))
-    timeCase(`PostgreSQL + S3: remote push, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, push)
-
     const out = join(scratch, 'pgscale-download')
     const downloadFrom = (env) => () => {
       rmSync(out, {recursive: true, force: true})
@@ -770,31 +763,53 @@ async function pgScale(file) {
         run('sync', [])
       })
     }
-    const download = await pairs(SIZES.reps, downloadFrom(sqliteEnv), downloadFrom(pgEnv))
-    timeCase(`PostgreSQL + S3: remote download, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, download)
-    rmSync(out, {recursive: true, force: true})
-    forget(pgEnv)
-    forget(sqliteEnv)
-
-    const points = join(scratch, 'pgscale-points.ndjson')
-    writePoints(points, SIZES.points)
-    const ingestTo = (env) => () => {
-      const id = modelreg(['runs', 'start', '-e', 'bench'], env, {stdout: 'pipe'}).stdout.toString().trim()
-      return SIZES.points / timed(() => modelreg(['runs', 'log', id, '--file', points], env))
+    // The bytes through the server (it hashes and signs every part), then straight between the
+    // client and the bucket (s3.presign: the server hands out presigned URLs and checks the result).
+    for (const [shape, extra] of [['', []], ['presigned, ', ['  presign: true']]]) {
+      const pgConfig = pgS3Config(services, shape ? 'presign' : 'transfers', extra)
+      schemas.push(pgConfig.schema)
+      const pgServer = await startConfigServer(pgConfig.file, services.awsEnv)
+      servers.push(pgServer)
+      const pgEnv = envFor(pgServer, `pgscale-pg-${shape ? 'presign' : 'proxied'}`)
+      const push = await pairs(SIZES.reps, pushTo(sqliteEnv), pushTo(pgEnv))
+      timeCase(`PostgreSQL + S3: ${shape}remote push, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, push)
+      const download = await pairs(SIZES.reps, downloadFrom(sqliteEnv), downloadFrom(pgEnv))
+      timeCase(`PostgreSQL + S3: ${shape}remote download, ${fmtBytes(SIZES.file)}`, 'the same, server on SQLite + files', '<= 1.5x', 1.5, download)
+      rmSync(out, {recursive: true, force: true})
+      forget(pgEnv)
+      forget(sqliteEnv)
+      if (shape) break
+      const points = join(scratch, 'pgscale-points.ndjson')
+      writePoints(points, SIZES.points)
+      const ingestTo = (env) => () => {
+        const id = modelreg(['runs', 'start', '-e', 'bench'], env, {stdout: 'pipe'}).stdout.toString().trim()
+        return SIZES.points / timed(() => modelreg(['runs', 'log', id, '--file', points], env))
+      }
+      const ingest = await pairs(SIZES.reps, ingestTo(sqliteEnv), ingestTo(pgEnv))
+      rateCase(`PostgreSQL + S3: metric ingest, ${SIZES.points.toLocaleString('en')} points`, 'the same, server on SQLite + files', '>= 0.25x', 0.25, ingest, 'points')
+      rmSync(points, {force: true})
+      await pgServer.stop()
     }
-    const ingest = await pairs(SIZES.reps, ingestTo(sqliteEnv), ingestTo(pgEnv))
-    rateCase(`PostgreSQL + S3: metric ingest, ${SIZES.points.toLocaleString('en')} points`, 'the same, server on SQLite + files', '>= 0.25x', 0.25, ingest, 'points')
-    rmSync(points, {force: true})
-    await pgServer.stop()
-    pgServer = null
+  } finally {
+    for (const server of servers) await server.stop()
     await sqlite.stop()
-    sqliteStopped = true
+    if (!KEEP) for (const schema of schemas) await dropSchema(services, schema).catch((e) => log(`  could not drop schema ${schema}: ${e.message}`))
+  }
+}
 
-    // The registry at scale on PostgreSQL: the server's median latency for the read routes.
-    const versions = SIZES.models * SIZES.versionsPerModel
-    log(`PostgreSQL at scale: ${SIZES.models.toLocaleString('en')} models, ${versions.toLocaleString('en')} versions, ${(versions * SIZES.eventsPerVersion).toLocaleString('en')} events`)
-    const scaleConfig = pgS3Config(services, 'scale')
-    schemas.push(scaleConfig.schema)
+/** The registry at scale on PostgreSQL: the server's median latency for the read routes of `scale`. */
+async function pgReads() {
+  const services = servicesEnv()
+  if (services.reason) {
+    log(`PostgreSQL at scale: not run: ${services.reason}`)
+    return
+  }
+  const versions = SIZES.models * SIZES.versionsPerModel
+  log(`PostgreSQL at scale: ${SIZES.models.toLocaleString('en')} models, ${versions.toLocaleString('en')} versions, ${(versions * SIZES.eventsPerVersion).toLocaleString('en')} events`)
+  const scaleConfig = pgS3Config(services, 'scale')
+  const envFor = (server, label) => ({MODELREG_URL: server.url, MODELREG_TOKEN: server.token, MODELREG_HOME: freshHome(label)})
+  let pgServer = null
+  try {
     // A first start migrates the schema; one small push creates the default project and a blob
     // in the bucket that every filled version then names.
     pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
@@ -807,9 +822,13 @@ async function pgScale(file) {
     pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
     const name = `model-${String(Math.floor(SIZES.models / 2)).padStart(5, '0')}`
     await measureReads(pgServer, name, 'PostgreSQL ', 2)
-    // The seed's blob: gone from the bucket once nothing names it (the filled versions, then the seed).
     await pgServer.stop()
     pgServer = null
+    if (KEEP) {
+      log(`  kept schema ${scaleConfig.schema} and its rows (${scaleConfig.file})`)
+      return
+    }
+    // The seed's blob: gone from the bucket once nothing names it (the filled versions, then the seed).
     await unfillPostgres(services, scaleConfig.schema)
     pgServer = await startConfigServer(scaleConfig.file, services.awsEnv)
     const seedEnv = envFor(pgServer, 'pgscale-seed-gc')
@@ -817,8 +836,7 @@ async function pgScale(file) {
     spawnSync(process.execPath, [BIN, 'gc', '--grace', '0'], {env: {...process.env, MODELREG_NO_PROGRESS: '1', ...seedEnv}, stdio: 'ignore'})
   } finally {
     if (pgServer) await pgServer.stop()
-    if (!sqliteStopped) await sqlite.stop()
-    if (!KEEP) for (const schema of schemas) await dropSchema(services, schema).catch((e) => log(`  could not drop schema ${schema}: ${e.message}`))
+    if (!KEEP) await dropSchema(services, scaleConfig.schema).catch((e) => log(`  could not drop schema ${scaleConfig.schema}: ${e.message}`))
   }
 }
 
@@ -1219,7 +1237,7 @@ const SLOW = new Set(['move'])
  * Cases that need more than this checkout (the test services, the Python venv, Chromium): in the
  * full run and with --only; a --quick run leaves them out unless named (the smoke test lists its cases).
  */
-const EXTRA = {pgscale: pgScale, python: pythonClient, ui: uiPages}
+const EXTRA = {pgscale: pgScale, pgreads: pgReads, python: pythonClient, ui: uiPages}
 
 try {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('build first: npm run build (npm install does it)')

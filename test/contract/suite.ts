@@ -402,8 +402,37 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
         const all = await b.modelLog(P)
         expect(all.total).toBe(6)
         expect(all.items[0]).toMatchObject({model: 'n', comment: 'other model'})
-        expect((await b.modelLog(P, {model: 'm', limit: 2, offset: 1})).items.map((e) => e.type)).toEqual(['tag.set', 'version.created'])
+        const page = await b.modelLog(P, {model: 'm', limit: 2, offset: 1})
+        expect(page.items.map((e) => e.type)).toEqual(['tag.set', 'version.created'])
+        expect(page.total).toBe(5)
+        // Past the end: no entries, and still the count.
+        expect(await b.modelLog(P, {model: 'm', limit: 2, offset: 9})).toMatchObject({items: [], total: 5, offset: 9})
+        expect(await b.modelLog(P, {limit: 2, offset: 6})).toMatchObject({items: [], total: 6})
         await rejects(b.modelLog(P, {model: 'missing'}), 'not_found')
+      })
+
+      it('gives each listed or logged version all its tags, by name, latest first', async () => {
+        await push('m', [oneFile('a')])
+        await push('m', [oneFile('b')])
+        for (const tag of ['staging', 'Prod', 'canary']) await b.setTag(P, 'm', tag, '1')
+        await b.setTag(P, 'm', 'beta', '2')
+        const versions = await b.listVersions(P, 'm')
+        expect(versions.items.map((v) => [v.version, v.tags])).toEqual([
+          [2, ['latest', 'beta']],
+          [1, ['canary', 'Prod', 'staging']],
+        ])
+        expect(versions.total).toBe(2)
+        expect((await b.getVersion(P, 'm', 'prod')).tags).toEqual(['canary', 'Prod', 'staging'])
+        expect((await b.getVersion(P, 'm', '2')).tags).toEqual(['latest', 'beta'])
+        expect((await b.getVersion(P, 'm', 'latest')).tags).toEqual(['latest', 'beta'])
+        const created = (await b.modelLog(P, {model: 'm'})).items.filter((e) => e.type === 'version.created')
+        expect(created.map((e) => [e.version, e.tags])).toEqual([
+          [2, ['latest', 'beta']],
+          [1, ['canary', 'Prod', 'staging']],
+        ])
+        // A version's tags follow a move.
+        await b.setTag(P, 'm', 'canary', '2')
+        expect((await b.listVersions(P, 'm')).items.map((v) => v.tags)).toEqual([['latest', 'beta', 'canary'], ['Prod', 'staging']])
       })
     })
 

@@ -30,6 +30,7 @@ export const SQLITE: Dialect = {
   jsonText: (column, key) => ({sql: `json_extract(${column}, ?)`, params: [jsonPath(key)]}),
   inJsonNumbers: (expr) => `${expr} IN (SELECT value FROM json_each(?))`,
   inJsonStrings: (expr) => `${expr} IN (SELECT value FROM json_each(?))`,
+  jsonAgg: (expr, orderBy) => `json_group_array(${expr} ORDER BY ${orderBy})`,
   ilike: 'LIKE',
   nocase: (expr) => `${expr} COLLATE NOCASE`,
   falseValue: '0',

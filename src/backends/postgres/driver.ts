@@ -29,6 +29,7 @@ export const POSTGRES: Dialect = {
   // column's index for each element instead of hashing the whole table (tags: 2.4 -> 0.1 ms).
   inJsonNumbers: (expr) => `${expr} = ANY (ARRAY(SELECT (jsonb_array_elements_text(?::jsonb))::bigint))`,
   inJsonStrings: (expr) => `${expr} = ANY (ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))`,
+  jsonAgg: (expr, orderBy) => `COALESCE(json_agg(${expr} ORDER BY ${orderBy}), '[]'::json)`,
   ilike: 'ILIKE',
   nocase: (expr) => `lower(${expr})`,
   falseValue: 'false',

@@ -19,6 +19,11 @@ export interface Dialect {
   inJsonNumbers(expr: string): string
   /** `expr IN (the strings of a JSON array bound as one parameter)`. */
   inJsonStrings(expr: string): string
+  /**
+   * An aggregate of `expr` over a group's rows, in `orderBy`'s order, as a JSON array: an empty
+   * one for no rows. SQLite gives its text, PostgreSQL the array itself (see jsonArray).
+   */
+  jsonAgg(expr: string, orderBy: string): string
   /** Case-insensitive LIKE. */
   readonly ilike: string
   /** An ORDER BY expression for text that sorts ignoring case. */

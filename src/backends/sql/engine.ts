@@ -99,7 +99,7 @@ import {
 import type {BlobStore, PresignedUpload, StagedBlob} from '../blobs.js'
 import type {StreamHasher} from '../stream-hasher.js'
 import type {Dialect, SqlDriver} from './driver.js'
-import {emptySource, type EventFields, missingBlob, type ModelRow, now, parseJson, type ProjectRow, Session, versionFields, type VersionRow} from './session.js'
+import {emptySource, type EventFields, missingBlob, type ModelRow, now, pageSql, parseJson, type ProjectRow, Session, versionFields, type VersionRow} from './session.js'
 import {mapLimit} from '../pool.js'
 import type {Maintenance} from './maintenance.js'
 import {Restore} from './restore.js'
@@ -384,24 +384,18 @@ export class SqlEngine implements Backend {
     return model.latest_version === number ? [LATEST, ...tags] : tags
   }
 
-  /** The tags of several versions at once (a page of them): one statement, not one per version. */
-  private *tagsOfMany(versionIds: number[]): Task<Map<number, string[]>> {
-    const tagsOf = new Map<number, string[]>()
-    if (versionIds.length === 0) return tagsOf
-    const rows = yield* all<{version_id: number; name: string}>(
-      `SELECT version_id, name FROM tags WHERE ${this.dialect.inJsonNumbers('version_id')} ORDER BY name_key`,
-      JSON.stringify(versionIds),
-    )
-    for (const t of rows) {
-      const list = tagsOf.get(Number(t.version_id))
-      if (list) list.push(t.name)
-      else tagsOf.set(Number(t.version_id), [t.name])
-    }
-    return tagsOf
+  /**
+   * `v.*` of versions, each with its tags as `tag_names` (see toSummary): read with the version
+   * in one statement, not one more per version.
+   */
+  private get taggedVersion(): string {
+    return `v.*, (SELECT ${this.dialect.jsonAgg('t.name', 't.name_key')} FROM tags t WHERE t.version_id = v.id) AS tag_names`
   }
 
-  /** `tags`: the version's tags when already read (tagsOfMany), else they are read here. */
-  private *toSummary(model: ModelRow, row: VersionRow, tags?: string[]): Task<VersionSummary> {
+  /** The version's tags come with it when it was read with taggedVersion; else they are read here. */
+  private *toSummary(model: ModelRow, row: VersionRow & {tag_names?: string | string[]}): Task<VersionSummary> {
+    // SQLite gives the aggregate as JSON text, PostgreSQL as the array.
+    const tags = typeof row.tag_names === 'string' ? parseJson<string[]>(row.tag_names) : row.tag_names
     return {
       project: model.project_name,
       model: model.name,
@@ -428,11 +422,11 @@ export class SqlEngine implements Backend {
     let row: VersionRow | undefined
     switch (parsed.kind) {
       case 'latest':
-        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? ORDER BY number DESC LIMIT 1', model.id)
+        row = yield* get<VersionRow>(`SELECT ${this.taggedVersion} FROM versions v WHERE v.model_id = ? ORDER BY v.number DESC LIMIT 1`, model.id)
         if (!row) throw notFound(`model ${quote(model.name)} has no versions yet; push one with 'modelreg models push ${model.name} PATH'`)
         return row
       case 'version':
-        row = yield* get<VersionRow>('SELECT * FROM versions WHERE model_id = ? AND number = ?', model.id, parsed.version)
+        row = yield* get<VersionRow>(`SELECT ${this.taggedVersion} FROM versions v WHERE v.model_id = ? AND v.number = ?`, model.id, parsed.version)
         if (!row) {
           const why = parsed.version <= model.last_number ? 'was deleted' : 'does not exist'
           const newest = model.latest_version === null ? 'it has no versions' : `its newest is ${model.latest_version}`
@@ -440,7 +434,7 @@ export class SqlEngine implements Backend {
         }
         return row
       case 'tag': {
-        row = yield* get<VersionRow>('SELECT v.* FROM tags t JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? AND t.name_key = ?', model.id, nameKey(parsed.tag))
+        row = yield* get<VersionRow>(`SELECT ${this.taggedVersion} FROM tags tag JOIN versions v ON v.id = tag.version_id WHERE tag.model_id = ? AND tag.name_key = ?`, model.id, nameKey(parsed.tag))
         if (row) return row
         // Say which tags there are: the one meant is usually among them.
         const tags = (yield* all<{name: string}>('SELECT name FROM tags WHERE model_id = ? ORDER BY name_key LIMIT 21', model.id)).map((t) => t.name)
@@ -456,9 +450,10 @@ export class SqlEngine implements Backend {
 
   async listProjects(query?: PageQuery): Promise<Page<Project>> {
     const page = validatePage(query)
+    const limit = pageSql(page)
     return this.read(function* () {
       const total = (yield* count('SELECT COUNT(*) AS n FROM projects'))
-      const rows = yield* all<ProjectRow & {model_count: number}>('SELECT p.* FROM projects p ORDER BY p.name_key LIMIT ? OFFSET ?', page.limit, page.offset)
+      const rows = yield* all<ProjectRow & {model_count: number}>(`SELECT p.* FROM projects p ORDER BY p.name_key ${limit.sql}`, ...limit.params)
       return pageOf(
         rows.map((r) => ({name: r.name, description: r.description, created_at: r.created_at, model_count: r.model_count})),
         total,
@@ -495,6 +490,7 @@ export class SqlEngine implements Backend {
   async listModels(project: string, query: ModelQuery = {}): Promise<Page<Model>> {
     validateName('project', project)
     const page = validatePage(query)
+    const limit = pageSql(page)
     const sortBy = query.sort_by ?? 'name'
     if (!MODEL_SORT_FIELDS.includes(sortBy)) throw invalid(`cannot sort models by ${quote(sortBy)}: use one of ${MODEL_SORT_FIELDS.join(', ')}`)
     const order = query.order_by ?? 'asc'
@@ -523,11 +519,10 @@ export class SqlEngine implements Backend {
       // Unfiltered, the project's count is kept by triggers: no need to count 100,000 rows.
       const total = where.length === 1 ? Number(projectRow.n) : yield* count(`SELECT COUNT(*) AS n FROM models m WHERE ${clause}`, projectRow.id, ...params)
       const rows = yield* all<ModelRow>(
-        `${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy](this.dialect)} ${order}, m.id ${order} LIMIT ? OFFSET ?`,
+        `${MODEL_SELECT} WHERE ${clause} ORDER BY ${SORT_COLUMNS[sortBy](this.dialect)} ${order}, m.id ${order} ${limit.sql}`,
         projectRow.id,
         ...params,
-        page.limit,
-        page.offset,
+        ...limit.params,
       )
       return pageOf(
         rows.map((r) => this.toModel(r)),
@@ -645,6 +640,7 @@ export class SqlEngine implements Backend {
   async modelLog(project: string, query: LogQuery = {}): Promise<Page<LogEntry>> {
     validateName('project', project)
     const page = validatePage(query)
+    const limit = pageSql(page)
     return this.read(function* () {
       const types = LOG_EVENT_TYPES.map(() => '?').join(', ')
       let where: string
@@ -659,8 +655,15 @@ export class SqlEngine implements Backend {
         where = `project_key = ? AND type IN (${types})`
         params = [nameKey(project), ...LOG_EVENT_TYPES]
       }
-      const total = yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
-      const rows = yield* all<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      // The page and the count in one statement (the count is a subquery run once); a page past
+      // the end has no row to carry it, so then it is counted on its own.
+      const rows = yield* all<EventRow & {total_rows: number | string}>(
+        `SELECT e.*, (SELECT COUNT(*) FROM events WHERE ${where}) AS total_rows FROM events e WHERE ${where} ORDER BY e.id DESC ${limit.sql}`,
+        ...params,
+        ...params,
+        ...limit.params,
+      )
+      const total = rows.length > 0 ? Number(rows[0].total_rows) : yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
       const tagsByEvent = yield* this.currentTags(rows, known)
       const entries = rows.map((row): LogEntry => {
         const data = parseJson<JsonObject>(row.data)
@@ -700,15 +703,22 @@ export class SqlEngine implements Backend {
       const model = known.get(modelId) ?? (yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId))
       if (!model) continue
       const numbers = [...new Set(events.map((e) => e.version as number))]
-      // One statement whatever the page holds: the numbers travel as one JSON array.
-      const versions = yield* all<{id: number; number: number}>(`SELECT id, number FROM versions WHERE model_id = ? AND ${this.dialect.inJsonNumbers('number')}`, modelId, JSON.stringify(numbers))
-      if (versions.length === 0) continue
-      const tagsOf = yield* this.tagsOfMany(versions.map((v) => Number(v.id)))
-      const idOf = new Map(versions.map((v) => [Number(v.number), Number(v.id)]))
+      // One statement whatever the page holds: the numbers travel as one JSON array, and each
+      // version comes with its tags (a row per tag, or one with none).
+      const rows = yield* all<{number: number; name: string | null}>(
+        `SELECT v.number, t.name FROM versions v LEFT JOIN tags t ON t.version_id = v.id WHERE v.model_id = ? AND ${this.dialect.inJsonNumbers('v.number')} ORDER BY t.name_key`,
+        modelId,
+        JSON.stringify(numbers),
+      )
+      const tagsOf = new Map<number, string[]>()
+      for (const row of rows) {
+        const list = tagsOf.get(Number(row.number)) ?? []
+        if (row.name !== null) list.push(row.name)
+        tagsOf.set(Number(row.number), list)
+      }
       for (const event of events) {
-        const id = idOf.get(event.version as number)
-        if (id === undefined) continue
-        const tags = tagsOf.get(id) ?? []
+        const tags = tagsOf.get(event.version as number)
+        if (tags === undefined) continue
         result.set(event.id, model.latest_version === event.version ? [LATEST, ...tags] : tags)
       }
     }
@@ -722,6 +732,7 @@ export class SqlEngine implements Backend {
     validateName('project', project)
     validateName('model', model)
     const page = validatePage(query)
+    const limit = pageSql(page)
     const filter = query.where ? compileFilter(query.where, VERSION_FIELDS, this.dialect) : null
     const order = query.order_by ?? 'desc'
     if (order !== 'asc' && order !== 'desc') throw invalid(`order must be asc or desc, not ${quote(order)}`)
@@ -736,16 +747,14 @@ export class SqlEngine implements Backend {
       const params = filter ? [row.id, ...filter.params] : [row.id]
       const total = filter ? yield* count(`SELECT COUNT(*) AS n FROM versions v WHERE ${where}`, ...params) : row.version_count
       const rows = yield* all<VersionRow>(
-        `SELECT v.* FROM versions v WHERE ${where} ORDER BY ${nullsLast}${sort.sql} ${order}, v.number ${order} LIMIT ? OFFSET ?`,
+        `SELECT ${this.taggedVersion} FROM versions v WHERE ${where} ORDER BY ${nullsLast}${sort.sql} ${order}, v.number ${order} ${limit.sql}`,
         ...params,
         ...(nullsLast ? sort.params : []),
         ...sort.params,
-        page.limit,
-        page.offset,
+        ...limit.params,
       )
       const items: VersionSummary[] = []
-      const tags = yield* this.tagsOfMany(rows.map((v) => Number(v.id)))
-      for (const v of rows) items.push(yield* this.toSummary(row, v, tags.get(Number(v.id)) ?? []))
+      for (const v of rows) items.push(yield* this.toSummary(row, v))
       return pageOf(items, total, page)
     })
   }
@@ -1091,6 +1100,7 @@ export class SqlEngine implements Backend {
 
   async listEvents(query: EventQuery = {}): Promise<Page<RegistryEvent>> {
     const page = validatePage(query)
+    const limit = pageSql(page)
     const where: string[] = []
     const params: unknown[] = []
     if (query.project !== undefined) {
@@ -1124,7 +1134,7 @@ export class SqlEngine implements Backend {
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
     return this.read(function* () {
       const total = yield* count(`SELECT COUNT(*) AS n FROM events ${clause}`, ...params)
-      const rows = yield* all<EventRow>(`SELECT * FROM events ${clause} ORDER BY id ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset)
+      const rows = yield* all<EventRow>(`SELECT * FROM events ${clause} ORDER BY id ${order} ${limit.sql}`, ...params, ...limit.params)
       return pageOf(
         rows.map((row) => ({
           id: row.id,

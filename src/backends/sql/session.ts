@@ -88,6 +88,18 @@ export function versionFields(row: VersionRow) {
   }
 }
 
+/**
+ * `LIMIT n` (and `OFFSET ?` past the first page) for a page validatePage checked: the limit in the
+ * text, so PostgreSQL plans a prepared read for the rows it really takes. With the limit a
+ * parameter, its generic plan assumes a tenth of the table, so it plans every call afresh
+ * (0.2-0.3 ms of a 20-model page at 10k models). Few texts: a limit is 1 to 1,000, and an
+ * offset stays a parameter.
+ */
+export function pageSql(page: {limit: number; offset: number}): {sql: string; params: number[]} {
+  if (!Number.isSafeInteger(page.limit) || page.limit < 1) throw new Error(`not a checked page limit: ${page.limit}`)
+  return page.offset > 0 ? {sql: `LIMIT ${page.limit} OFFSET ?`, params: [page.offset]} : {sql: `LIMIT ${page.limit}`, params: []}
+}
+
 /** The one answer for a blob that is not there, or not in the caller's view: the two look alike. */
 export const missingBlob = (digest: string): RegistryError => invalid(`blob ${digest} is not in the store; upload it before committing`, {digest})
 

@@ -62,7 +62,7 @@ import {
   SeriesTimes,
 } from '../validation.js'
 import type {ColumnType, SqlDriver} from './driver.js'
-import {emptySource, now, parseJson, storedSource, type ProjectRow, type Session} from './session.js'
+import {emptySource, now, pageSql, parseJson, storedSource, type ProjectRow, type Session} from './session.js'
 import {all, count, get, run as exec, type Task} from './task.js'
 
 interface ExperimentRow {
@@ -287,9 +287,10 @@ export class Tracking {
   async listExperiments(project: string, query?: PageQuery): Promise<Page<Experiment>> {
     validateName('project', project)
     const page = validatePage(query)
+    const limit = pageSql(page)
     return this.read(function* () {
       const total = yield* count('SELECT COUNT(*) AS n FROM experiments e JOIN projects p ON p.id = e.project_id WHERE p.name_key = ?', nameKey(project))
-      const rows = yield* all<ExperimentRow>(`${EXPERIMENT_SELECT} WHERE p.name_key = ? ORDER BY e.name_key LIMIT ? OFFSET ?`, nameKey(project), page.limit, page.offset)
+      const rows = yield* all<ExperimentRow>(`${EXPERIMENT_SELECT} WHERE p.name_key = ? ORDER BY e.name_key ${limit.sql}`, nameKey(project), ...limit.params)
       return {items: rows.map((r) => this.toExperiment(r)), total, ...page}
     })
   }
@@ -489,6 +490,7 @@ export class Tracking {
   async listRuns(project: string, query: RunQuery = {}): Promise<Page<RunSummary>> {
     validateName('project', project)
     const page = validatePage(query)
+    const limit = pageSql(page)
     const where: string[] = ['p.name_key = ?']
     const params: unknown[] = [nameKey(project)]
     if (query.experiment !== undefined) {
@@ -529,12 +531,11 @@ export class Tracking {
       // of sorting all of them for one page (400 ms at 100k runs).
       const nullsLast = sortBy === 'created_at' ? '' : `(${sort.sql}) IS NULL, `
       const rows = yield* all<RunRow>(
-        `${RUN_SELECT} WHERE ${clause} ORDER BY ${nullsLast}${sort.sql} ${order}, r.id ${order} LIMIT ? OFFSET ?`,
+        `${RUN_SELECT} WHERE ${clause} ORDER BY ${nullsLast}${sort.sql} ${order}, r.id ${order} ${limit.sql}`,
         ...params,
         ...(nullsLast ? sort.params : []),
         ...sort.params,
-        page.limit,
-        page.offset,
+        ...limit.params,
       )
       const last = yield* this.lastValues(rows.map((r) => r.id))
       return {items: rows.map((r) => this.toRunSummary(r, last.get(r.id) ?? {})), total, ...page}
