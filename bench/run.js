@@ -454,9 +454,9 @@ async function measureReads(server, name, label, goalMs) {
       if (r.statusCode !== 200) throw new Error(`${path}: ${r.statusCode}`)
     })
   let flip = 0
-  const change = async () => {
+  const change = async (model) => {
     const r = await pool.request({
-      path: '/api/v1/projects/default/models/model-00000',
+      path: `/api/v1/projects/default/models/${model}`,
       method: 'PATCH',
       headers: {...headers, 'content-type': 'application/json'},
       body: JSON.stringify({description: `changed ${flip++}`}),
@@ -465,15 +465,22 @@ async function measureReads(server, name, label, goalMs) {
     if (r.statusCode !== 200) throw new Error(`PATCH: ${r.statusCode}`)
   }
   try {
+    // After a change to the model read (nothing of it can come from the server's cache), after
+    // a change to another model (a server that can tell what changed keeps this model's cached
+    // answers, though not the project's list), and repeated.
     for (const [route, path] of routes) {
       const cold = []
+      const elsewhere = []
       const warm = []
       for (let i = 0; i < (QUICK ? 40 : 200); i++) {
-        await change()
+        await change(name)
         cold.push(await get(path))
         warm.push(await get(path))
+        await change('model-00000')
+        elsewhere.push(await get(path))
       }
       const ms = median(cold.slice(3)) * 1000
+      const other = median(elsewhere.slice(3)) * 1000
       const cached = median(warm.slice(3)) * 1000
       record({
         case: `${label}at scale, server: ${route}`,
@@ -481,12 +488,13 @@ async function measureReads(server, name, label, goalMs) {
         modelreg: ms,
         baseline: goalMs,
         unit: 'ms',
-        modelreg_text: `${ms.toFixed(2)} ms after a change, ${cached.toFixed(2)} ms repeated`,
+        modelreg_text: `${ms.toFixed(2)} ms after a change to it, ${other.toFixed(2)} ms after one elsewhere, ${cached.toFixed(2)} ms repeated`,
         baseline_text: `${goalMs} ms`,
         ratio: ms / goalMs,
         goal: `<= ${goalMs} ms`,
         ok: ms <= goalMs,
         cached_ms: cached,
+        changed_elsewhere_ms: other,
       })
     }
   } finally {

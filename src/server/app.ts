@@ -13,7 +13,7 @@ import {buildOpenApi} from '../protocol/openapi.js'
 import {compileRoutes, decodeEventQuery, decodeMetricLogQuery, JSON_ROUTES, type JsonMethod, type QueryValues, type RouteSpec, STREAM_ROUTES} from '../protocol/routes.js'
 import {isLoopback, type ServerConfig} from './config.js'
 import type {Metrics} from './metrics.js'
-import {CACHEABLE_ROUTES, ReadCache} from './read-cache.js'
+import {CACHEABLE_ROUTES, type CacheScope, ReadCache} from './read-cache.js'
 import {projectAllows, scopeAllows, type TokenInfo, type TokenStore} from './tokens.js'
 import type {AssetFiles} from '../ui/assets.js'
 import {isUiPath, UiRouter} from '../ui/router.js'
@@ -142,7 +142,10 @@ export function responseOutcome(res: ServerResponse, outcome: {timedOut: boolean
 
 export class App {
   private readonly match = compileRoutes()
-  private readonly cache = new ReadCache(() => this.options.backend.changeStamp())
+  private readonly cache = new ReadCache(
+    () => this.options.backend.changeStamp(),
+    (from, to) => this.options.backend.changedBetween(from, to),
+  )
   private readonly streams = new Set<AbortController>()
   private readonly allowedHosts: Set<string> | null
   private active = 0
@@ -376,7 +379,7 @@ export class App {
     let result = await backend[route.backend](...args)
     if (cacheKey) {
       const body = Buffer.from(JSON.stringify(result))
-      this.cache.set(cacheKey, stamp, body)
+      this.cache.set(cacheKey, stamp, body, cacheScope(route.id, args))
       return this.sendBody(ctx.res, route.status ?? 200, body)
     }
     if (route.id === 'listProjects' && ctx.token?.project) {
@@ -605,4 +608,15 @@ export class App {
     res.end(body)
     if (!res.req.complete) res.req.resume()
   }
+}
+
+/**
+ * What a cacheable read is about (see ReadCache): its project, and its model for a model's
+ * routes and a log asked for one model; null for the project's lists.
+ */
+function cacheScope(route: string, args: unknown[]): CacheScope {
+  const [project, second] = args as [string, unknown]
+  if (typeof second === 'string') return {project, model: second}
+  const model = route === 'modelLog' ? (second as {model?: string} | undefined)?.model : undefined
+  return {project, model: model ?? null}
 }

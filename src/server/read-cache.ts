@@ -1,45 +1,105 @@
 /**
  * Serialized answers to the registry's most frequent reads (a version, a model, a list), kept
- * while the database is unchanged. The stamp (see SqlEngine.changeStamp) is taken before
+ * while what they show is unchanged. The stamp (see SqlEngine.changeStamp) is taken before
  * the read runs, so an answer computed while another process committed is stored under the
  * older stamp and dropped on the next request: the cache can only err towards reading again.
  * Authentication and authorization run before the cache is consulted, on every request.
+ *
+ * When the stamp moves, a store that can tell what changed in between (SqlEngine.changedBetween:
+ * the project and model of every event written, the journal every change to a cached answer
+ * writes to) has only those answers dropped: a push to one model leaves the cached reads of
+ * the others, and a replica's cache survives what the other replicas write elsewhere. An
+ * answer about a whole project (its models, its log) goes with any change in that project; a
+ * change with no model (the project itself) takes every answer of its project. When the store
+ * cannot tell, everything goes.
  */
+import {nameKey} from '../backends/validation.js'
+
 export const CACHEABLE_ROUTES: ReadonlySet<string> = new Set(['getProject', 'listModels', 'getModel', 'modelLog', 'listVersions', 'getVersion', 'listTags'])
 
 const MAX_ENTRIES = 1024
 const MAX_BODY_BYTES = 256 * 1024
 
+/** What an answer is about: a project, and a model of it or (null) the project as a whole. */
+export interface CacheScope {
+  project: string
+  model: string | null
+}
+
+/** The changes between two stamps, as `project/model` keys (`project/` for the project itself), or null for unknown. */
+export type ChangesBetween = (from: string, to: string) => Promise<string[] | null>
+
+interface Entry {
+  body: Buffer
+  project: string
+  model: string | null
+}
+
 export class ReadCache {
   private stamp: string | null = null
-  private readonly entries = new Map<string, Buffer>()
+  private readonly entries = new Map<string, Entry>()
+  /** Stamp moves, one after another (each compares with the stamp the previous one left). */
+  private moving: Promise<void> = Promise.resolve()
 
-  /** `currentStamp` gives null when the store cannot tell cheaply whether it changed: then nothing is kept. */
-  constructor(private readonly currentStamp: () => Promise<string | null>) {}
+  /**
+   * `currentStamp` gives null when the store cannot tell cheaply whether it changed: then nothing
+   * is kept. `changes`, when given, says what changed between two stamps.
+   */
+  constructor(
+    private readonly currentStamp: () => Promise<string | null>,
+    private readonly changes?: ChangesBetween,
+  ) {}
 
-  /** The stamp to store an answer under (null: do not store); clears the cache if the database changed. */
+  /** The stamp to store an answer under (null: do not store); drops what changed since the last one. */
   async check(): Promise<string | null> {
     const stamp = await this.currentStamp()
-    if (stamp !== this.stamp || stamp === null) {
-      this.entries.clear()
-      this.stamp = stamp
-    }
+    if (stamp !== null && stamp === this.stamp) return stamp
+    const move = this.moving.then(() => this.moveTo(stamp))
+    this.moving = move.catch(() => {})
+    await move
     return stamp
   }
 
-  get(key: string): Buffer | undefined {
-    const body = this.entries.get(key)
-    if (body) {
-      // Least recently used goes first: re-insert at the end.
-      this.entries.delete(key)
-      this.entries.set(key, body)
-    }
-    return body
+  private async moveTo(stamp: string | null): Promise<void> {
+    const from = this.stamp
+    if (stamp !== null && stamp === from) return
+    const changed = stamp !== null && from !== null && this.changes && this.entries.size > 0 ? await this.changes(from, stamp).catch(() => null) : null
+    if (changed === null) this.entries.clear()
+    else if (changed.length > 0) this.drop(changed)
+    this.stamp = stamp
   }
 
-  set(key: string, stamp: string | null, body: Buffer): void {
+  private drop(changed: string[]): void {
+    const models = new Set<string>()
+    const projects = new Set<string>()
+    const wholeProjects = new Set<string>()
+    for (const key of changed) {
+      const slash = key.indexOf('/')
+      const project = key.slice(0, slash)
+      const model = key.slice(slash + 1)
+      projects.add(project)
+      if (model === '') wholeProjects.add(project)
+      else models.add(key)
+    }
+    for (const [key, entry] of this.entries) {
+      if (!projects.has(entry.project)) continue
+      if (entry.model === null || wholeProjects.has(entry.project) || models.has(`${entry.project}/${entry.model}`)) this.entries.delete(key)
+    }
+  }
+
+  get(key: string): Buffer | undefined {
+    const entry = this.entries.get(key)
+    if (entry) {
+      // Least recently used goes first: re-insert at the end.
+      this.entries.delete(key)
+      this.entries.set(key, entry)
+    }
+    return entry?.body
+  }
+
+  set(key: string, stamp: string | null, body: Buffer, scope: CacheScope): void {
     if (stamp === null || stamp !== this.stamp || body.length > MAX_BODY_BYTES) return
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string)
-    this.entries.set(key, body)
+    this.entries.set(key, {body, project: nameKey(scope.project), model: scope.model === null ? null : nameKey(scope.model)})
   }
 }

@@ -58,7 +58,7 @@ if (url && s3) {
         const applied = await driver.read(function* () {
           return yield* get<{n: number; versions: string}>("SELECT COUNT(*) AS n, string_agg(version::text, ',' ORDER BY version) AS versions FROM schema_migrations")
         })
-        expect(applied).toEqual({n: 3, versions: '1,2,3'})
+        expect(applied).toEqual({n: 4, versions: '1,2,3,4'})
         for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200)
       } finally {
         await driver.close()
@@ -114,6 +114,49 @@ if (url && s3) {
           expect((await runCli(viaA, ['models', 'show', 'cached:prod', '--json'])).json().version).toBe(i)
         }
       } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+    })
+
+    it("a write to one model drops only that model's answers (and the project's lists) from another replica's cache", async () => {
+      const setup = scaleSetup()
+      const token = await createToken(setup.dataDir, 'admin', null, 'admin', setup.config)
+      const [a, b] = await startReplicas(setup, 2)
+      const driver = new PgDriver({url, schema: setup.schema, poolSize: 1})
+      const headers = {authorization: `Bearer ${token}`}
+      const getA = async (path: string) => {
+        const response = await fetch(`${a.url}/api/v1/projects/default${path}`, {headers})
+        expect(response.status, path).toBe(200)
+        return (await response.json()) as Record<string, unknown> & {items: Record<string, unknown>[]}
+      }
+      try {
+        const viaB = cliFor(b, token)
+        for (const name of ['other', 'pushed']) expect((await runCli(viaB, ['models', 'create', name, '-d', `about ${name}`, '--json'])).code).toBe(0)
+        // A caches the two models, their logs and the project's list.
+        for (let twice = 0; twice < 2; twice++) {
+          expect((await getA('/models/other')).description).toBe('about other')
+          expect((await getA('/models/pushed')).version_count).toBe(0)
+          expect((await getA('/log?model=pushed')).total).toBe(0)
+          expect((await getA('/models')).total).toBe(2)
+        }
+        // Behind every server's back (no event: no replica can know), then a push through B.
+        await driver.write('a test', function* () {
+          yield* get("UPDATE models SET description = 'changed unannounced' WHERE name = 'other' RETURNING id")
+        })
+        writeFileSync(join(viaB.cwd, 'w.bin'), 'weights')
+        expect((await runCli(viaB, ['models', 'push', 'pushed', join(viaB.cwd, 'w.bin'), '--json'])).code).toBe(0)
+        // What the push changed is read afresh through A...
+        expect((await getA('/models/pushed')).version_count).toBe(1)
+        expect((await getA('/log?model=pushed')).total).toBe(1)
+        const listed = await getA('/models')
+        expect(listed.items.find((m) => m.name === 'other')?.description).toBe('changed unannounced')
+        // ...while the other model's answer was kept: A still serves what it cached.
+        expect((await getA('/models/other')).description).toBe('about other')
+        // A change to that model (an event) drops it too.
+        expect((await runCli(viaB, ['models', 'update', 'other', '-d', 'about other, again', '--json'])).code).toBe(0)
+        expect((await getA('/models/other')).description).toBe('about other, again')
+      } finally {
+        await driver.close()
         await Promise.all([a.stop(), b.stop()])
       }
     })

@@ -42,4 +42,24 @@ describe('schema migrations', () => {
       await backend.close()
     }
   })
+
+  it("reads a log from the log's own index on both databases: their partial indexes are made with the engine's condition", async () => {
+    const {PG_MIGRATIONS} = await import('../../src/backends/postgres/migrations.js')
+    const {LOG_EVENTS} = await import('../../src/backends/sql/engine.js')
+    for (const migrations of [MIGRATIONS, PG_MIGRATIONS]) {
+      const text = migrations.map((m) => m.sql).join('\n')
+      for (const index of ['events_log_by_model', 'events_log_by_project']) expect(text).toMatch(new RegExp(`CREATE INDEX ${index} ON events\\((model_id|project_key), id\\) WHERE ${LOG_EVENTS.replace(/[()]/g, '\\$&')};`))
+    }
+    const backend = new LocalBackend({home: tempDir('modelreg-log-index-'), actor: 'test'})
+    try {
+      const plan = (where: string) =>
+        (backend.store.db.prepare(`EXPLAIN QUERY PLAN SELECT e.*, (SELECT COUNT(*) FROM events WHERE ${where}) AS n FROM events e WHERE ${where} ORDER BY e.id DESC LIMIT 20`).all(1, 1) as {detail: string}[])
+          .map((r) => r.detail)
+          .join('; ')
+      expect(plan(`model_id = ? AND ${LOG_EVENTS}`)).toMatch(/events_log_by_model.*events_log_by_model/)
+      expect(plan(`project_key = ? AND ${LOG_EVENTS}`)).toMatch(/events_log_by_project.*events_log_by_project/)
+    } finally {
+      await backend.close()
+    }
+  })
 })
