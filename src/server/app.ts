@@ -143,7 +143,7 @@ export function responseOutcome(res: ServerResponse, outcome: {timedOut: boolean
 export class App {
   private readonly match = compileRoutes()
   private readonly cache = new ReadCache(
-    () => this.options.backend.changeStamp(),
+    (since) => this.options.backend.changeStampSince(since),
     (from, to) => this.options.backend.changedBetween(from, to),
   )
   private readonly streams = new Set<AbortController>()

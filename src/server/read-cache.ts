@@ -5,9 +5,9 @@
  * older stamp and dropped on the next request: the cache can only err towards reading again.
  * Authentication and authorization run before the cache is consulted, on every request.
  *
- * When the stamp moves, a store that can tell what changed in between (SqlEngine.changedBetween:
- * the project and model of every event written, the journal every change to a cached answer
- * writes to) has only those answers dropped: a push to one model leaves the cached reads of
+ * When the stamp moves, a store that can tell what changed in between (SqlEngine.changeStampSince,
+ * in the same read as the stamp: the project and model of every event written, the journal
+ * every change to a cached answer writes to) has only those answers dropped: a push to one model leaves the cached reads of
  * the others, and a replica's cache survives what the other replicas write elsewhere. An
  * answer about a whole project (its models, its log) goes with any change in that project; a
  * change with no model (the project itself) takes every answer of its project. When the store
@@ -42,28 +42,32 @@ export class ReadCache {
   private moving: Promise<void> = Promise.resolve()
 
   /**
-   * `currentStamp` gives null when the store cannot tell cheaply whether it changed: then nothing
-   * is kept. `changes`, when given, says what changed between two stamps.
+   * `currentStamp(since)` gives the store's stamp, null when it cannot tell cheaply whether it
+   * changed (then nothing is kept), and what changed since the stamp the cache holds when it
+   * can say so in the same read (else null). `changes`, when given, says what changed between
+   * two stamps: asked when the stamp moved on from another than the one the read started from.
    */
   constructor(
-    private readonly currentStamp: () => Promise<string | null>,
+    private readonly currentStamp: (since: string | null) => Promise<{stamp: string | null; changed: string[] | null}>,
     private readonly changes?: ChangesBetween,
   ) {}
 
   /** The stamp to store an answer under (null: do not store); drops what changed since the last one. */
   async check(): Promise<string | null> {
-    const stamp = await this.currentStamp()
+    const since = this.stamp
+    const {stamp, changed} = await this.currentStamp(since)
     if (stamp !== null && stamp === this.stamp) return stamp
-    const move = this.moving.then(() => this.moveTo(stamp))
+    const move = this.moving.then(() => this.moveTo(stamp, since, changed))
     this.moving = move.catch(() => {})
     await move
     return stamp
   }
 
-  private async moveTo(stamp: string | null): Promise<void> {
+  private async moveTo(stamp: string | null, since: string | null, changedSince: string[] | null): Promise<void> {
     const from = this.stamp
     if (stamp !== null && stamp === from) return
-    const changed = stamp !== null && from !== null && this.changes && this.entries.size > 0 ? await this.changes(from, stamp).catch(() => null) : null
+    let changed = from !== null && from === since ? changedSince : null
+    if (changed === null && stamp !== null && from !== null && this.changes && this.entries.size > 0) changed = await this.changes(from, stamp).catch(() => null)
     if (changed === null) this.entries.clear()
     else if (changed.length > 0) this.drop(changed)
     this.stamp = stamp

@@ -2,11 +2,12 @@
 import {describe, expect, it} from 'vitest'
 import {type ChangesBetween, ReadCache} from '../../src/server/read-cache.js'
 
-function cacheOver(changes?: ChangesBetween) {
+/** A cache over a store whose stamp is `stamp`; `inline` is what it says changed in the stamp's own read (null: it cannot). */
+function cacheOver(changes?: ChangesBetween, inline: (since: string | null) => string[] | null = () => null) {
   let stamp: string | null = 'events:1'
   const asked: [string, string][] = []
   const cache = new ReadCache(
-    async () => stamp,
+    async (since) => ({stamp, changed: since === stamp ? [] : inline(since)}),
     changes &&
       (async (from, to) => {
         asked.push([from, to])
@@ -41,6 +42,15 @@ describe('read cache', () => {
     c.move('events:3')
     await c.cache.check()
     expect(c.asked).toEqual([['events:1', 'events:3']])
+    expect(c.kept()).toEqual(['m2', 'q'])
+  })
+
+  it('takes what changed from the stamp\'s own read when the store gives it, asking nothing more', async () => {
+    const c = cacheOver(async () => ['p/two'], (since) => (since === 'events:1' ? ['p/one'] : null))
+    await c.fill()
+    c.move('events:3')
+    await c.cache.check()
+    expect(c.asked).toEqual([])
     expect(c.kept()).toEqual(['m2', 'q'])
   })
 

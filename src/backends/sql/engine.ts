@@ -1225,6 +1225,29 @@ export class SqlEngine implements Backend {
   }
 
   /**
+   * The change stamp and, in the same read, what changed since `since` (an earlier stamp): as
+   * changedBetween would answer, null when unknown. A cache that has a stamp learns in one
+   * round trip both whether the store moved and what moved.
+   */
+  async changeStampSince(since: string | null): Promise<{stamp: string | null; changed: string[] | null}> {
+    const a = since === null ? null : eventCount(since)
+    if (a === null || !this.driver.peek || !this.dialect.eventCounter) return {stamp: await this.changeStamp(), changed: null}
+    // The events after `since`, up to the counter (and at most MAX_CHANGES_BETWEEN of them).
+    const range = 'FROM events WHERE id > ? AND id <= c.v AND id <= ?'
+    const row = await this.driver.peek<{v: number | string; n: number | string; keys: string | string[]}>(
+      `SELECT c.v, (SELECT COUNT(*) ${range}) AS n, (SELECT ${this.dialect.jsonAgg("project_key || '/' || COALESCE(model_key, '')", 'id')} ${range}) AS keys FROM (${this.dialect.eventCounter}) c`,
+      a,
+      a + MAX_CHANGES_BETWEEN,
+      a,
+      a + MAX_CHANGES_BETWEEN,
+    )
+    if (!row) return {stamp: null, changed: null}
+    const b = Number(row.v)
+    const complete = b >= a && Number(row.n) === b - a
+    return {stamp: `events:${b}`, changed: complete ? (typeof row.keys === 'string' ? parseJson<string[]>(row.keys) : row.keys) : null}
+  }
+
+  /**
    * What changed between two change stamps: the `project/model` of every event written in
    * between (`project/` for one about the project itself), or null when this store cannot tell
    * (then everything counts as changed): stamps that are not event counts, out of order, too far
