@@ -2,14 +2,14 @@
 import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {PassThrough} from 'node:stream'
+import {PassThrough, Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {Backend} from '../../src/backends/backend.js'
 import {LocalBackend} from '../../src/backends/local/local-backend.js'
 import {RemoteBackend} from '../../src/backends/remote/remote-backend.js'
 import {parseSelection} from '../../src/registry/move/history.js'
 import {copyStore, exportArchive, importArchive} from '../../src/registry/move/move.js'
-import {tarHeader, TarWriter} from '../../src/registry/move/tar.js'
+import {readTar, tarHeader, TarWriter} from '../../src/registry/move/tar.js'
 import {pushCheckpoint, pushVersion} from '../../src/registry/push.js'
 import {collect, files, fromArray} from '../contract/helpers.js'
 import {makeCliEnv, runCli} from '../helpers/cli.js'
@@ -66,13 +66,28 @@ async function snapshot(b: Backend, run: string) {
   return out
 }
 
-async function toFile(b: Backend, path: string, selection = everything): Promise<void> {
+/** A stream whose bytes are kept, to read once written. */
+function sink(): {out: PassThrough; bytes: () => Buffer} {
   const out = new PassThrough()
   const chunks: Buffer[] = []
   out.on('data', (c) => chunks.push(c))
+  return {out, bytes: () => Buffer.concat(chunks)}
+}
+
+async function toFile(b: Backend, path: string, selection = everything): Promise<void> {
+  const {out, bytes} = sink()
   await exportArchive(b, selection, out)
   out.end()
-  writeFileSync(path, Buffer.concat(chunks))
+  writeFileSync(path, bytes())
+}
+
+/** An archive written again entry by entry: `rewrite` writes what stands for each entry (itself, another, more, or nothing). */
+async function rewriteArchive(archive: Buffer, rewrite: (tar: TarWriter, path: string, body: Buffer) => Promise<void>): Promise<Buffer> {
+  const {out, bytes} = sink()
+  const tar = new TarWriter(out)
+  for await (const e of readTar(Readable.from([archive]))) await rewrite(tar, e.path, Buffer.concat(await collect(e.body)))
+  await tar.finish()
+  return bytes()
 }
 
 /** A test server for the describe block it is called in, started once before its tests. */
@@ -152,23 +167,15 @@ describe('archive formats and ways in and out', () => {
     const {run} = await seed(source, work, 25_000)
     const v2 = join(work, 'a.tar')
     await toFile(source, v2)
-    const {readTar} = await import('../../src/registry/move/tar.js')
-    const {Readable} = await import('node:stream')
-    const out = new PassThrough()
-    const chunks: Buffer[] = []
-    out.on('data', (c) => chunks.push(c))
-    const tar = new TarWriter(out)
-    for await (const e of readTar(Readable.from([readFileSync(v2)]))) {
-      const body = Buffer.concat(await collect(e.body))
-      if (e.path === 'modelreg-archive.json') await tar.entry(e.path, JSON.stringify({...JSON.parse(body.toString()), version: 1}))
-      else if (e.path.endsWith('.points.json')) {
-        const c = JSON.parse(body.toString()) as {name: string; split: string; steps: number[]; values: number[]; times: string[]}
-        await tar.entry(e.path.replace(/\.json$/, '.ndjson'), c.steps.map((step, i) => `${JSON.stringify({name: c.name, split: c.split, step, value: c.values[i], time: c.times[i]})}\n`).join(''))
-      } else await tar.entry(e.path, body)
-    }
-    await tar.finish()
     const v1 = join(work, 'v1.tar')
-    writeFileSync(v1, Buffer.concat(chunks))
+    const rewritten = await rewriteArchive(readFileSync(v2), async (tar, path, body) => {
+      if (path === 'modelreg-archive.json') await tar.entry(path, JSON.stringify({...JSON.parse(body.toString()), version: 1}))
+      else if (path.endsWith('.points.json')) {
+        const c = JSON.parse(body.toString()) as {name: string; split: string; steps: number[]; values: number[]; times: string[]}
+        await tar.entry(path.replace(/\.json$/, '.ndjson'), c.steps.map((step, i) => `${JSON.stringify({name: c.name, split: c.split, step, value: c.values[i], time: c.times[i]})}\n`).join(''))
+      } else await tar.entry(path, body)
+    })
+    writeFileSync(v1, rewritten)
     const target = local()
     expect(await importArchive(target, v1)).toMatchObject({conflicts: [], metric_points: {written: 25_000}})
     expect(await snapshot(target, run)).toEqual(await snapshot(source, run))
@@ -309,14 +316,12 @@ describe('import killed', () => {
 describe('hostile archives', () => {
   const header = `${JSON.stringify({format: 'modelreg-archive', version: 1})}\n`
   async function archive(entries: [string, Buffer | string][], end = true): Promise<string> {
-    const out = new PassThrough()
-    const chunks: Buffer[] = []
-    out.on('data', (c) => chunks.push(c))
+    const {out, bytes} = sink()
     const tar = new TarWriter(out)
     for (const [path, data] of entries) await tar.entry(path, data)
     if (end) await tar.finish()
     const path = join(tempDir('hostile-'), 'x.tar')
-    writeFileSync(path, Buffer.concat(chunks))
+    writeFileSync(path, bytes())
     return path
   }
   const good = async () => {
@@ -340,28 +345,18 @@ describe('hostile archives', () => {
     // A good archive with one model record twice: colliding records.
     const bytes = await good()
     const dup = join(tempDir('hostile-'), 'dup.tar')
-    {
-      const {readTar} = await import('../../src/registry/move/tar.js')
-      const {Readable} = await import('node:stream')
-      const out = new PassThrough()
-      const chunks: Buffer[] = []
-      out.on('data', (c) => chunks.push(c))
-      const tar = new TarWriter(out)
-      let model: Buffer | null = null
-      for await (const e of readTar(Readable.from([bytes]))) {
-        const body = Buffer.concat(await collect(e.body))
-        if (e.path === 'modelreg-archive-end.json') {
-          await tar.entry('records/99999999.model.json', model as Buffer)
-          const end = JSON.parse(body.toString())
-          await tar.entry(e.path, JSON.stringify({...end, records: end.records + 1}))
-          continue
-        }
-        if (e.path.endsWith('.model.json') && !model) model = body
-        await tar.entry(e.path, body)
+    let model: Buffer | null = null
+    const twice = await rewriteArchive(bytes, async (tar, path, body) => {
+      if (path === 'modelreg-archive-end.json') {
+        await tar.entry('records/99999999.model.json', model as Buffer)
+        const end = JSON.parse(body.toString())
+        await tar.entry(path, JSON.stringify({...end, records: end.records + 1}))
+        return
       }
-      await tar.finish()
-      writeFileSync(dup, Buffer.concat(chunks))
-    }
+      if (path.endsWith('.model.json') && !model) model = body
+      await tar.entry(path, body)
+    })
+    writeFileSync(dup, twice)
     cases.push(['collide', dup, /twice: its records collide/])
     // A size field that lies: the header claims more bytes than the archive holds.
     const lying = Buffer.concat([tarHeader('modelreg-archive.json', header.length), Buffer.from(header.padEnd(512, '\0')), tarHeader(`blobs/sha256/${digest}`, 1_000_000), Buffer.from('real'.padEnd(512, '\0'))])
@@ -370,23 +365,15 @@ describe('hostile archives', () => {
     cases.push(['lying size', lyingPath, /truncated|lies about its size/])
     // A points entry that breaks the rules, after every blob and record of a good archive.
     const withPoints = async (name: string, points: string) => {
-      const {readTar} = await import('../../src/registry/move/tar.js')
-      const {Readable} = await import('node:stream')
-      const out = new PassThrough()
-      const chunks: Buffer[] = []
-      out.on('data', (c) => chunks.push(c))
-      const tar = new TarWriter(out)
       let replaced = false
-      for await (const e of readTar(Readable.from([bytes]))) {
-        const body = Buffer.concat(await collect(e.body))
-        if (e.path.endsWith('.points.json') && !replaced) {
+      const rewritten = await rewriteArchive(bytes, async (tar, path, body) => {
+        if (path.endsWith('.points.json') && !replaced) {
           replaced = true
-          await tar.entry(e.path, points)
-        } else await tar.entry(e.path, body)
-      }
-      await tar.finish()
+          await tar.entry(path, points)
+        } else await tar.entry(path, body)
+      })
       const path = join(tempDir('hostile-'), `${name}.tar`)
-      writeFileSync(path, Buffer.concat(chunks))
+      writeFileSync(path, rewritten)
       return path
     }
     const T = '2024-01-01T00:00:00.000Z'

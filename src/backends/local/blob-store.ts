@@ -184,12 +184,7 @@ export class BlobStore implements BlobStoreInterface {
     if (this.flushing >= FLUSHES_AT_ONCE) await new Promise<void>((resolve) => this.flushQueue.push(resolve))
     this.flushing++
     try {
-      const handle = await open(path, 'r')
-      try {
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
+      await syncPath(path)
     } catch (error) {
       throw fromFsError(error, 'flushing a blob to disk')
     } finally {
@@ -291,16 +286,7 @@ export class BlobStore implements BlobStoreInterface {
 
   private async syncDir(dir: string): Promise<void> {
     // Make the rename durable. Some file systems refuse fsync on a directory; that is not fatal.
-    try {
-      const handle = await open(dir, 'r')
-      try {
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-    } catch {
-      // best effort
-    }
+    await syncPath(dir).catch(() => {})
   }
 
   // -------------------------------------------------------------------------------------------
@@ -371,5 +357,15 @@ export class BlobStore implements BlobStoreInterface {
   async removeIncomplete(id: string): Promise<void> {
     if (id.includes('/') || id.includes('\\') || id.startsWith('.')) return
     await unlink(join(this.tmpDir, id)).catch(() => {})
+  }
+}
+
+/** fsync a file or a directory by its path. */
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
