@@ -221,4 +221,35 @@ if (url) {
       }
     })
   })
+
+  describe('postgres: what changed between two change stamps', () => {
+    it('names the project and model of every event in between, in the stamp\'s own read or on its own; null when it cannot tell', async () => {
+      const engine = await openPostgresEngine({url: url!, schema: `stamps_${randomBytes(6).toString('hex')}`, blobs: new BlobStore(tempDir('stamps-pg-')), actor: 'stamps@example.com', poolSize: 2})
+      try {
+        await engine.createModel('P', 'One')
+        const first = await engine.changeStampSince(null)
+        expect(first.changed).toBeNull()
+        expect(first.stamp).toMatch(/^events:\d+$/)
+        const from = first.stamp as string
+        // Nothing since: the same stamp, nothing changed.
+        expect(await engine.changeStampSince(from)).toEqual({stamp: from, changed: []})
+        await engine.createModel('P', 'Two')
+        await engine.updateModel('p', 'one', {description: 'changed'})
+        await engine.createProject('q')
+        const moved = await engine.changeStampSince(from)
+        expect(moved.changed).toEqual(['p/two', 'p/one', 'q/'])
+        expect(await engine.changedBetween(from, moved.stamp as string)).toEqual(['p/two', 'p/one', 'q/'])
+        // Out of order, not event stamps, or too far apart: unknown.
+        expect(await engine.changedBetween(moved.stamp as string, from)).toBeNull()
+        expect(await engine.changedBetween('other:1', moved.stamp as string)).toBeNull()
+        expect(await engine.changedBetween('events:0', 'events:5000')).toBeNull()
+        // A stamp from further back than the journal's last 1,000 events: the stamp, changes unknown.
+        for (let i = 0; i < 3; i++) await engine.updateModel('p', 'two', {description: `d${i}`})
+        const far = await engine.changeStampSince(`events:${Number(from.slice(7)) - 1000}`)
+        expect(far).toEqual({stamp: expect.stringMatching(/^events:/), changed: null})
+      } finally {
+        await engine.close()
+      }
+    })
+  })
 }
