@@ -142,10 +142,7 @@ export function responseOutcome(res: ServerResponse, outcome: {timedOut: boolean
 
 export class App {
   private readonly match = compileRoutes()
-  private readonly cache = new ReadCache(
-    (since) => this.options.backend.changeStampSince(since),
-    (from, to) => this.options.backend.changedBetween(from, to),
-  )
+  private readonly cache = new ReadCache((since) => this.options.backend.changeStampSince(since))
   private readonly streams = new Set<AbortController>()
   private readonly allowedHosts: Set<string> | null
   private active = 0

@@ -1,17 +1,17 @@
 /**
  * Serialized answers to the registry's most frequent reads (a version, a model, a list), kept
- * while what they show is unchanged. The stamp (see SqlEngine.changeStamp) is taken before
+ * while what they show is unchanged. The stamp (see SqlEngine.changeStampSince) is taken before
  * the read runs, so an answer computed while another process committed is stored under the
  * older stamp and dropped on the next request: the cache can only err towards reading again.
  * Authentication and authorization run before the cache is consulted, on every request.
  *
- * When the stamp moves, a store that can tell what changed in between (SqlEngine.changeStampSince,
- * in the same read as the stamp: the project and model of every event written, the journal
- * every change to a cached answer writes to) has only those answers dropped: a push to one model leaves the cached reads of
- * the others, and a replica's cache survives what the other replicas write elsewhere. An
- * answer about a whole project (its models, its log) goes with any change in that project; a
- * change with no model (the project itself) takes every answer of its project. When the store
- * cannot tell, everything goes.
+ * When the stamp moves, a store that can tell what changed in between (in the same read as the
+ * stamp: the project and model of every event written since, the journal every change to a
+ * cached answer writes to) has only those answers dropped: a push to one model leaves the
+ * cached reads of the others, and a replica's cache survives what the other replicas write
+ * elsewhere. An answer about a whole project (its models, its log) goes with any change in that
+ * project; a change with no model (the project itself) takes every answer of its project. When
+ * the store cannot tell, everything goes.
  */
 import {nameKey} from '../backends/validation.js'
 
@@ -26,8 +26,11 @@ export interface CacheScope {
   model: string | null
 }
 
-/** The changes between two stamps, as `project/model` keys (`project/` for the project itself), or null for unknown. */
-export type ChangesBetween = (from: string, to: string) => Promise<string[] | null>
+/**
+ * The store's stamp, and what changed since `since` as `project/model` keys (`project/` for the
+ * project itself), or null when it cannot say.
+ */
+export type StampSince = (since: string | null) => Promise<{stamp: string | null; changed: string[] | null}>
 
 interface Entry {
   body: Buffer
@@ -38,36 +41,27 @@ interface Entry {
 export class ReadCache {
   private stamp: string | null = null
   private readonly entries = new Map<string, Entry>()
-  /** Stamp moves, one after another (each compares with the stamp the previous one left). */
-  private moving: Promise<void> = Promise.resolve()
 
   /**
-   * `currentStamp(since)` gives the store's stamp, null when it cannot tell cheaply whether it
-   * changed (then nothing is kept), and what changed since the stamp the cache holds when it
-   * can say so in the same read (else null). `changes`, when given, says what changed between
-   * two stamps: asked when the stamp moved on from another than the one the read started from.
+   * `currentStamp(since)` gives the store's stamp (null when it cannot tell cheaply whether it
+   * changed: then nothing is kept), and what changed since the stamp the cache holds, when it can
+   * say so in the same read.
    */
-  constructor(
-    private readonly currentStamp: (since: string | null) => Promise<{stamp: string | null; changed: string[] | null}>,
-    private readonly changes?: ChangesBetween,
-  ) {}
+  constructor(private readonly currentStamp: StampSince) {}
 
   /** The stamp to store an answer under (null: do not store); drops what changed since the last one. */
   async check(): Promise<string | null> {
     const since = this.stamp
     const {stamp, changed} = await this.currentStamp(since)
-    if (stamp !== null && stamp === this.stamp) return stamp
-    const move = this.moving.then(() => this.moveTo(stamp, since, changed))
-    this.moving = move.catch(() => {})
-    await move
+    if (stamp === null || stamp !== this.stamp) this.moveTo(stamp, since, changed)
     return stamp
   }
 
-  private async moveTo(stamp: string | null, since: string | null, changedSince: string[] | null): Promise<void> {
+  private moveTo(stamp: string | null, since: string | null, changedSince: string[] | null): void {
     const from = this.stamp
-    if (stamp !== null && stamp === from) return
-    let changed = from !== null && from === since ? changedSince : null
-    if (changed === null && stamp !== null && from !== null && this.changes && this.entries.size > 0) changed = await this.changes(from, stamp).catch(() => null)
+    // What changed is known from the stamp this read started from; if another read moved the
+    // cache on meanwhile (writes going on), everything goes: erring towards reading again.
+    const changed = from !== null && from === since ? changedSince : null
     if (changed === null) this.entries.clear()
     else if (changed.length > 0) this.drop(changed)
     this.stamp = stamp

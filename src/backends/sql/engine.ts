@@ -133,7 +133,7 @@ interface EventRow {
   data: string
 }
 
-/** Past this many events between two stamps, a cache drops everything rather than read them. */
+/** Past this many events since a cache's stamp, it drops everything rather than read them. */
 const MAX_CHANGES_BETWEEN = 1000
 
 /** The event count in a stamp changeStamp gave, or null. */
@@ -1225,9 +1225,12 @@ export class SqlEngine implements Backend {
   }
 
   /**
-   * The change stamp and, in the same read, what changed since `since` (an earlier stamp): as
-   * changedBetween would answer, null when unknown. A cache that has a stamp learns in one
-   * round trip both whether the store moved and what moved.
+   * The change stamp and, in the same read, what changed since `since` (an earlier stamp): the
+   * `project/model` of every event written in between (`project/` for one about the project
+   * itself), or null when this store cannot tell (then everything counts as changed): stamps
+   * that are not event counts, out of order, more than MAX_CHANGES_BETWEEN apart, or a journal
+   * with ids missing in between. A cache that has a stamp learns in one round trip both whether
+   * the store moved and what moved.
    */
   async changeStampSince(since: string | null): Promise<{stamp: string | null; changed: string[] | null}> {
     const a = since === null ? null : eventCount(since)
@@ -1245,25 +1248,6 @@ export class SqlEngine implements Backend {
     const b = Number(row.v)
     const complete = b >= a && Number(row.n) === b - a
     return {stamp: `events:${b}`, changed: complete ? (typeof row.keys === 'string' ? parseJson<string[]>(row.keys) : row.keys) : null}
-  }
-
-  /**
-   * What changed between two change stamps: the `project/model` of every event written in
-   * between (`project/` for one about the project itself), or null when this store cannot tell
-   * (then everything counts as changed): stamps that are not event counts, out of order, too far
-   * apart, or a journal with ids missing in between.
-   */
-  async changedBetween(from: string, to: string): Promise<string[] | null> {
-    const a = eventCount(from)
-    const b = eventCount(to)
-    if (a === null || b === null || b <= a || b - a > MAX_CHANGES_BETWEEN || !this.driver.peek) return null
-    const row = await this.driver.peek<{n: number | string; keys: string | string[]}>(
-      `SELECT COUNT(*) AS n, ${this.dialect.jsonAgg("project_key || '/' || COALESCE(model_key, '')", 'id')} AS keys FROM events WHERE id > ? AND id <= ?`,
-      a,
-      b,
-    )
-    if (!row || Number(row.n) !== b - a) return null
-    return typeof row.keys === 'string' ? parseJson<string[]>(row.keys) : row.keys
   }
 
   /** Why the store takes no writes, or null when it is fine (/healthz). */
