@@ -468,6 +468,16 @@ async function measureReads(server, name, label, goalMs) {
     // After a change to the model read (nothing of it can come from the server's cache), after
     // a change to another model (a server that can tell what changed keeps this model's cached
     // answers, though not the project's list), and repeated.
+    // A warm-up of every route first, as on a server that has been answering a while (its code
+    // compiled, its database connections' statements prepared): else the route measured first
+    // pays for it.
+    for (let i = 0; i < (QUICK ? 20 : 100); i++) {
+      for (const [, path] of routes) {
+        await change(name)
+        await get(path)
+        await get(path)
+      }
+    }
     for (const [route, path] of routes) {
       const cold = []
       const elsewhere = []
@@ -720,7 +730,9 @@ async function fillPostgres(services, schema, digest) {
     )
     await client.query("UPDATE counters SET value = (SELECT max(id) FROM events) WHERE name = 'events'")
     await client.query('COMMIT')
-    await client.query('ANALYZE')
+    // Vacuumed and analyzed now, as a registry that has been running a while is: else autovacuum
+    // takes the freshly filled tables on while the reads are measured.
+    await client.query('VACUUM (ANALYZE) models, versions, version_files, tags, events')
   } finally {
     await client.end()
   }

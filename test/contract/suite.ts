@@ -430,9 +430,24 @@ export function backendContract(name: string, open: () => Promise<ContractTarget
           [2, ['latest', 'beta']],
           [1, ['canary', 'Prod', 'staging']],
         ])
+        // The project's log says the same of each version.
+        const wide = (await b.modelLog(P)).items.filter((e) => e.type === 'version.created')
+        expect(wide.map((e) => [e.model, e.version, e.tags])).toEqual([
+          ['m', 2, ['latest', 'beta']],
+          ['m', 1, ['canary', 'Prod', 'staging']],
+        ])
         // A version's tags follow a move.
         await b.setTag(P, 'm', 'canary', '2')
         expect((await b.listVersions(P, 'm')).items.map((v) => v.tags)).toEqual([['latest', 'beta', 'canary'], ['Prod', 'staging']])
+        // A deleted version's entries carry no tags; latest moves back to the one before.
+        await b.deleteVersion(P, 'm', 2)
+        for (const log of [await b.modelLog(P, {model: 'm'}), await b.modelLog(P)]) {
+          const created = log.items.filter((e) => e.type === 'version.created')
+          expect(created.map((e) => [e.version, e.tags])).toEqual([
+            [2, []],
+            [1, ['latest', 'Prod', 'staging']],
+          ])
+        }
       })
     })
 

@@ -230,11 +230,18 @@ export class PgDriver implements SqlDriver {
   }
 
   async peek<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    try {
-      return (await this.pool.query(this.query({kind: 'get', sql, params}, true))).rows[0] as T | undefined
-    } catch (error) {
-      this.forgetPrepared(error)
-      throw translatePgError(error, 'reading the registry', this.url)
+    return (await this.peekAll<T>(sql, ...params))[0]
+  }
+
+  async peekAll<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.pool.query(this.query({kind: 'all', sql, params}, true))).rows as T[]
+      } catch (error) {
+        this.forgetPrepared(error)
+        if ((error as {code?: string}).code === '0A000' && attempt === 1) continue
+        throw translatePgError(error, 'reading the registry', this.url)
+      }
     }
   }
 

@@ -85,6 +85,12 @@ export interface SqlDriver {
   /** One statement on its own, outside any transaction: the first row (cheap checks). */
   peek?<T>(sql: string, ...params: unknown[]): Promise<T | undefined>
   /**
+   * One statement on its own, outside any transaction: every row. A statement sees one snapshot
+   * by itself, so a read that fits in one needs no transaction round trips. Absent where a
+   * transaction costs nothing (SQLite): such reads run in read().
+   */
+  peekAll?<T>(sql: string, ...params: unknown[]): Promise<T[]>
+  /**
    * Call `onWake` soon after any transaction that wrote events commits, through any connection
    * of any process on this database (and schema); also whenever such news may have been missed
    * (the listening connection was just established, or re-established after a loss). The caller

@@ -654,36 +654,43 @@ export class SqlEngine implements Backend {
 
   async modelLog(project: string, query: LogQuery = {}): Promise<Page<LogEntry>> {
     validateName('project', project)
+    const model = query.model === undefined ? undefined : validateName('model', query.model)
     const page = validatePage(query)
     const limit = pageSql(page)
-    return this.read(function* () {
-      let where: string
-      let params: unknown[]
-      const known = new Map<number, ModelRow>()
-      if (query.model !== undefined) {
-        const model = yield* this.requireModel(project, validateName('model', query.model))
-        known.set(model.id, model)
-        where = `model_id = ? AND ${LOG_EVENTS}`
-        params = [model.id]
-      } else {
-        where = `project_key = ? AND ${LOG_EVENTS}`
-        params = [nameKey(project)]
-      }
-      // The page and the count in one statement (the count is a subquery run once); a page past
-      // the end has no row to carry it, so then it is counted on its own.
-      const rows = yield* all<EventRow & {total_rows: number | string}>(
-        `SELECT e.*, (SELECT COUNT(*) FROM events WHERE ${where}) AS total_rows FROM events e WHERE ${where} ORDER BY e.id DESC ${limit.sql}`,
-        ...params,
-        ...params,
-        ...limit.params,
-      )
-      const total = rows.length > 0 ? Number(rows[0].total_rows) : yield* count(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...params)
-      const tagsByEvent = yield* this.currentTags(rows, known)
-      const entries = rows.map((row): LogEntry => {
+    const tagNames = this.dialect.jsonAgg('t.name', 't.name_key')
+    // One statement, so one snapshot without a transaction (on PostgreSQL one round trip, not
+    // five): how many events the log holds, a page of them, and the tags each logged version
+    // carries now. A scope row always comes, with a page past the end too; for a model, none
+    // means there is no such model.
+    const rows = await this.readRows<EventRow & {total_rows: number | string; latest_version: number | null; tag_names: string | string[] | null}>(
+      model !== undefined
+        ? `WITH scope AS (
+             SELECT m.id, (SELECT MAX(number) FROM versions v WHERE v.model_id = m.id) AS latest_version,
+               (SELECT COUNT(*) FROM events WHERE model_id = m.id AND ${LOG_EVENTS}) AS total_rows
+             FROM models m JOIN projects p ON p.id = m.project_id WHERE p.name_key = ? AND m.name_key = ?),
+           page AS (SELECT * FROM events WHERE model_id = (SELECT id FROM scope) AND ${LOG_EVENTS} ORDER BY id DESC ${limit.sql}),
+           tagged AS (
+             SELECT v.number, ${tagNames} AS tag_names FROM tags t JOIN versions v ON v.id = t.version_id
+             WHERE t.model_id = (SELECT id FROM scope) GROUP BY v.number)
+           SELECT s.total_rows, s.latest_version, e.*, tagged.tag_names
+           FROM scope s LEFT JOIN page e ON 1 = 1 LEFT JOIN tagged ON tagged.number = e.version ORDER BY e.id DESC`
+        : `WITH scope AS (SELECT COUNT(*) AS total_rows FROM events WHERE project_key = ? AND ${LOG_EVENTS}),
+           page AS (SELECT * FROM events WHERE project_key = ? AND ${LOG_EVENTS} ORDER BY id DESC ${limit.sql})
+           SELECT s.total_rows, (SELECT MAX(number) FROM versions v WHERE v.model_id = e.model_id) AS latest_version, e.*,
+             (SELECT ${tagNames} FROM versions v JOIN tags t ON t.version_id = v.id WHERE v.model_id = e.model_id AND v.number = e.version) AS tag_names
+           FROM scope s LEFT JOIN page e ON 1 = 1 ORDER BY e.id DESC`,
+      ...(model !== undefined ? [nameKey(project), nameKey(model)] : [nameKey(project), nameKey(project)]),
+      ...limit.params,
+    )
+    if (rows.length === 0) throw notFound(`model ${quote(model ?? '')} not found in project ${quote(project)}`, {project, model})
+    const entries = rows
+      .filter((row) => row.id !== null)
+      .map((row): LogEntry => {
         const data = parseJson<JsonObject>(row.data)
-        const tags = tagsByEvent.get(row.id) ?? []
+        // SQLite gives the aggregate as JSON text, PostgreSQL as the array; a version that is gone has none.
+        const tags = (typeof row.tag_names === 'string' ? parseJson<string[]>(row.tag_names) : row.tag_names) ?? []
         return {
-          id: row.id,
+          id: Number(row.id),
           time: row.time,
           type: row.type,
           project: row.project,
@@ -691,52 +698,23 @@ export class SqlEngine implements Backend {
           version: row.version,
           tag: row.tag,
           previous: typeof data.previous === 'number' ? data.previous : null,
-          tags,
+          tags: row.version !== null && row.latest_version === row.version ? [LATEST, ...tags] : tags,
           author: typeof data.author === 'string' ? data.author : row.actor,
           comment: typeof data.comment === 'string' ? data.comment : '',
         }
       })
-      return pageOf(entries, total, page)
-    })
+    return pageOf(entries, Number(rows[0].total_rows), page)
   }
 
   /**
-   * The tags each logged version carries now (latest included), for a page of events: a few
-   * queries for the page, not two per row.
+   * A read that is one statement: it sees one snapshot on its own, so where the database allows
+   * it runs outside a transaction (PostgreSQL: no BEGIN and COMMIT around it).
    */
-  private *currentTags(rows: EventRow[], known: Map<number, ModelRow>): Task<Map<number, string[]>> {
-    const result = new Map<number, string[]>()
-    const byModel = new Map<number, EventRow[]>()
-    for (const row of rows) {
-      if (row.model_id === null || row.version === null) continue
-      const list = byModel.get(row.model_id) ?? []
-      list.push(row)
-      byModel.set(row.model_id, list)
-    }
-    for (const [modelId, events] of byModel) {
-      const model = known.get(modelId) ?? (yield* get<ModelRow>(`${MODEL_SELECT} WHERE m.id = ?`, modelId))
-      if (!model) continue
-      const numbers = [...new Set(events.map((e) => e.version as number))]
-      // One statement whatever the page holds: the numbers travel as one JSON array, and each
-      // version comes with its tags (a row per tag, or one with none).
-      const rows = yield* all<{number: number; name: string | null}>(
-        `SELECT v.number, t.name FROM versions v LEFT JOIN tags t ON t.version_id = v.id WHERE v.model_id = ? AND ${this.dialect.inJsonNumbers('v.number')} ORDER BY t.name_key`,
-        modelId,
-        JSON.stringify(numbers),
-      )
-      const tagsOf = new Map<number, string[]>()
-      for (const row of rows) {
-        const list = tagsOf.get(Number(row.number)) ?? []
-        if (row.name !== null) list.push(row.name)
-        tagsOf.set(Number(row.number), list)
-      }
-      for (const event of events) {
-        const tags = tagsOf.get(event.version as number)
-        if (tags === undefined) continue
-        result.set(event.id, model.latest_version === event.version ? [LATEST, ...tags] : tags)
-      }
-    }
-    return result
+  private readRows<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    if (this.driver.peekAll) return this.driver.peekAll<T>(sql, ...params)
+    return this.read(function* () {
+      return yield* all<T>(sql, ...params)
+    })
   }
 
   // -------------------------------------------------------------------------------------------
