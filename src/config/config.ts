@@ -180,13 +180,20 @@ export function resolveConfig(inputs: ConfigInputs = {}): ResolvedConfig {
   const token = pick('token') ?? null
   const backendValue = pick('backend')
   let backend: 'local' | 'remote'
-  if (backendValue === undefined) {
-    backend = url ? 'remote' : 'local'
-    sources.backend = url ? sources.url : 'default'
-  } else if (backendValue === 'local' || backendValue === 'remote') {
-    backend = backendValue
-  } else {
+  if (backendValue !== undefined && backendValue !== 'local' && backendValue !== 'remote') {
     throw invalid(`backend must be "local" or "remote", not ${quote(backendValue)} (from ${sources.backend})`)
+  }
+  // A URL given where it takes precedence over the backend setting means that server:
+  // MODELREG_URL (or --url) reaches it even when a config file says `backend: local`.
+  const rank = (source: ConfigSource) => layers.findIndex(([, s]) => s === source)
+  if (url && (backendValue === undefined || rank(sources.url) < rank(sources.backend))) {
+    backend = 'remote'
+    sources.backend = sources.url
+  } else if (backendValue === undefined) {
+    backend = 'local'
+    sources.backend = 'default'
+  } else {
+    backend = backendValue
   }
   if (backend === 'remote' && !url) {
     throw invalid('the remote backend needs a server URL: set MODELREG_URL, --url, or "url" in a profile')

@@ -44,6 +44,23 @@ describe('config', () => {
     }
   })
 
+  it('a server URL given above the backend setting selects the server; a backend given above the URL wins', async () => {
+    const ctx = makeCliEnv()
+    await runCli(ctx, ['config', 'set', 'backend', 'local'])
+    let r = await runCli(ctx, ['config', 'get', 'backend', '--json'], {env: {MODELREG_URL: 'http://127.0.0.1:9'}})
+    expect(r.json()).toEqual({key: 'backend', value: 'remote', source: 'env'})
+    // Really used: the command goes to that (closed) port, and says it cannot reach it.
+    r = await runCli(ctx, ['models', '--json'], {env: {MODELREG_URL: 'http://127.0.0.1:9'}})
+    expect(r.code).toBe(7)
+    await runCli(ctx, ['config', 'set', '--unset', 'backend'])
+    await runCli(ctx, ['config', 'set', 'url', 'http://127.0.0.1:9'])
+    r = await runCli(ctx, ['config', 'get', 'backend', '--json'])
+    expect(r.json()).toEqual({key: 'backend', value: 'remote', source: 'user-config'})
+    r = await runCli(ctx, ['config', 'get', 'backend', '--json'], {env: {MODELREG_BACKEND: 'local'}})
+    expect(r.json()).toEqual({key: 'backend', value: 'local', source: 'env'})
+    expect((await runCli(ctx, ['models', '--json'], {env: {MODELREG_BACKEND: 'local'}})).code).toBe(0)
+  })
+
   it('profiles select settings; show masks the token', async () => {
     const ctx = makeCliEnv()
     await runCli(ctx, ['config', 'set', 'profiles.team.project', 'team-a'])
