@@ -222,6 +222,51 @@ if (url) {
     })
   })
 
+  describe('postgres: metric points hang on their run without a foreign key', () => {
+    it('a run deleted while its points stream in leaves none of them; verify names points whose run is gone', async () => {
+      const schema = `points_${randomBytes(6).toString('hex')}`
+      const engine = await openPostgresEngine({url: url!, schema, blobs: new BlobStore(tempDir('points-pg-')), actor: 'points@example.com', poolSize: 4})
+      const admin = new pg.Client({connectionString: url!, options: `-c search_path=${schema}`})
+      await admin.connect()
+      try {
+        const orphans = async () => Number((await admin.query('SELECT COUNT(*) AS n FROM metrics m WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = m.run_id)')).rows[0].n)
+        expect((await admin.query("SELECT COUNT(*) AS n FROM pg_constraint WHERE conrelid = 'metrics'::regclass AND contype = 'f'")).rows[0].n).toBe(0)
+        for (const when of [1, 3, 6]) {
+          const run = await engine.tracking.createRun('p', {experiment: 'e', author: 'points@example.com'})
+          // Batches of 10,000 points; the run is deleted once `when` of them went in, while more follow.
+          let sent = 0
+          let deleting: Promise<unknown> | undefined
+          const points = async function* () {
+            for (let batch = 0; batch < 10; batch++) {
+              if (batch === when) deleting = engine.tracking.deleteRun(run.id)
+              yield Array.from({length: 10_000}, (_, i) => ({name: 'loss', step: batch * 10_000 + i, value: i}))
+              sent++
+            }
+          }
+          const logged = await engine.tracking.logMetrics(run.id, points()).then(
+            () => 'all',
+            (error: {code?: string}) => error.code,
+          )
+          await deleting
+          expect(['all', 'not_found']).toContain(logged)
+          expect(sent).toBeGreaterThan(when - 1)
+          expect(await orphans()).toBe(0)
+        }
+        expect((await engine.verify()).problems).toEqual([])
+        // Points whose run is gone (written behind the engine's back) are named by verify.
+        const run = await engine.tracking.createRun('p', {experiment: 'e', author: 'points@example.com'})
+        await engine.tracking.logMetrics(run.id, [{name: 'loss', step: 1, value: 1}])
+        await admin.query('DELETE FROM runs WHERE uid = $1', [run.id])
+        const report = await engine.verify()
+        expect(report.ok).toBe(false)
+        expect(report.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^database: metric points of a run that is gone \(run id \d+, 1 points\)$/)])
+      } finally {
+        await admin.end()
+        await engine.close()
+      }
+    })
+  })
+
   describe('postgres: what changed between two change stamps', () => {
     it('names the project and model of every event since a stamp, in the stamp\'s own read; null when it cannot tell', async () => {
       const engine = await openPostgresEngine({url: url!, schema: `stamps_${randomBytes(6).toString('hex')}`, blobs: new BlobStore(tempDir('stamps-pg-')), actor: 'stamps@example.com', poolSize: 2})

@@ -35,6 +35,7 @@ export const SQLITE: Dialect = {
   nocase: (expr) => `${expr} COLLATE NOCASE`,
   falseValue: '0',
   forUpdate: '',
+  forKeyShare: '',
   sharedBlobLock: null,
   exclusiveBlobLock: null,
   // The local store's stamp is SQLite's own data_version (LocalBackend.changeStamp).

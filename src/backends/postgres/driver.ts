@@ -34,9 +34,12 @@ export const POSTGRES: Dialect = {
   nocase: (expr) => `lower(${expr})`,
   falseValue: 'false',
   forUpdate: ' FOR UPDATE',
+  forKeyShare: ' FOR KEY SHARE',
   sharedBlobLock: `SELECT pg_advisory_xact_lock_shared(${BLOB_LOCK})`,
   exclusiveBlobLock: `SELECT pg_advisory_xact_lock(${BLOB_LOCK})`,
-  databaseCheck: null,
+  // Metric points hang on their run by the engine's locks, not a foreign key (migration 5).
+  databaseCheck: `SELECT 'metric points of a run that is gone (run id ' || m.run_id || ', ' || COUNT(*) || ' points)' AS problem
+    FROM metrics m WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = m.run_id) GROUP BY m.run_id ORDER BY m.run_id`,
   eventCounter: "SELECT value AS v FROM counters WHERE name = 'events'",
   // The event's id from the counter row, and a notification to the schema's followers (see
   // listener.ts): delivered at commit, and only once per transaction however many events it

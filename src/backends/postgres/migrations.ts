@@ -274,6 +274,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX events_log_by_project ON events(project_key, id) WHERE type IN ('version.created', 'version.deleted', 'tag.set', 'tag.removed');
     `,
   },
+  {
+    version: 5,
+    name: 'metric points without a foreign key to their run (checked once a transaction, not once a point)',
+    // The key's check ran for every point inserted, a row lock on the run each time: 40% of a
+    // 1M-point ingest's time. The engine now takes that lock once per transaction (FOR KEY SHARE
+    // on the run, see Dialect.forKeyShare), deleting a run deletes its points itself, and verify
+    // reports points whose run is gone.
+    sql: `
+      ALTER TABLE metrics DROP CONSTRAINT IF EXISTS metrics_run_id_fkey;
+    `,
+  },
 ]
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version

@@ -33,6 +33,12 @@ export interface Dialect {
   /** Appended to a SELECT of a row the transaction will change, so concurrent writers queue. */
   readonly forUpdate: string
   /**
+   * Appended to a SELECT of a row that rows the transaction inserts belong to (a run, for its
+   * metric points, which have no foreign key: see PostgreSQL migration 5): the row cannot be
+   * deleted until the transaction ends, while others may take the same lock.
+   */
+  readonly forKeyShare: string
+  /**
    * Taken by every transaction that records or claims a blob row, so that a gc sweeping the
    * blob store (which holds it exclusively) looks atomic to them; null where every write
    * transaction is exclusive anyway (SQLite).

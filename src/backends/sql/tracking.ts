@@ -611,6 +611,8 @@ export class Tracking {
   async deleteRun(ref: string): Promise<{id: string; project: string; experiment: string}> {
     return this.write('deleting a run', function* () {
       const row = yield* this.lockRun(ref)
+      // Its points first: they have no foreign key to cascade (see holdRun).
+      yield* exec('DELETE FROM metrics WHERE run_id = ?', row.id)
       yield* exec('DELETE FROM runs WHERE id = ?', row.id)
       yield* this.session.event('run.deleted', {project: row.project_name, data: {run: row.uid, experiment: row.experiment_name}})
       return {id: row.uid, project: row.project_name, experiment: row.experiment_name}
@@ -677,6 +679,7 @@ export class Tracking {
     const columns = this.driver.dialect.columnRows !== null
     const perStatement = columns ? this.rowsPerStatement : SERIES_ROWS_PER_VALUES
     return this.write('logging metrics', function* () {
+      yield* this.holdRun(run)
       let count = 0
       for (const c of chunks) {
         const known = yield* get<{last_step: number}>('SELECT last_step FROM metric_series WHERE run_id = ? AND name = ? AND split = ?', run.id, c.name, c.split)
@@ -826,6 +829,17 @@ export class Tracking {
   }
 
   /** One transaction per batch: points upserted, each touched series' last point kept. */
+  /**
+   * The run that a transaction's metric points belong to, held until the transaction ends: a
+   * deleteRun waits for it, then deletes the points with the run. Metric points have no foreign
+   * key (PostgreSQL migration 5): its check cost a row lock per point.
+   */
+  private *holdRun(run: RunRow): Task<{status: RunStatus}> {
+    const current = yield* get<{status: RunStatus}>(`SELECT status FROM runs WHERE id = ?${this.driver.dialect.forKeyShare}`, run.id)
+    if (!current) throw notFound(`run ${quote(run.uid)} not found`)
+    return current
+  }
+
   private writeBatch(run: RunRow, batch: MetricPointInput[], before: number, options: MetricLogOptions): Promise<number> {
     const time = now()
     // Checked before the write lock is taken; into flat arrays (a million points make a lot of
@@ -871,8 +885,7 @@ export class Tracking {
     const perStatement = this.rowsPerStatement
     return this.write('logging metrics', function* () {
       // ... and in every batch's transaction: the run may have finished (or gone) since.
-      const current = yield* get<{status: RunStatus}>('SELECT status FROM runs WHERE id = ?', run.id)
-      if (!current) throw notFound(`run ${quote(run.uid)} not found`)
+      const current = yield* this.holdRun(run)
       checkTakesPoints({uid: run.uid, status: current.status}, options)
       // The last step each series has so far (the names' other splits come along; they are few).
       const lastSteps = new Map<string, number>()
