@@ -267,6 +267,29 @@ if (url) {
     })
   })
 
+  describe('postgres: triggers', () => {
+    it("keep counting in the registry's schema for a session whose search_path is elsewhere", async () => {
+      const schema = `triggers_${randomBytes(6).toString('hex')}`
+      const engine = await openPostgresEngine({url: url!, schema, blobs: new BlobStore(tempDir('triggers-pg-')), actor: 'triggers@example.com', poolSize: 2})
+      // An operator's session: the default search_path (public), tables named with their schema.
+      const admin = new pg.Client({connectionString: url!})
+      await admin.connect()
+      try {
+        await engine.createModel('p', 'one')
+        await engine.createModel('p', 'two')
+        expect((await engine.getProject('p')).model_count).toBe(2)
+        await admin.query(`DELETE FROM ${schema}.models WHERE name = 'two'`)
+        expect((await engine.getProject('p')).model_count).toBe(1)
+        const before = Number((await admin.query(`SELECT value FROM ${schema}.counters WHERE name = 'tokens'`)).rows[0].value)
+        await admin.query(`INSERT INTO ${schema}.tokens (name, name_key, hash, prefix, scope, created_at) VALUES ('ops', 'ops', 'x', 'mr_x', 'read', 'now')`)
+        expect(Number((await admin.query(`SELECT value FROM ${schema}.counters WHERE name = 'tokens'`)).rows[0].value)).toBe(before + 1)
+      } finally {
+        await admin.end()
+        await engine.close()
+      }
+    })
+  })
+
   describe('postgres: what changed between two change stamps', () => {
     it('names the project and model of every event since a stamp, in the stamp\'s own read; null when it cannot tell', async () => {
       const engine = await openPostgresEngine({url: url!, schema: `stamps_${randomBytes(6).toString('hex')}`, blobs: new BlobStore(tempDir('stamps-pg-')), actor: 'stamps@example.com', poolSize: 2})

@@ -58,7 +58,7 @@ if (url && s3) {
         const applied = await driver.read(function* () {
           return yield* get<{n: number; versions: string}>("SELECT COUNT(*) AS n, string_agg(version::text, ',' ORDER BY version) AS versions FROM schema_migrations")
         })
-        expect(applied).toEqual({n: 5, versions: '1,2,3,4,5'})
+        expect(applied).toEqual({n: 6, versions: '1,2,3,4,5,6'})
         for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200)
       } finally {
         await driver.close()

@@ -285,6 +285,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE metrics DROP CONSTRAINT IF EXISTS metrics_run_id_fkey;
     `,
   },
+  {
+    version: 6,
+    name: "trigger functions find their schema's tables whatever the caller's search_path",
+    // They name their tables unqualified: from a session whose search_path is not the registry's
+    // schema (an operator in psql), a trigger would have updated another schema's table, or
+    // failed. They keep the search_path they were migrated under (the registry's schema).
+    sql: `
+      ALTER FUNCTION models_counted() SET search_path FROM CURRENT;
+      ALTER FUNCTION tokens_changed() SET search_path FROM CURRENT;
+    `,
+  },
 ]
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version
