@@ -89,6 +89,8 @@ class TrackingBehaviour:
         with self.assertRaises(RegistryError) as finished:
             reg.run(run.id).log({"loss": 1})
         self.assertEqual(finished.exception.code, "conflict")
+        # The same words the server and the CLI use.
+        self.assertIn(f"run {run.id} already finished (completed): it takes no more points", str(finished.exception))
 
     def test_steps_continue_on_a_found_run(self) -> None:
         reg = self.new_registry()

@@ -364,10 +364,15 @@ def resolve_settings(
     url = pick("url")
     token = pick("token")
     backend = pick("backend")
-    if backend is None:
-        backend = "remote" if url else "local"
-    elif backend not in ("local", "remote"):
+    if backend is not None and backend not in ("local", "remote"):
         raise invalid(f'backend must be "local" or "remote", not "{backend}" (from {sources["backend"]})')
+    # A URL given where it takes precedence over the backend setting means that server (as the CLI reads it).
+    rank = [source for _, source in layers].index
+    if url and (backend is None or rank(sources["url"]) < rank(sources["backend"])):
+        backend = "remote"
+        sources["backend"] = sources["url"]
+    elif backend is None:
+        backend = "local"
     if backend == "remote" and not url:
         raise invalid('the remote backend needs a server URL: set MODELREG_URL, url=, or "url" in a profile')
     home = os.path.abspath(_expand_home(pick("home") or os.path.join(_home_dir(env), ".modelreg"), env))

@@ -296,7 +296,7 @@ class Run:
                 raise error
             return sender
         if self._finished:
-            raise RegistryError("conflict", f"run {self.id} is {self.status}: a finished run takes no more points")
+            raise RegistryError("conflict", f"run {self.id} already finished ({self.status}): it takes no more points")
         if not self._new:
             # A run found again: each series goes on from its last stored step.
             full = self._registry._http.json("getRun", {"run": self.id})
