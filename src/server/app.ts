@@ -3,6 +3,7 @@
  * token, calls the engine, and encodes the answer; it holds no registry logic of its own.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
+import {PassThrough, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import type {EventQuery, MetricPointInput} from '../backends/backend.js'
 import {ERROR_CODES, invalid, RegistryError} from '../backends/errors.js'
@@ -429,7 +430,7 @@ export class App {
     const {req} = ctx
     if (ctx.route.id === 'storeBlob') {
       const size = this.uploadSize(req)
-      const result = await ctx.backend.storeBlob(size, () => req)
+      const result = await ctx.backend.storeBlob(size, () => uploadBody(req))
       this.options.metrics.bytesIn += size
       return this.sendJson(ctx.res, result.stored ? 201 : 200, result)
     }
@@ -444,7 +445,7 @@ export class App {
       await ctx.backend.recordBlob(digest, size)
       return this.sendJson(ctx.res, 200, {digest, size, stored: false})
     }
-    const result = await ctx.backend.putBlob(digest, size, () => req)
+    const result = await ctx.backend.putBlob(digest, size, () => uploadBody(req))
     this.options.metrics.bytesIn += size
     this.sendJson(ctx.res, result.stored ? 201 : 200, result)
   }
@@ -598,13 +599,51 @@ export class App {
       res.destroy()
       return
     }
-    // A request whose body was not read to the end cannot share its connection with the next.
-    if (!res.req.complete) res.setHeader('connection', 'close')
     const body = Buffer.from(JSON.stringify({error: registryError.toJSON()}))
     res.writeHead(ERROR_CODES[registryError.code].http, {'content-type': 'application/json; charset=utf-8', 'content-length': body.length})
     res.end(body)
-    if (!res.req.complete) res.req.resume()
+    if (!res.req.complete) drainRest(res.req)
   }
+}
+
+/** How much of a body answered early is read and dropped before the connection is cut. */
+const DRAIN_BYTES = 64 * 1024 * 1024
+const DRAIN_MS = 10_000
+
+/**
+ * The rest of a request answered before its body was read (an error part-way through an
+ * upload), read and dropped: a client still sending then reads the answer, where closing on
+ * unread bytes would reset the connection under it and it would hear "connection lost". Once
+ * the body is through, the connection serves the next request; past DRAIN_BYTES or DRAIN_MS
+ * it is cut.
+ */
+function drainRest(req: IncomingMessage): void {
+  req.unpipe()
+  let left = DRAIN_BYTES
+  const cut = () => req.socket.destroy()
+  const timer = setTimeout(cut, DRAIN_MS)
+  timer.unref()
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length
+    if (left < 0) cut()
+  })
+  req.once('close', () => clearTimeout(timer))
+  req.resume()
+}
+
+/**
+ * An upload's body as a blob store reads it. A store that fails part-way (the object store
+ * down, the disk full) destroys what it reads from; were that the request, the connection would
+ * go with it, and the client would hear "connection lost" instead of why. Only this pipe goes:
+ * fail() answers, then reads the rest. A client that goes away fails it as it would the request.
+ */
+function uploadBody(req: IncomingMessage): Readable {
+  const body = new PassThrough({highWaterMark: 1024 * 1024})
+  req.on('error', (error) => body.destroy(error))
+  req.on('close', () => {
+    if (!req.complete) body.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'}))
+  })
+  return req.pipe(body)
 }
 
 /**
