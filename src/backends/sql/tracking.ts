@@ -828,7 +828,6 @@ export class Tracking {
     return {sql, params: columnRows ? columnRows.params(types, flat) : flat}
   }
 
-  /** One transaction per batch: points upserted, each touched series' last point kept. */
   /**
    * The run that a transaction's metric points belong to, held until the transaction ends: a
    * deleteRun waits for it, then deletes the points with the run. Metric points have no foreign
@@ -840,6 +839,7 @@ export class Tracking {
     return current
   }
 
+  /** One transaction per batch: points upserted, each touched series' last point kept. */
   private writeBatch(run: RunRow, batch: MetricPointInput[], before: number, options: MetricLogOptions): Promise<number> {
     const time = now()
     // Checked before the write lock is taken; into flat arrays (a million points make a lot of
