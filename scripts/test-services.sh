@@ -112,7 +112,9 @@ ensure_packages() {
 port_free() {
   local p=$1
   if command -v ss >/dev/null 2>&1; then
-    [[ -z $(ss -Htan "( sport = :$p )" 2>/dev/null) ]]
+    # Listening sockets only: the last run's closed connections linger in TIME_WAIT for a
+    # minute, and would move every restart to the next port (the services bind with SO_REUSEADDR).
+    [[ -z $(ss -Hltn "( sport = :$p )" 2>/dev/null) ]]
   else
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then return 1; fi
   fi
