@@ -8,6 +8,7 @@ import {colorEnabled} from '../../src/cli/color.js'
 import {displayWidth, stripAnsi, truncateToWidth} from '../../src/cli/display-width.js'
 import {type Column, fitColumns, renderTable, terminalWidth} from '../../src/cli/output.js'
 import {statusStyle} from '../../src/cli/color.js'
+import {LOG_COLUMNS} from '../../src/commands/models/log.js'
 
 const AUTHOR = 'a.very.long.author.name@some-company.example.com'
 const COMMENT = 'first version: gradient boosting with 500 trees, tuned on the validation split — 日本語のコメント 🚀'
@@ -97,6 +98,20 @@ describe('renderTable on a terminal', () => {
     expect(shown).not.toContain('AUTHOR')
     expect(shown).not.toContain('SIZE')
     expect(shown).toContain('CREATED')
+  })
+
+  it("models log at 80 columns keeps each event whole: the author gives way, not what moved", () => {
+    const rows = [
+      ['just now', 'credit-risk:2', 'untag staging', '', 'maintainers@users.noreply.example.com', ''],
+      ['just now', 'credit-risk:2', 'tag prod (from 1)', '', 'maintainers@users.noreply.example.com', ''],
+      ['just now', 'credit-risk:2', 'push', '', 'maintainers@users.noreply.example.com', 'July data'],
+      ['just now', 'credit-risk:1', 'tag prod', 'latest', 'maintainers@users.noreply.example.com', ''],
+      ['just now', 'credit-risk:1', 'push', 'latest', 'maintainers@users.noreply.example.com', 'Built new model using the data till June 2017'],
+    ]
+    const text = renderTable(LOG_COLUMNS, rows, {terminal: true, width: 80, color: false})
+    expect(widest(text)).toBeLessThanOrEqual(80)
+    expect(headers(text)).toEqual(['DATE', 'VERSION', 'EVENT', 'TAGS', 'COMMENT'])
+    expect(lines(text).slice(1, 3)).toEqual(['just now  credit-risk:2  untag staging', 'just now  credit-risk:2  tag prod (from 1)'])
   })
 
   it('--wide shows everything uncut, whatever the width', () => {

@@ -4,7 +4,7 @@ import {parseRef} from '../../backends/validation.js'
 import {BaseCommand} from '../../cli/base-command.js'
 import {pageFlags, tableFlags} from '../../cli/flags.js'
 import {TAG_STYLE} from '../../cli/color.js'
-import {formatTime} from '../../cli/output.js'
+import {type Column, formatTime} from '../../cli/output.js'
 
 export function describeLogEntry(e: LogEntry): string {
   switch (e.type) {
@@ -20,6 +20,19 @@ export function describeLogEntry(e: LogEntry): string {
       return e.type
   }
 }
+
+/**
+ * The log's table. The event is never cut ("tag prod (from 1)" cut to "tag prod (…" loses what
+ * moved): on a narrow terminal the author goes first, then the tags.
+ */
+export const LOG_COLUMNS: Column[] = [
+  {header: 'DATE', priority: 2},
+  {header: 'VERSION'},
+  {header: 'EVENT'},
+  {header: 'TAGS', truncate: true, priority: 3, style: TAG_STYLE},
+  {header: 'AUTHOR', truncate: true, priority: 3},
+  {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
+]
 
 export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
   static override summary = 'Show the history of saves and tag moves, newest first.'
@@ -41,14 +54,7 @@ export default class ModelsLog extends BaseCommand<typeof ModelsLog> {
     const page = await backend.modelLog(ref?.project ?? this.project, {model: ref?.name, limit: this.flags.limit, offset: this.flags.offset})
     if (page.total === 0) this.note('Nothing logged yet.')
     this.table(
-      [
-        {header: 'DATE', priority: 2},
-        'VERSION',
-        {header: 'EVENT', truncate: true},
-        {header: 'TAGS', truncate: true, priority: 3, style: TAG_STYLE},
-        {header: 'AUTHOR', truncate: true, priority: 3},
-        {header: 'COMMENT', truncate: true, minWidth: 20, priority: 2},
-      ],
+      LOG_COLUMNS,
       page.items.map((e) => [formatTime(e.time), e.version === null ? e.model : `${e.model}:${e.version}`, describeLogEntry(e), e.tags.join(','), e.author, e.comment]),
     )
     return page
