@@ -659,9 +659,9 @@ export class SqlEngine implements Backend {
     const limit = pageSql(page)
     const tagNames = this.dialect.jsonAgg('t.name', 't.name_key')
     // One statement, so one snapshot without a transaction (on PostgreSQL one round trip, where
-    // BEGIN and three statements took four): how many events the log holds, a page of them, and the tags each logged version
-    // carries now. A scope row always comes, with a page past the end too; for a model, none
-    // means there is no such model.
+    // BEGIN and three statements took four): how many events the log holds, a page of them, and
+    // the tags each logged version carries now. A scope row always comes, with a page past the
+    // end too; for a model, none means there is no such model.
     const rows = await this.readRows<EventRow & {total_rows: number | string; latest_version: number | null; tag_names: string | string[] | null}>(
       model !== undefined
         ? `WITH scope AS (
